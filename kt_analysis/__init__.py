@@ -1,0 +1,16 @@
+"""kt-analysis: who is affected by a telecom incident, what is owed, and when it is settled.
+
+    import kt_analysis as kt
+    incident = kt.load_incident("data/incidents/kt-2021-10-25-nationwide.yml")
+"""
+
+__version__ = "0.1.0"
+
+from .errors import InputError, KtAnalysisError, ParameterError, RunError  # noqa: E402
+from .incident import Incident, load_incident  # noqa: E402
+from .policy import Policy, load_policy  # noqa: E402
+
+__all__ = [
+    "Incident", "InputError", "KtAnalysisError", "ParameterError", "Policy", "RunError",
+    "__version__", "load_incident", "load_policy",
+]

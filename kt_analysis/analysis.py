@@ -1,0 +1,271 @@
+"""One incident analysed: the per-line pass to ``ledger.parquet`` and the summary built from it.
+
+The per-line pass is one streaming DuckDB query over the roster joined to the (small) exposure
+table; the ledger goes straight to Parquet and never through pandas. Aggregates come back as
+small pandas frames or plain dicts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from . import __version__
+from .credits import compile_policy
+from .errors import InputError, RunError
+from .impact import EXPOSURE_COLUMNS, exposure_table, key_columns
+from .incident import Incident
+from .policy import Policy, load_policy, policy_catalogue
+from .roster import RosterSource, open_roster, validate_roster
+
+INT64_MAX = 2**63 - 1
+BREAKDOWNS = ("service", "region", "customer_type", "payment_method")
+LEDGER_COLUMNS = (
+    "line_id", "customer_id", "service", "region", "facility_id", "customer_type",
+    "payment_method", "bill_cycle_day", "monthly_fee_krw", "outage_start", "outage_end",
+    "outage_minutes", "longest_continuous_minutes", "monthly_cumulative_minutes", "outage_days",
+    "eligible", "eligibility_reason", "rule", "credit_krw",
+)
+
+Progress = Callable[[str], None]
+
+
+def connect(threads: int | None = None) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(config={"preserve_insertion_order": True})
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    return con
+
+
+def _q(text: str | Path) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+@dataclass
+class PerLine:
+    """The roster joined to the incident's exposure: the relation every rule reads."""
+
+    con: duckdb.DuckDBPyConnection
+    source: RosterSource
+    roster_lines: int
+    keys: tuple[str, ...]
+
+    @property
+    def sql(self) -> str:
+        using = ", ".join(self.keys)
+        return f"(SELECT * FROM {self.source.sql} AS r JOIN exposure AS e USING ({using}))"
+
+
+def prepare(incident: Incident, con: duckdb.DuckDBPyConnection, *, validate: bool = True) -> PerLine:
+    """Open and validate the roster, compute the exposure per key, register it in ``con``."""
+    source = open_roster(incident.roster)
+    n = validate_roster(con, source) if validate else -1
+    keys = key_columns(incident.windows)
+    key_frame = con.execute(
+        f"SELECT DISTINCT {', '.join(keys)} FROM {source.sql} ORDER BY ALL"
+    ).df()
+    exposure = exposure_table(incident, key_frame)
+    con.register("exposure", exposure)
+    return PerLine(con=con, source=source, roster_lines=n, keys=keys)
+
+
+def write_ledger(per_line: PerLine, policy: Policy, path: Path) -> None:
+    """The per-line ledger, straight from DuckDB to Parquet (written next to ``path``, then moved)."""
+    p = compile_policy(policy)
+    cols = [c for c in LEDGER_COLUMNS if c not in ("eligible", "eligibility_reason", "rule", "credit_krw")]
+    select = ", ".join(cols)
+    tmp = path.with_name(path.name + ".partial")
+    query = (
+        f"COPY (SELECT {select}, {p.eligible} AS eligible, {p.reason} AS eligibility_reason, "
+        f"{p.rule} AS rule, {p.credit_krw} AS credit_krw FROM {per_line.sql}) "
+        f"TO {_q(tmp)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 1000000)"
+    )
+    try:
+        per_line.con.execute(query)
+    except duckdb.OutOfRangeException as exc:
+        raise InputError(policy.path, "credit", f"a credit overflows 64-bit integers ({exc})",
+                         "check the roster's fees and the policy's multipliers") from None
+    os.replace(tmp, path)
+
+
+def what_if(per_line: PerLine, policies: list[Policy]) -> list[dict[str, Any]]:
+    """The incident's lines under every policy, side by side, in one pass over the roster."""
+    if not policies:
+        return []
+    selects = []
+    for i, pol in enumerate(policies):
+        p = compile_policy(pol)
+        selects.append(f"count(*) FILTER (WHERE {p.eligible}) AS e{i}, sum({p.credit_krw}) AS c{i}")
+    row = per_line.con.execute(f"SELECT {', '.join(selects)} FROM {per_line.sql}").fetchone()
+    out = []
+    for i, pol in enumerate(policies):
+        total = int(row[2 * i + 1] or 0)
+        _check_int64(total, f"the total under {pol.id}")
+        out.append({"policy_id": pol.id, "title": pol.title, "eligible_lines": int(row[2 * i]),
+                    "total_credit_krw": total})
+    return out
+
+
+def _check_int64(value: int, what: str) -> None:
+    if value > INT64_MAX:
+        raise InputError("roster", "monthly_fee_krw", f"{what} ({value:,} won) overflows int64",
+                         "check the roster's fees for unit mistakes")
+
+
+def catalogue_policies(incident: Incident) -> list[Policy]:
+    """Every policy in the project's catalogue (the incident's own first)."""
+    policies = [incident.policy]
+    for path in policy_catalogue(incident.root):
+        if Path(path).resolve() != Path(incident.policy.path).resolve():
+            policies.append(load_policy(path))
+    return policies
+
+
+def breakdown(con: duckdb.DuckDBPyConnection, ledger: Path, by: str) -> pd.DataFrame:
+    """Affected and eligible lines, customers and credit by one column of the ledger."""
+    return con.execute(
+        f"SELECT {by}, count(*) AS affected_lines, count(DISTINCT customer_id) AS affected_customers, "
+        f"count(*) FILTER (WHERE eligible) AS eligible_lines, "
+        f"CAST(sum(credit_krw) AS BIGINT) AS total_credit_krw "
+        f"FROM read_parquet({_q(ledger)}) GROUP BY {by} ORDER BY affected_lines DESC, {by}"
+    ).df()
+
+
+def credit_distribution(con: duckdb.DuckDBPyConnection, ledger: Path) -> dict[str, int]:
+    row = con.execute(
+        "SELECT min(credit_krw), quantile_disc(credit_krw, 0.5), quantile_disc(credit_krw, 0.9), "
+        "quantile_disc(credit_krw, 0.99), max(credit_krw) "
+        f"FROM read_parquet({_q(ledger)}) WHERE eligible"
+    ).fetchone()
+    keys = ("min_krw", "p50_krw", "p90_krw", "p99_krw", "max_krw")
+    return {k: int(v) if v is not None else 0 for k, v in zip(keys, row, strict=True)}
+
+
+def credit_histogram(con: duckdb.DuckDBPyConnection, ledger: Path, bins: int = 20) -> pd.DataFrame:
+    """Eligible lines by credit band (equal-width bands in won, integer edges)."""
+    hi = con.execute(f"SELECT max(credit_krw) FROM read_parquet({_q(ledger)}) WHERE eligible").fetchone()[0]
+    if not hi:
+        return pd.DataFrame({"from_krw": [], "to_krw": [], "lines": []}).astype("int64")
+    width = max(1, -(-int(hi) // bins))
+    frame = con.execute(
+        f"SELECT (credit_krw // {width}) * {width} AS from_krw, count(*) AS lines "
+        f"FROM read_parquet({_q(ledger)}) WHERE eligible GROUP BY 1 ORDER BY 1"
+    ).df()
+    frame["to_krw"] = frame["from_krw"] + width - 1
+    return frame[["from_krw", "to_krw", "lines"]].astype("int64")
+
+
+def _records(frame: pd.DataFrame, key: str) -> dict[str, dict[str, int]]:
+    out = {}
+    for d in frame.sort_values(key).to_dict("records"):
+        name = str(d.pop(key))
+        out[name] = {k: int(v) for k, v in d.items()}
+    return out
+
+
+def build_summary(
+    incident: Incident, con: duckdb.DuckDBPyConnection, ledger: Path, roster_lines: int,
+    what_if_rows: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The JSON-serialisable summary: what programs read; the report is rendered from it."""
+    src = f"read_parquet({_q(ledger)})"
+    row = con.execute(
+        "SELECT count(*), count(DISTINCT customer_id), count(*) FILTER (WHERE eligible), "
+        "count(DISTINCT customer_id) FILTER (WHERE eligible), sum(credit_krw), "
+        "max(outage_minutes), min(outage_start), max(outage_end) "
+        f"FROM {src}"
+    ).fetchone()
+    total = int(row[4] or 0)
+    _check_int64(total, "the total credit")
+    policy = incident.policy
+    summary: dict[str, Any] = {
+        "incident_id": incident.id,
+        "title": incident.title,
+        "kind": incident.kind,
+        "timezone": incident.timezone,
+        "policy_id": policy.id,
+        "policy_title": policy.title,
+        "outage_start": incident.start.isoformat(timespec="minutes"),
+        "outage_end": incident.end.isoformat(timespec="minutes"),
+        "window_count": len(incident.windows),
+        "roster_lines": int(roster_lines),
+        "affected_lines": int(row[0]),
+        "affected_customers": int(row[1]),
+        "eligible_lines": int(row[2]),
+        "eligible_customers": int(row[3]),
+        "total_credit_krw": total,
+        "total_refund_krw": 0,
+        "refund_completion_date": None,
+        "longest_outage_minutes": int(row[5] or 0),
+        "credit_distribution": credit_distribution(con, ledger),
+        "delivery": {
+            "method": policy.delivery.method,
+            "claim_required": policy.delivery.claim_required,
+            "claim_window_days": policy.delivery.claim_window_days,
+            "applied_on": policy.delivery.applied_on,
+        },
+    }
+    for by in BREAKDOWNS:
+        summary[f"by_{by}"] = _records(breakdown(con, ledger, by), by)
+    summary["what_if"] = what_if_rows
+    summary["inputs"] = incident.inputs()
+    return summary
+
+
+def write_json(data: dict[str, Any], path: Path) -> None:
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def ledger_total(con: duckdb.DuckDBPyConnection, ledger: Path) -> int:
+    return int(con.execute(f"SELECT coalesce(sum(credit_krw), 0) FROM read_parquet({_q(ledger)})").fetchone()[0])
+
+
+def analyse(
+    incident: Incident, out_dir: Path, *, what_if_policies: list[Policy] | None = None,
+    progress: Progress | None = None, threads: int | None = None,
+) -> dict[str, Any]:
+    """Run the per-line pass for ``incident``: writes ``ledger.parquet`` and ``summary.json`` in
+    ``out_dir`` and returns the summary. The ledger's credit sum equals the summary's total."""
+    say = progress or (lambda _msg: None)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    con = connect(threads)
+    try:
+        say("reading and checking the roster")
+        per_line = prepare(incident, con)
+        say(f"roster: {per_line.roster_lines:,} lines; computing credits per line")
+        ledger = out_dir / "ledger.parquet"
+        write_ledger(per_line, incident.policy, ledger)
+        say("comparing policies (what-if)")
+        policies = what_if_policies if what_if_policies is not None else catalogue_policies(incident)
+        rows = what_if(per_line, policies)
+        say("summarising")
+        summary = build_summary(incident, con, ledger, per_line.roster_lines, rows)
+        check = ledger_total(con, ledger)
+        if check != summary["total_credit_krw"]:
+            raise RunError(f"reconciliation failed: ledger sums to {check:,} won, summary says "
+                           f"{summary['total_credit_krw']:,} won")
+        own = next((r for r in rows if r["policy_id"] == incident.policy.id), None)
+        if own is not None and own["total_credit_krw"] != summary["total_credit_krw"]:
+            raise RunError("reconciliation failed: the what-if total of the incident's own policy "
+                           "differs from the ledger")
+        write_json(summary, out_dir / "summary.json")
+        per_line.source.close()
+        return summary
+    finally:
+        con.close()
+
+
+def exposure_columns() -> tuple[str, ...]:
+    return EXPOSURE_COLUMNS
+
+
+__all__ = ["analyse", "build_summary", "breakdown", "what_if", "prepare", "write_ledger", "__version__"]
