@@ -14,3 +14,7 @@ __all__ = [
     "Incident", "InputError", "KtAnalysisError", "ParameterError", "Policy", "RunError",
     "__version__", "load_incident", "load_policy",
 ]
+from .present import use_report_style  # noqa: E402
+from .view import IncidentView, open_view  # noqa: E402
+
+__all__ += ["IncidentView", "open_view", "use_report_style"]

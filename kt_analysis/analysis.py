@@ -82,9 +82,11 @@ def write_ledger(per_line: PerLine, policy: Policy, path: Path) -> None:
     cols = [c for c in LEDGER_COLUMNS if c not in ("eligible", "eligibility_reason", "rule", "credit_krw")]
     select = ", ".join(cols)
     tmp = path.with_name(path.name + ".partial")
+    # ORDER BY: the join's output order depends on thread scheduling when the roster has several
+    # row groups; sorted, two runs write byte-identical ledgers.
     query = (
         f"COPY (SELECT {select}, {p.eligible} AS eligible, {p.reason} AS eligibility_reason, "
-        f"{p.rule} AS rule, {p.credit_krw} AS credit_krw FROM {per_line.sql}) "
+        f"{p.rule} AS rule, {p.credit_krw} AS credit_krw FROM {per_line.sql} ORDER BY line_id) "
         f"TO {_q(tmp)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 1000000)"
     )
     try:

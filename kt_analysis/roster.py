@@ -7,6 +7,7 @@ the contract's columns and types, after a validation pass that reports every pro
 from __future__ import annotations
 
 import codecs
+import csv
 import os
 import tempfile
 from dataclasses import dataclass
@@ -153,7 +154,7 @@ def _open_csv(path: Path) -> RosterSource:
                          "add them (see the roster contract in README)")
     source = (
         f"read_csv({_q(str(read_path))}, header=true, all_varchar=true, delim=',', quote='\"', "
-        f"escape='\"', strict_mode=false)"
+        f"escape='\"', strict_mode=true)"
     )
     select = ", ".join(
         [f"CAST(trim({c}) AS BIGINT) AS {c}" for c in INTEGER_COLUMNS]
@@ -181,6 +182,9 @@ def validate_roster(con: duckdb.DuckDBPyConnection, src: RosterSource) -> int:
         try:
             row = con.execute(f"SELECT count(*) AS n, {int_checks} FROM {raw}").fetchone()
         except duckdb.Error as exc:
+            ragged = _ragged_lines(src)
+            if ragged is not None:
+                raise ragged from None
             raise InputError(path, "", f"cannot be read as CSV ({_short(exc)})",
                              "check quoting and that every row has the header's columns") from None
         n = row[0]
@@ -254,6 +258,31 @@ def validate_roster(con: duckdb.DuckDBPyConnection, src: RosterSource) -> int:
     if problems:
         raise InputErrors(problems)
     return n
+
+
+def _ragged_lines(src: RosterSource) -> InputError | None:
+    """The lines whose number of values differs from the header's (read only when DuckDB fails).
+
+    An unquoted ``12,000원`` splits one fee into two values; DuckDB's own message names no line.
+    """
+    read_path = src.cleanup if src.cleanup is not None else src.path
+    found: list[tuple[int, int]] = []
+    with open(read_path, encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh)
+        width = len(next(reader, []))
+        for row in reader:
+            if row and len(row) != width:
+                found.append((reader.line_num, len(row)))
+                if len(found) >= EXAMPLES:
+                    break
+    if not found:
+        return None
+    where = ", ".join(f"line {line} ({n} values)" for line, n in found)
+    return InputError(
+        str(src.path), where, f"has a different number of values than the header ({width} columns)",
+        "give every line the header's columns; a value with a comma (a fee written 12,000원) "
+        "splits in two: write 12000, or quote the value",
+    )
 
 
 def _short(exc: Exception) -> str:

@@ -71,9 +71,12 @@ def read_yaml_mapping(path: str | Path, what: str) -> dict[str, Any]:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = exc.problem or str(exc)
-        fix = "write plain YAML: no tags (!!…), no aliases (*…)"
+        fix = "fix the YAML syntax there (quote text that holds : ? # [ ] { } ,)"
         if "could not determine a constructor" in str(exc):
             problem = "custom YAML tags are not accepted (" + (exc.problem or "").strip() + ")"
+            fix = "write plain YAML values: no tags such as !!python/…"
+        elif "aliases" in problem:
+            fix = "write the value out in full instead of an alias"
         raise InputError(str(path), where, problem, fix) from None
     except yaml.YAMLError as exc:
         raise InputError(str(path), "", f"is not valid YAML ({exc})", "fix the syntax") from None

@@ -1,0 +1,209 @@
+"""The ``kt-analysis`` command: argument parsing only; the work is in the modules it calls.
+
+Exit codes: 0 success, 1 a run failed, 2 bad input (the message names the file, the row or
+field, and the fix; no traceback for expected mistakes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from .errors import InputError, KtAnalysisError
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _say_factory(quiet: bool):
+    start = time.monotonic()
+
+    def say(message: str) -> None:
+        if not quiet:
+            sys.stderr.write(f"[{time.monotonic() - start:6.1f}s] {message}\n")
+            sys.stderr.flush()
+
+    return say
+
+
+def _progress_bar(quiet: bool):
+    """A one-line progress display on a terminal; nothing in logs (cron, CI)."""
+    tty = sys.stderr.isatty() and not quiet
+
+    def progress(done: int, total: int) -> None:
+        if tty:
+            width = 30
+            filled = int(width * done / total) if total else width
+            sys.stderr.write(f"\r  [{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} lines")
+            if done >= total:
+                sys.stderr.write("\n")
+            sys.stderr.flush()
+
+    return progress
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from .synthetic import generate_roster
+
+    say = _say_factory(args.quiet)
+    say(f"generating {args.lines:,} lines (seed {args.seed}) into {args.out}")
+    path = generate_roster(args.lines, args.seed, args.out, progress=_progress_bar(args.quiet))
+    say(f"wrote {path}")
+    print(path)
+    return EXIT_OK
+
+
+def _validate_one(path: Path) -> list[str]:
+    """Problems found in one input file (empty list: fine)."""
+    from .analysis import connect
+    from .incident import load_incident
+    from .policy import load_policy
+    from .roster import open_roster, validate_roster
+    from .yamlio import read_yaml_mapping
+
+    try:
+        if path.suffix.lower() in (".yml", ".yaml"):
+            doc = read_yaml_mapping(path, "input")
+            if "affected" in doc or "kind" in doc:
+                inc = load_incident(path)
+                con = connect()
+                try:
+                    src = open_roster(inc.roster)
+                    validate_roster(con, src)
+                    src.close()
+                finally:
+                    con.close()
+            else:
+                load_policy(path)
+        elif path.suffix.lower() in (".parquet", ".csv", ".txt") or path.is_dir():
+            con = connect()
+            try:
+                src = open_roster(path)
+                validate_roster(con, src)
+                src.close()
+            finally:
+                con.close()
+        else:
+            raise InputError(str(path), "", "is not an incident, policy or roster file",
+                             "name a .yml, .parquet or .csv file")
+    except InputError as exc:
+        return exc.message.splitlines()
+    return []
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    paths: list[Path] = []
+    for raw in args.paths:
+        p = Path(raw)
+        if p.is_dir() and not any(p.glob("*.parquet")):
+            paths.extend(sorted([*p.glob("*.yml"), *p.glob("*.yaml")]))
+        else:
+            paths.append(p)
+    bad = 0
+    for p in paths:
+        problems = _validate_one(p)
+        if problems:
+            bad += 1
+            for line in problems:
+                print(f"error: {line}", file=sys.stderr)
+        else:
+            print(f"ok: {p}")
+    return EXIT_BAD_INPUT if bad else EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .run import run_incident
+
+    say = _say_factory(args.quiet)
+    result = run_incident(
+        args.incident, out=args.out, roster=args.roster, report=not args.no_report, say=say,
+        show_progress=sys.stderr.isatty() and not args.quiet, cell_timeout=args.cell_timeout,
+    )
+    s = result.summary
+    print(f"{result.incident_id}: {s['affected_lines']:,} affected lines, "
+          f"{s['eligible_lines']:,} eligible, total credit {s['total_credit_krw']:,} won → {result.out_dir}")
+    return EXIT_OK
+
+
+def cmd_run_all(args: argparse.Namespace) -> int:
+    from .run import run_incident
+
+    say = _say_factory(args.quiet)
+    folder = Path(args.folder)
+    incidents = sorted(folder.glob("*.yml")) if folder.is_dir() else []
+    if not incidents:
+        raise InputError(str(folder), "", "holds no incident files (*.yml)", "name the incidents folder")
+    failures = 0
+    for path in incidents:
+        try:
+            run_incident(path, out=args.out, report=not args.no_report, say=say,
+                         cell_timeout=args.cell_timeout)
+            print(f"ok: {path}")
+        except KtAnalysisError as exc:
+            failures += 1
+            print(f"failed: {path}: {exc}", file=sys.stderr)
+    index = _write_index(Path(args.out))
+    print(f"index: {index}")
+    return EXIT_FAILED if failures else EXIT_OK
+
+
+def _write_index(out: Path) -> Path:
+    from .index import write_index
+
+    return write_index(out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kt-analysis",
+        description="Telecom incident analysis: who is affected, what is owed, when it is settled.",
+    )
+    parser.add_argument("--quiet", "-q", action="store_true", help="print only results and errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate", help="write a deterministic, calibrated synthetic roster")
+    g.add_argument("--lines", type=int, default=100_000, help="number of service lines (default 100000)")
+    g.add_argument("--seed", type=int, default=20211025, help="random seed (default 20211025)")
+    g.add_argument("--out", default="data/sample", help="output folder (default data/sample)")
+    g.set_defaults(func=cmd_generate)
+
+    v = sub.add_parser("validate", help="check incidents, policies and rosters; explain each problem")
+    v.add_argument("paths", nargs="+", help="files or folders")
+    v.set_defaults(func=cmd_validate)
+
+    r = sub.add_parser("run", help="analyse one incident and render its report")
+    r.add_argument("incident", help="incident file (data/incidents/<id>.yml)")
+    r.add_argument("--roster", help="use this roster instead of the incident's")
+    r.add_argument("--out", default="reports", help="output folder (default reports/)")
+    r.add_argument("--no-report", action="store_true", help="write ledger and summary only")
+    r.add_argument("--cell-timeout", type=int, default=1800, help="seconds a notebook cell may take")
+    r.set_defaults(func=cmd_run)
+
+    a = sub.add_parser("run-all", help="run every incident in a folder, then write index.html")
+    a.add_argument("folder", help="folder of incident files")
+    a.add_argument("--out", default="reports", help="output folder (default reports/)")
+    a.add_argument("--no-report", action="store_true", help="write ledgers and summaries only")
+    a.add_argument("--cell-timeout", type=int, default=1800, help="seconds a notebook cell may take")
+    a.set_defaults(func=cmd_run_all)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("JUPYTER_PREFER_ENV_PATH", "1")
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KtAnalysisError as exc:
+        text = exc.message if isinstance(exc, InputError) else str(exc)
+        for line in text.splitlines():
+            print(f"error: {line}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

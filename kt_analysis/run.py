@@ -1,0 +1,242 @@
+"""One run of one incident: per-line pass, notebooks with papermill, report with nbconvert.
+
+Everything is written into a staging folder beside the output folder and moved into place only
+when the whole run succeeded and reconciled, so a reader (or a scheduled job) never sees a half
+written report, and a failed run leaves the previous good report as it was. A failed run keeps
+its executed notebooks in ``<out>/<incident-id>/failed/``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from . import present
+from .analysis import analyse
+from .errors import InputError, KtAnalysisError, RunError
+from .incident import Incident, load_incident
+from .kernel import ensure_kernel
+from .view import reproduce_command
+
+NOTEBOOKS = ("01_affected.ipynb", "02_credits.ipynb")
+Say = Callable[[str], None]
+
+
+def notebooks_dir() -> Path:
+    """The chapters: ``notebooks/`` of the project (the package is installed in editable mode)."""
+    here = Path(__file__).resolve().parent.parent / "notebooks"
+    return here
+
+
+@dataclass
+class RunResult:
+    incident_id: str
+    out_dir: Path
+    summary: dict[str, Any]
+    seconds: float
+
+
+@contextlib.contextmanager
+def incident_lock(out: Path, incident_id: str) -> Iterator[None]:
+    """Refuse a second run of the same incident into the same folder while one is going."""
+    out.mkdir(parents=True, exist_ok=True)
+    lock_path = out / f".{incident_id}.lock"
+    fh = open(lock_path, "a+")
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunError(
+                f"{incident_id}: another run of this incident into {out} is in progress "
+                f"(lock {lock_path}); wait for it to finish"
+            ) from None
+        yield
+    finally:
+        fh.close()
+
+
+def _execute(nb_in: Path, nb_out: Path, params: dict[str, Any], cwd: Path, kernel: str,
+             timeout: int | None, show_progress: bool) -> None:
+    import papermill as pm
+
+    pm.execute_notebook(
+        str(nb_in), str(nb_out), parameters=params, kernel_name=kernel, cwd=str(cwd),
+        progress_bar=show_progress, log_output=False, report_mode=False,
+        execution_timeout=timeout, start_timeout=180,
+    )
+
+
+def render_report(executed: list[Path], title: str, dest: Path) -> str:
+    """Concatenate the executed chapters and export them to one offline HTML page without code."""
+    from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
+
+    book = nbformat.v4.new_notebook()
+    for path in executed:
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                cell.outputs = [o for o in cell.outputs
+                                if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
+            book.cells.append(cell)
+        book.metadata = nb.metadata
+    exporter = HTMLExporter(template_name="lab")
+    exporter.exclude_input = True
+    exporter.exclude_input_prompt = True
+    exporter.exclude_output_prompt = True
+    exporter.mathjax_url = ""
+    exporter.require_js_url = ""
+    exporter.mermaid_js_url = ""
+    tags = TagRemovePreprocessor(remove_cell_tags={"injected-parameters", "parameters"}, enabled=True)
+    exporter.register_preprocessor(tags, enabled=True)
+    body, _ = exporter.from_notebook_node(book, resources={"metadata": {"name": title}})
+    body = _strip_scripts(body)
+    css = (Path(__file__).parent / "templates" / "report.css").read_text(encoding="utf-8")
+    body = body.replace("</head>", f"<style>\n{css}\n</style>\n</head>", 1)
+    tmp = dest.with_name(dest.name + ".partial")
+    tmp.write_text(body, encoding="utf-8")
+    os.replace(tmp, dest)
+    return body
+
+
+def _strip_scripts(html: str) -> str:
+    """Drop every <script> block and remote <link>: the report is static, opens offline, and
+    runs no code (the lab template's MathJax and mermaid loaders point at a CDN)."""
+    import re
+
+    html = re.sub(r"<script\b[^>]*>.*?</script>", "", html, flags=re.S | re.I)
+    html = re.sub(r'<link[^>]*\bhref="https?://[^"]*"[^>]*>', "", html)
+    return html
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in ("kt-analysis", "duckdb", "pandas", "pyarrow", "papermill", "nbconvert", "matplotlib"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "?"
+    return out
+
+
+def _publish(staging: Path, final: Path) -> None:
+    """Move the finished staging folder into place (the old one goes only after)."""
+    old = final.with_name(f".old-{final.name}-{os.getpid()}")
+    if final.exists():
+        os.replace(final, old)
+    os.replace(staging, final)
+    if old.exists():
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def run_incident(
+    incident_path: str | Path, *, out: str | Path = "reports", roster: str | Path | None = None,
+    report: bool = True, say: Say | None = None, show_progress: bool = False,
+    cell_timeout: int | None = 1800,
+) -> RunResult:
+    """Validate, compute, execute the chapters, render, reconcile, publish atomically."""
+    say = say or (lambda _m: None)
+    started = time.monotonic()
+    started_at = datetime.now(timezone.utc)
+    incident = load_incident(incident_path, roster=roster)
+    out = Path(out)
+    final = out / incident.id
+    with incident_lock(out, incident.id):
+        staging = out / f".staging-{incident.id}-{os.getpid()}"
+        if staging.exists():
+            shutil.rmtree(staging)
+        staging.mkdir(parents=True)
+        try:
+            summary = analyse(incident, staging, progress=lambda m: say(f"{incident.id}: {m}"))
+            if report:
+                _report(incident, staging, roster, say, show_progress, cell_timeout)
+            meta = {
+                "incident_id": incident.id,
+                "status": "ok",
+                "started_at": started_at.isoformat(timespec="seconds"),
+                "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "seconds": round(time.monotonic() - started, 2),
+                "command": reproduce_command(incident, Path(roster) if roster else None),
+                "report": report,
+                "interpreter": sys.executable,
+                "versions": _versions(),
+            }
+            (staging / "run.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+            _publish(staging, final)
+        except InputError:
+            # Bad input: nothing is written, the previous report stays as it was.
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        except BaseException as exc:
+            _keep_failure(staging, final, exc)
+            raise
+    say(f"{incident.id}: done in {time.monotonic() - started:.1f} s → {final}")
+    return RunResult(incident.id, final, summary, time.monotonic() - started)
+
+
+def _report(incident: Incident, staging: Path, roster: str | Path | None, say: Say,
+            show_progress: bool, cell_timeout: int | None) -> None:
+    kernel = ensure_kernel()
+    nb_dir = staging / "notebooks"
+    nb_dir.mkdir()
+    params = {
+        "incident": str(Path(incident.path).resolve()),
+        "roster": str(Path(roster).resolve()) if roster else None,
+        "run_dir": str(staging.resolve()),
+    }
+    executed = []
+    for name in NOTEBOOKS:
+        say(f"{incident.id}: running notebook {name}")
+        target = nb_dir / name
+        try:
+            _execute(notebooks_dir() / name, target, params, incident.root, kernel,
+                     cell_timeout, show_progress)
+        except Exception as exc:
+            raise RunError(f"{incident.id}: notebook {name} failed: {_cell_error(exc)} "
+                           f"(executed notebook kept in the run's failed/ folder)") from exc
+        executed.append(target)
+    say(f"{incident.id}: rendering report.html")
+    html = render_report(executed, incident.title, staging / "report.html")
+    summary = json.loads((staging / "summary.json").read_text(encoding="utf-8"))
+    shown = present.krw(summary["total_credit_krw"])
+    if shown not in html:
+        raise RunError(f"{incident.id}: reconciliation failed: the report does not show the "
+                       f"summary's total {shown}")
+
+
+def _cell_error(exc: BaseException) -> str:
+    ename = getattr(exc, "ename", None)
+    if ename:
+        return f"{ename}: {getattr(exc, 'evalue', '')}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _keep_failure(staging: Path, final: Path, exc: BaseException) -> None:
+    """Keep the failed run's notebooks and error next to (not over) the last good report."""
+    try:
+        failed = final / "failed"
+        if failed.exists():
+            shutil.rmtree(failed)
+        failed.mkdir(parents=True)
+        if (staging / "notebooks").exists():
+            shutil.move(str(staging / "notebooks"), str(failed / "notebooks"))
+        text = str(exc) if isinstance(exc, KtAnalysisError) else "".join(
+            traceback.format_exception(type(exc), exc, exc.__traceback__))
+        (failed / "error.txt").write_text(text + "\n", encoding="utf-8")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -1,0 +1,253 @@
+"""What the notebooks show: one incident's results, as small frames, charts and HTML blocks.
+
+``open_view`` is the single entry point of every notebook. Under ``kt-analysis run`` it opens the
+run's ``ledger.parquet`` and ``summary.json``; in JupyterLab (no ``run_dir``) it computes them
+into a temporary folder first, so an analyst who changes a parameter gets the same figures the
+CLI gives.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+import tempfile
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pandas as pd
+
+from . import present
+from .analysis import BREAKDOWNS, analyse, connect, credit_histogram
+from .incident import Incident, load_incident
+from .policy import find_project_root
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("kt_analysis", "templates"),
+    autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+    undefined=jinja2.StrictUndefined,
+)
+
+BY_TITLE = {
+    "service": "서비스별", "region": "지역별", "customer_type": "고객 유형별",
+    "payment_method": "결제 수단별",
+}
+BY_LABELS = {
+    "service": present.SERVICE_KO, "customer_type": present.CUSTOMER_TYPE_KO,
+    "payment_method": present.PAYMENT_METHOD_KO, "region": {},
+}
+REASON_KO = {
+    "all_affected": "영향 회선 전체", "continuous": "연속 장애 시간 기준 충족",
+    "monthly_cumulative": "월 누적 장애 시간 기준 충족", "below_threshold": "기준 미달",
+    "service_not_covered": "보상 대상 서비스 아님",
+}
+
+
+class Html(str):
+    """A block of HTML that JupyterLab and nbconvert display as HTML."""
+
+    def _repr_html_(self) -> str:
+        return str(self)
+
+
+def resolve(path: str | Path, root: Path) -> Path:
+    path = Path(path)
+    return path if path.is_absolute() else root / path
+
+
+@dataclass
+class IncidentView:
+    incident: Incident
+    run_dir: Path
+    summary: dict[str, Any]
+    command: str
+
+    @property
+    def ledger(self) -> Path:
+        return self.run_dir / "ledger.parquet"
+
+    # ----- figures -------------------------------------------------------------------------
+    def figures(self) -> dict[str, int]:
+        """The headline numbers, as plain integers (what tests and nbval check)."""
+        s = self.summary
+        keys = ("roster_lines", "affected_lines", "affected_customers", "eligible_lines",
+                "eligible_customers", "total_credit_krw")
+        return {k: int(s[k]) for k in keys}
+
+    def headline(self) -> Html:
+        s = self.summary
+        cards = [
+            ("영향 회선", present.count_korean(s["affected_lines"], "회선", significant="만")
+             if s["affected_lines"] >= 10_000 else present.count(s["affected_lines"]) + " 회선",
+             f"{present.count(s['affected_lines'])} 회선 / 고객 {present.count(s['affected_customers'])}명"),
+            ("보상 대상", present.count(s["eligible_lines"]) + " 회선",
+             f"고객 {present.count(s['eligible_customers'])}명"),
+            ("보상 총액", _headline_krw(s["total_credit_krw"]), present.krw(s["total_credit_krw"])),
+            ("장애 시간", present.duration_korean(s["longest_outage_minutes"]),
+             f"{present.korean_datetime(_dt(s['outage_start']))} ~ "
+             f"{present.korean_datetime(_dt(s['outage_end']))}"),
+        ]
+        return Html(_ENV.get_template("headline.html.j2").render(
+            title=s["title"], incident_id=s["incident_id"], policy_title=s["policy_title"],
+            cards=cards,
+        ))
+
+    def breakdown(self, by: str) -> pd.DataFrame:
+        """Affected and eligible lines, customers and credit by one dimension (Korean labels)."""
+        if by not in BREAKDOWNS:
+            raise ValueError(f"by must be one of {', '.join(BREAKDOWNS)}")
+        rows = self.summary[f"by_{by}"]
+        frame = pd.DataFrame.from_dict(rows, orient="index")
+        frame.index = [present.label(k, BY_LABELS[by]) for k in frame.index]
+        frame.index.name = BY_TITLE[by].removesuffix("별")
+        frame = frame.sort_values("affected_lines", ascending=False)
+        return frame.rename(columns={
+            "affected_lines": "영향 회선", "affected_customers": "영향 고객",
+            "eligible_lines": "보상 대상 회선", "total_credit_krw": "보상액(원)",
+        })
+
+    def breakdown_table(self, by: str) -> Html:
+        frame = self.breakdown(by)
+        return _table(frame, money=("보상액(원)",), title=f"{BY_TITLE[by]} 영향")
+
+    def breakdown_chart(self, by: str, value: str = "affected_lines"):
+        rows = self.summary[f"by_{by}"]
+        series = pd.Series({k: int(v[value]) for k, v in rows.items()}, dtype="int64")
+        series = series.sort_values(ascending=False)
+        what = {"affected_lines": "영향 회선", "total_credit_krw": "보상액",
+                "eligible_lines": "보상 대상 회선"}[value]
+        kind = "krw" if value.endswith("_krw") else "count"
+        chart = present.barh_chart if len(series) > 5 else present.bar_chart
+        return chart(series, title=f"{BY_TITLE[by]} {what}", value_kind=kind, labels=BY_LABELS[by] or None)
+
+    def credit_histogram(self):
+        con = connect()
+        try:
+            frame = credit_histogram(con, self.ledger)
+        finally:
+            con.close()
+        if frame.empty:
+            return Html('<p class="kt-note">보상 대상 회선이 없습니다.</p>')
+        index = pd.IntervalIndex.from_arrays(frame["from_krw"], frame["to_krw"] + 1, closed="left")
+        series = pd.Series(frame["lines"].to_numpy(), index=index)
+        return present.histogram_krw(series, title="회선별 보상액 분포 (보상 대상 회선)")
+
+    def credit_table(self) -> Html:
+        d = self.summary["credit_distribution"]
+        frame = pd.DataFrame({
+            "값(원)": [d["min_krw"], d["p50_krw"], d["p90_krw"], d["p99_krw"], d["max_krw"]],
+        }, index=pd.Index(["최소", "중앙값", "90%", "99%", "최대"], name="회선별 보상액"))
+        return _table(frame, money=("값(원)",), title="회선별 보상액 요약")
+
+    def what_if(self) -> pd.DataFrame:
+        rows = self.summary["what_if"]
+        frame = pd.DataFrame(rows).set_index("policy_id")
+        return frame
+
+    def what_if_table(self) -> Html:
+        frame = self.what_if().rename(columns={
+            "title": "정책", "eligible_lines": "보상 대상 회선", "total_credit_krw": "보상 총액(원)",
+        })
+        frame.index.name = "정책 ID"
+        own = self.summary["policy_id"]
+        return _table(frame, money=("보상 총액(원)",), title="정책별 비교 (what-if)", mark=own)
+
+    def what_if_chart(self):
+        series = pd.Series(
+            {r["policy_id"]: int(r["total_credit_krw"]) for r in self.summary["what_if"]}, dtype="int64"
+        )
+        return present.barh_chart(series, title="정책별 보상 총액", value_kind="krw")
+
+    def appendix(self) -> Html:
+        inc = self.incident
+        pol = inc.policy
+        versions = {"kt-analysis": _version("kt-analysis"), "python": platform.python_version()}
+        for pkg in ("duckdb", "pandas", "pyarrow", "papermill", "nbconvert", "matplotlib"):
+            versions[pkg] = _version(pkg)
+        return Html(_ENV.get_template("appendix.html.j2").render(
+            policy=pol, policy_lines=pol.describe(), incident=inc, summary=self.summary,
+            command=self.command, versions=versions, windows=_windows_preview(inc),
+            reasons=REASON_KO,
+        ))
+
+
+def _headline_krw(n: int) -> str:
+    if n >= 100_000_000:
+        return present.krw_korean(n, significant="억")
+    if n >= 10_000:
+        return present.krw_korean(n, significant="만")
+    return present.krw(n)
+
+
+def _dt(text: str):
+    from datetime import datetime
+
+    return datetime.fromisoformat(text)
+
+
+def _version(pkg: str) -> str:
+    try:
+        return metadata.version(pkg)
+    except metadata.PackageNotFoundError:
+        return "?"
+
+
+def _windows_preview(inc: Incident, limit: int = 12) -> list[dict[str, str]]:
+    out = []
+    for w in inc.windows[:limit]:
+        where = "전국" if not (w.regions or w.facilities) else ", ".join(
+            [*(w.regions or ()), *(w.facilities or ())])
+        out.append({
+            "start": present.korean_datetime(w.start), "end": present.korean_datetime(w.end),
+            "minutes": present.duration_korean(w.minutes), "where": where,
+            "services": ", ".join(present.label(s, present.SERVICE_KO) for s in (w.services or inc.services or ())) or "전체",
+        })
+    return out
+
+
+def _table(frame: pd.DataFrame, *, money: tuple[str, ...] = (), title: str = "", mark: str | None = None) -> Html:
+    header = [frame.index.name or ""] + [str(c) for c in frame.columns]
+    body = []
+    for idx, row in frame.iterrows():
+        cells = []
+        for col, value in row.items():
+            if col in money:
+                cells.append((present.krw(int(value)), True))
+            elif isinstance(value, int) or (hasattr(value, "dtype") and "int" in str(getattr(value, "dtype", ""))):
+                cells.append((present.count(int(value)), True))
+            else:
+                cells.append((str(value), False))
+        body.append({"name": str(idx), "cells": cells, "mark": mark is not None and str(idx) == mark})
+    return Html(_ENV.get_template("table.html.j2").render(title=title, header=header, rows=body))
+
+
+def open_view(
+    incident: str | Path, *, roster: str | Path | None = None, run_dir: str | Path | None = None,
+) -> IncidentView:
+    """Open an incident's results: from ``run_dir`` when given, else computed now."""
+    root = find_project_root(Path.cwd())
+    inc_path = resolve(incident, root)
+    roster_path = resolve(roster, root) if roster else None
+    inc = load_incident(inc_path, roster=roster_path)
+    if run_dir is None:
+        folder = Path(tempfile.mkdtemp(prefix=f"kt-{inc.id}-"))
+        analyse(inc, folder)
+    else:
+        folder = resolve(run_dir, root)
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    command = reproduce_command(inc, roster_path)
+    return IncidentView(incident=inc, run_dir=folder, summary=summary, command=command)
+
+
+def reproduce_command(inc: Incident, roster: Path | None) -> str:
+    parts = ["kt-analysis", "run", inc._rel(Path(inc.path))]
+    if roster is not None:
+        parts += ["--roster", inc._rel(roster)]
+    return " ".join(parts)
+
+
+def python_info() -> str:
+    return f"{sys.executable} ({platform.python_version()})"

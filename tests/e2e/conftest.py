@@ -1,0 +1,23 @@
+"""Helpers for end-to-end tests: run the installed ``kt-analysis`` command as a user would."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+KT = Path(sys.executable).parent / "kt-analysis"
+
+
+def kt(*args: str, cwd: Path = ROOT, timeout: int = 600) -> subprocess.CompletedProcess[str]:
+    """Run the console script; return the completed process (never raises on exit codes)."""
+    return subprocess.run([str(KT), *map(str, args)], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    return ROOT
