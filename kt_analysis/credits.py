@@ -37,7 +37,7 @@ def round_minutes_sql(expr: str, unit: int, mode: str) -> str:
 
 def round_div_sql(numerator: str, denominator: str, unit: int, mode: str) -> str:
     """``numerator / denominator`` rounded to ``unit`` won; both sides non-negative BIGINT."""
-    den = f"({denominator}) * {unit}" if unit != 1 else f"({denominator})"
+    den = f"(({denominator}) * {unit})" if unit != 1 else f"({denominator})"
     if mode == "floor":
         q = f"({numerator}) // {den}"
     elif mode == "ceil":

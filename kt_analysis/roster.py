@@ -166,6 +166,13 @@ def _open_csv(path: Path) -> RosterSource:
     return src
 
 
+def _not_whole(column: str) -> str:
+    """SQL: the text is not a whole number. TRY_CAST alone is not enough: DuckDB casts '5.5' to 6,
+    '1e3' to 1000 and '0x10' to 16, which would change a fee without a word."""
+    return (f"(NOT regexp_full_match(trim({column}), '[+-]?[0-9]+') "
+            f"OR TRY_CAST(trim({column}) AS BIGINT) IS NULL)")
+
+
 def validate_roster(con: duckdb.DuckDBPyConnection, src: RosterSource) -> int:
     """Check the contract on every row; raise :class:`InputErrors` listing every problem.
 
@@ -176,7 +183,7 @@ def validate_roster(con: duckdb.DuckDBPyConnection, src: RosterSource) -> int:
     if raw is not None:
         # CSV: values arrive as text; check what does not parse before casting.
         int_checks = ", ".join(
-            f"count(*) FILTER (WHERE {c} IS NOT NULL AND TRY_CAST(trim({c}) AS BIGINT) IS NULL) AS bad_{c}"
+            f"count(*) FILTER (WHERE {c} IS NOT NULL AND {_not_whole(c)}) AS bad_{c}"
             for c in INTEGER_COLUMNS
         )
         try:
@@ -193,7 +200,7 @@ def validate_roster(con: duckdb.DuckDBPyConnection, src: RosterSource) -> int:
             if bad:
                 examples = con.execute(
                     f"SELECT rn, v FROM (SELECT row_number() OVER () - 1 AS rn, {c} AS v FROM {raw}) "
-                    f"WHERE v IS NOT NULL AND TRY_CAST(trim(v) AS BIGINT) IS NULL ORDER BY rn LIMIT {EXAMPLES}"
+                    f"WHERE v IS NOT NULL AND {_not_whole('v')} ORDER BY rn LIMIT {EXAMPLES}"
                 ).fetchall()
                 where = ", ".join(f"{src.row_word} {r + src.row_base} ({v!r})" for r, v in examples)
                 fix = ("write whole won as digits only, e.g. 12000, not 12,000원"

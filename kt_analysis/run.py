@@ -77,8 +77,20 @@ def _execute(nb_in: Path, nb_out: Path, params: dict[str, Any], cwd: Path, kerne
     pm.execute_notebook(
         str(nb_in), str(nb_out), parameters=params, kernel_name=kernel, cwd=str(cwd),
         progress_bar=show_progress, log_output=False, report_mode=False,
-        execution_timeout=timeout, start_timeout=180,
+        execution_timeout=timeout, start_timeout=180, kernel_manager_class=ipc_kernel_manager(),
     )
+
+
+def ipc_kernel_manager() -> type:
+    """A kernel manager on IPC sockets (files in Jupyter's runtime folder) instead of TCP ports:
+    parallel runs cannot race for ports (papermill#511) and nothing listens on the network."""
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import CaselessStrEnum
+
+    class IPCKernelManager(AsyncKernelManager):
+        transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+
+    return IPCKernelManager
 
 
 def render_report(executed: list[Path], title: str, dest: Path) -> str:
