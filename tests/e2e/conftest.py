@@ -21,3 +21,18 @@ def kt(*args: str, cwd: Path = ROOT, timeout: int = 600) -> subprocess.Completed
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT
+
+
+NATIONWIDE = ROOT / "data" / "incidents" / "kt-2021-10-25-nationwide.yml"
+
+
+@pytest.fixture(scope="session")
+def nationwide_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample nationwide incident, run once through the CLI with its report and an index."""
+    from kt_analysis.index import write_index
+
+    out = tmp_path_factory.mktemp("reports")
+    result = kt("run", NATIONWIDE, "--out", out)
+    assert result.returncode == 0, result.stderr
+    write_index(out)
+    return out / "kt-2021-10-25-nationwide"

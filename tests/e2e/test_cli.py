@@ -13,9 +13,8 @@ import pytest
 
 from kt_analysis import present
 
-from .conftest import ROOT, kt
+from .conftest import NATIONWIDE, ROOT, kt
 
-NATIONWIDE = ROOT / "data" / "incidents" / "kt-2021-10-25-nationwide.yml"
 
 
 def _digest(path: Path) -> str:
@@ -128,14 +127,6 @@ def test_generate_writes_a_valid_roster(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert pq.read_metadata(tmp_path / "roster.parquet").num_rows == 3000
     assert kt("validate", tmp_path / "roster.parquet").returncode == 0
-
-
-@pytest.fixture(scope="module")
-def nationwide_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("reports")
-    result = kt("run", NATIONWIDE, "--out", out)
-    assert result.returncode == 0, result.stderr
-    return out / "kt-2021-10-25-nationwide"
 
 
 @pytest.mark.slow

@@ -1,0 +1,79 @@
+"""The report and the index in a real browser (Debian's Chromium, driven by Playwright)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from kt_analysis import present
+
+from .conftest import ROOT
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = ROOT / "test-artifacts"
+
+if CHROMIUM is None and not os.environ.get("CI"):
+    pytest.skip("Chromium is not installed (apt-get install chromium); CI installs it",
+                allow_module_level=True)
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM, "CI must install Chromium (see .ci/run)"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        ])
+        yield b
+        b.close()
+
+
+def _open(browser, path: Path):
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"{m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
+    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+    page.goto(path.as_uri())
+    page.wait_for_load_state("load")
+    return page, problems
+
+
+def test_report_loads_with_its_figures_and_images(browser, nationwide_report: Path) -> None:
+    summary = json.loads((nationwide_report / "summary.json").read_text(encoding="utf-8"))
+    page, problems = _open(browser, nationwide_report / "report.html")
+    assert page.title() == summary["title"]
+    cards = page.locator(".kt-card").all_inner_texts()
+    text = "\n".join(cards)
+    assert present.krw(summary["total_credit_krw"]) in text
+    assert present.count(summary["affected_lines"]) in text
+    assert present.count(summary["eligible_lines"]) in text
+    images = page.eval_on_selector_all("img", "els => els.map(e => [e.complete, e.naturalWidth])")
+    assert len(images) >= 5
+    assert all(done and width > 0 for done, width in images)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
+    assert (ARTIFACTS / "report.png").stat().st_size > 10_000
+    assert problems == []
+
+
+def test_index_lists_the_incident(browser, nationwide_report: Path) -> None:
+    summary = json.loads((nationwide_report / "summary.json").read_text(encoding="utf-8"))
+    page, problems = _open(browser, nationwide_report.parent / "index.html")
+    row = page.locator('tr[data-incident="kt-2021-10-25-nationwide"]')
+    assert row.count() == 1
+    text = row.inner_text()
+    assert "ok" in text and present.krw(summary["total_credit_krw"]) in text
+    page.click("text=" + summary["title"])
+    page.wait_for_load_state("load")
+    assert page.url.endswith("kt-2021-10-25-nationwide/report.html")
+    assert problems == []
