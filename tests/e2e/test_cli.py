@@ -173,3 +173,28 @@ def test_a_failed_run_leaves_the_previous_report_intact(nationwide_report: Path,
     after = {p: _digest(p) for p in nationwide_report.rglob("*") if p.is_file()}
     assert after == before
     assert not [p for p in nationwide_report.parent.iterdir() if p.name.startswith(".staging")]
+
+
+@pytest.mark.slow
+def test_papermill_driven_by_hand_gives_the_cli_figures(tmp_path: Path) -> None:
+    """`papermill notebooks/X.ipynb out.ipynb -k kt-analysis -p incident …` works, same figures."""
+    import subprocess
+    import sys
+
+    import nbformat
+
+    incident = "data/incidents/kt-2024-08-10-landline.yml"
+    out_nb = tmp_path / "out.ipynb"
+    proc = subprocess.run(
+        [sys.executable, "-m", "papermill", "notebooks/02_credits.ipynb", str(out_nb),
+         "-k", "kt-analysis", "-p", "incident", incident, "--no-progress-bar"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    cli = kt("run", incident, "--no-report", "--out", tmp_path / "reports")
+    assert cli.returncode == 0, cli.stderr
+    summary = json.loads((tmp_path / "reports/kt-2024-08-10-landline/summary.json").read_text(encoding="utf-8"))
+    nb = nbformat.read(out_nb, as_version=4)
+    shown = json.dumps([c.get("outputs", []) for c in nb.cells if c.cell_type == "code"], ensure_ascii=False)
+    assert present.krw(summary["total_credit_krw"]) in shown
+    assert '"output_type": "error"' not in shown
