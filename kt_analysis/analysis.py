@@ -66,11 +66,15 @@ class PerLine:
 def prepare(incident: Incident, con: duckdb.DuckDBPyConnection, *, validate: bool = True) -> PerLine:
     """Open and validate the roster, compute the exposure per key, register it in ``con``."""
     source = open_roster(incident.roster)
-    n = validate_roster(con, source) if validate else -1
-    keys = key_columns(incident.windows)
-    key_frame = con.execute(
-        f"SELECT DISTINCT {', '.join(keys)} FROM {source.sql} ORDER BY ALL"
-    ).df()
+    try:
+        n = validate_roster(con, source) if validate else -1
+        keys = key_columns(incident.windows)
+        key_frame = con.execute(
+            f"SELECT DISTINCT {', '.join(keys)} FROM {source.sql} ORDER BY ALL"
+        ).df()
+    except BaseException:
+        source.close()  # a CP949 roster's UTF-8 copy is as large as the roster itself
+        raise
     exposure = exposure_table(incident, key_frame)
     con.register("exposure", exposure)
     return PerLine(con=con, source=source, roster_lines=n, keys=keys)
@@ -245,6 +249,7 @@ def analyse(
     say = progress or (lambda _msg: None)
     out_dir.mkdir(parents=True, exist_ok=True)
     con = connect(threads)
+    per_line = None
     try:
         say("reading and checking the roster")
         per_line = prepare(incident, con)
@@ -265,9 +270,10 @@ def analyse(
             raise RunError("reconciliation failed: the what-if total of the incident's own policy "
                            "differs from the ledger")
         write_json(summary, out_dir / "summary.json")
-        per_line.source.close()
         return summary
     finally:
+        if per_line is not None:
+            per_line.source.close()
         con.close()
 
 

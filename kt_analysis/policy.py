@@ -326,7 +326,8 @@ def _credit_rule(sec: Section, path: Path, *, allow_extra: bool = False) -> Cred
         if tiers and tier.krw < tiers[-1].krw:
             # A longer outage never earns less: the credit must not fall as outage time grows.
             raise tsec.error("krw", f"pays {tier.krw:,} won, less than the tier before "
-                             f"({tiers[-1].krw:,} won)", "a tier for more days pays at least as much")
+                             f"({tiers[-1].krw:,} won)",
+                             "a tier for more days pays at least as much")
         tiers.append(tier)
     rule = CreditRule(
         outage_multiplier=sec.integer("outage_multiplier", 0, minimum=0, maximum=MAX_MULTIPLIER),

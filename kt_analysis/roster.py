@@ -242,7 +242,7 @@ def validate_roster(con: duckdb.DuckDBPyConnection, src: RosterSource) -> int:
         raise InputError(path, "", "holds no lines", "export the roster with its rows")
     problems = []
     numbered = f"(SELECT row_number() OVER () - 1 AS rn, * FROM {src.sql})"
-    for (name, (cond, column, problem, fix)), bad in zip(checks.items(), row[2:], strict=True):
+    for (cond, column, problem, fix), bad in zip(checks.values(), row[2:], strict=True):
         if not bad:
             continue
         examples = con.execute(

@@ -19,7 +19,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -164,7 +164,7 @@ def run_incident(
     """Validate, compute, execute the chapters, render, reconcile, publish atomically."""
     say = say or (lambda _m: None)
     started = time.monotonic()
-    started_at = datetime.now(timezone.utc)
+    started_at = datetime.now(UTC)
     incident = load_incident(incident_path, roster=roster)
     out = Path(out)
     final = out / incident.id
@@ -181,7 +181,7 @@ def run_incident(
                 "incident_id": incident.id,
                 "status": "ok",
                 "started_at": started_at.isoformat(timespec="seconds"),
-                "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "seconds": round(time.monotonic() - started, 2),
                 "command": reproduce_command(incident, Path(roster) if roster else None),
                 "report": report,

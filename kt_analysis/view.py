@@ -203,7 +203,9 @@ def _windows_preview(inc: Incident, limit: int = 12) -> list[dict[str, str]]:
         out.append({
             "start": present.korean_datetime(w.start), "end": present.korean_datetime(w.end),
             "minutes": present.duration_korean(w.minutes), "where": where,
-            "services": ", ".join(present.label(s, present.SERVICE_KO) for s in (w.services or inc.services or ())) or "전체",
+            "services": ", ".join(
+                present.label(s, present.SERVICE_KO) for s in (w.services or inc.services or ())
+            ) or "전체",
         })
     return out
 

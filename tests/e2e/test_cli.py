@@ -16,7 +16,6 @@ from kt_analysis import present
 from .conftest import NATIONWIDE, ROOT, kt
 
 
-
 def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 

@@ -1,0 +1,357 @@
+"""The per-line pass: ledger.parquet and summary.json reconcile, to the won, with an independent
+reference; results do not depend on row order, on splitting the roster, or on the run."""
+
+from __future__ import annotations
+
+import calendar
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from conftest import Project, make_roster, reference_credit, write_parquet
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kt_analysis.analysis import LEDGER_COLUMNS, analyse
+from kt_analysis.incident import load_incident
+
+INCIDENT = """
+id: test-analysis
+title: 시험 장애
+kind: outage
+timezone: Asia/Seoul
+policy: kt-terms-2022
+roster: data/roster.parquet
+affected:
+  windows:
+    - {start: 2024-08-10T06:15, end: 2024-08-10T16:20, where: {regions: [서울]}}
+    - start: 2024-08-10T15:00
+      end: 2024-08-10T18:00
+      services: [mobile, internet]
+      where: {facilities: [F-01, F-02]}
+    - {start: 2024-08-31T23:00, end: 2024-09-01T01:30, where: {regions: [부산]}}
+    - {start: 2024-08-10T10:00, end: 2024-08-10T11:30, where: {regions: [대전]}}
+    - {start: 2024-08-12T10:00, end: 2024-08-12T11:20, where: {regions: [대전]}}
+"""
+# (start, end, services, regions, facilities) — the same windows, for the brute-force reference
+WINDOWS = [
+    ("2024-08-10T06:15", "2024-08-10T16:20", None, {"서울"}, None),
+    ("2024-08-10T15:00", "2024-08-10T18:00", {"mobile", "internet"}, None, {"F-01", "F-02"}),
+    ("2024-08-31T23:00", "2024-09-01T01:30", None, {"부산"}, None),
+    ("2024-08-10T10:00", "2024-08-10T11:30", None, {"대전"}, None),
+    ("2024-08-12T10:00", "2024-08-12T11:20", None, {"대전"}, None),
+]
+SUMMED = ("affected_lines", "eligible_lines", "total_credit_krw")
+HYP = settings(
+    max_examples=3,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+
+
+def new_project(root: Path, frame: pd.DataFrame, **kw) -> tuple[Project, Path]:
+    proj = Project(root)
+    proj.copy_policies()
+    proj.roster(frame, **kw)
+    return proj, proj.incident("test-analysis", INCIDENT)
+
+
+def run(incident_path: Path, out: Path, roster: Path | None = None) -> dict:
+    return analyse(load_incident(incident_path, roster=roster), out)
+
+
+def ledger(out: Path) -> pd.DataFrame:
+    return pq.read_table(out / "ledger.parquet").to_pandas()
+
+
+def by_line(frame: pd.DataFrame) -> pd.DataFrame:
+    """The ledger follows the roster's row order; compare line by line."""
+    return frame.sort_values("line_id").reset_index(drop=True)
+
+
+def comparable(summary: dict) -> dict:
+    return {k: v for k, v in summary.items() if k != "inputs"}
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    root = tmp_path_factory.mktemp("analysis")
+    frame = make_roster(2000, seed=11)
+    _, incident = new_project(root, frame)
+    out = root / "out"
+    summary = run(incident, out)
+    return {"root": root, "frame": frame, "incident": incident, "out": out, "summary": summary}
+
+
+def test_ledger_sum_equals_summary_and_own_what_if(base):
+    s, led = base["summary"], ledger(base["out"])
+    assert json.loads((base["out"] / "summary.json").read_text(encoding="utf-8")) == s
+    assert int(led["credit_krw"].sum()) == s["total_credit_krw"] > 0
+    own = [r for r in s["what_if"] if r["policy_id"] == "kt-terms-2022"]
+    assert own == [
+        {
+            "policy_id": "kt-terms-2022",
+            "title": own[0]["title"],
+            "eligible_lines": s["eligible_lines"],
+            "total_credit_krw": s["total_credit_krw"],
+        }
+    ]
+    assert s["what_if"][0]["policy_id"] == "kt-terms-2022"
+    assert len(s["what_if"]) == 5
+    assert s["affected_lines"] == len(led) and s["eligible_lines"] == int(led["eligible"].sum())
+    assert s["affected_customers"] == led["customer_id"].nunique()
+    assert 0 < s["eligible_lines"] < s["affected_lines"]  # 대전 lines are below the threshold
+    for key in (
+        "incident_id",
+        "kind",
+        "policy_id",
+        "total_refund_krw",
+        "refund_completion_date",
+        "by_service",
+        "by_region",
+        "by_customer_type",
+        "by_payment_method",
+        "inputs",
+    ):
+        assert key in s
+    assert s["roster_lines"] == 2000
+
+
+def test_ledger_schema_is_typed_and_free_of_personal_data(base):
+    schema = pq.read_schema(base["out"] / "ledger.parquet")
+    assert schema.names == list(LEDGER_COLUMNS)
+    assert schema.field("credit_krw").type == pa.int64()
+    assert schema.field("monthly_fee_krw").type == pa.int64()
+    assert schema.field("eligible").type == pa.bool_()
+    assert "name" in base["frame"].columns and "phone" in base["frame"].columns
+    assert not {"name", "phone", "plan"} & set(schema.names)
+    text = (base["out"] / "summary.json").read_text(encoding="utf-8")
+    assert "고객" not in text and "010-" not in text
+
+
+def test_breakdowns_sum_to_the_totals(base):
+    s = base["summary"]
+    for by in ("service", "region", "customer_type", "payment_method"):
+        groups = s[f"by_{by}"]
+        for key in SUMMED:
+            assert sum(g[key] for g in groups.values()) == s[key], (by, key)
+    # Customers keep one region, type and payment method, so those breakdowns add up too.
+    for by in ("region", "customer_type", "payment_method"):
+        assert (
+            sum(g["affected_customers"] for g in s[f"by_{by}"].values()) == s["affected_customers"]
+        )
+    frame = base["frame"]
+    jeju = frame[
+        (frame.region == "제주")
+        & frame.facility_id.isin(["F-01", "F-02"])
+        & frame.service.isin(["mobile", "internet"])
+    ]
+    assert s["by_region"]["제주"]["affected_lines"] == len(jeju) > 0  # reached by facility only
+    assert set(s["by_region"]) == {"서울", "부산", "대전", "제주"}
+
+
+def reach(line) -> list[tuple[datetime, datetime]]:
+    out = []
+    for start, end, services, regions, facilities in WINDOWS:
+        if services and line.service not in services:
+            continue
+        if regions and line.region not in regions:
+            continue
+        if facilities and line.facility_id not in facilities:
+            continue
+        out.append((datetime.fromisoformat(start), datetime.fromisoformat(end)))
+    return out
+
+
+def brute_force(intervals) -> dict:
+    minute = timedelta(minutes=1)
+    t0 = datetime(2024, 1, 1)
+    minutes = sorted(
+        {m for s, e in intervals for m in range((s - t0) // minute, (e - t0) // minute)}
+    )
+    longest = run_len = 1
+    for a, b in zip(minutes, minutes[1:], strict=False):
+        run_len = run_len + 1 if b == a + 1 else 1
+        longest = max(longest, run_len)
+    months: dict[int, int] = {}
+    for m in minutes:
+        month = (t0 + m * minute).month
+        months[month] = months.get(month, 0) + 1
+    first = t0 + minutes[0] * minute
+    return {
+        "outage_minutes": len(minutes),
+        "longest_continuous_minutes": longest,
+        "monthly_cumulative_minutes": max(months.values()),
+        "outage_days": -(-len(minutes) // 1440),
+        "outage_start": first,
+        "days_in_month": calendar.monthrange(first.year, first.month)[1],
+    }
+
+
+def test_every_line_matches_the_brute_force_reference(base):
+    led = ledger(base["out"]).set_index("line_id")
+    incident = load_incident(base["incident"])
+    expected_ids = []
+    for line in base["frame"].itertuples(index=False):
+        intervals = reach(line)
+        if not intervals:
+            continue
+        expected_ids.append(line.line_id)
+        row = led.loc[line.line_id]
+        exp = brute_force(intervals)
+        for key in (
+            "outage_minutes",
+            "longest_continuous_minutes",
+            "monthly_cumulative_minutes",
+            "outage_days",
+        ):
+            assert row[key] == exp[key], (line.line_id, key)
+        assert row["outage_start"] == exp["outage_start"]
+        figures = {
+            **row.to_dict(),
+            **exp,
+            "service": line.service,
+            "region": line.region,
+            "customer_type": line.customer_type,
+            "monthly_fee_krw": line.monthly_fee_krw,
+        }
+        eligible, reason, rule, credit = reference_credit(incident.policy, figures)
+        assert (row["eligible"], row["eligibility_reason"], row["rule"], row["credit_krw"]) == (
+            eligible,
+            reason,
+            rule,
+            credit,
+        ), line.line_id
+    assert sorted(expected_ids) == sorted(led.index)
+
+
+def test_what_if_totals_match_the_reference_for_every_policy(base):
+    from kt_analysis.analysis import catalogue_policies
+
+    led = ledger(base["out"])
+    incident = load_incident(base["incident"])
+    figures = [
+        {
+            **r,
+            "days_in_month": calendar.monthrange(r["outage_start"].year, r["outage_start"].month)[
+                1
+            ],
+        }
+        for r in led.to_dict("records")
+    ]
+    by_id = {p.id: p for p in catalogue_policies(incident)}
+    for row in base["summary"]["what_if"]:
+        refs = [reference_credit(by_id[row["policy_id"]], f) for f in figures]
+        assert row["total_credit_krw"] == sum(r[3] for r in refs), row["policy_id"]
+        assert row["eligible_lines"] == sum(r[0] for r in refs), row["policy_id"]
+
+
+def test_two_runs_are_byte_identical(tmp_path):
+    # Several row groups and two threads: the join's order is not fixed, the ledger's must be.
+    frame = make_roster(20_000, seed=5)
+    _, incident = new_project(tmp_path, frame, row_group_size=1024)
+    first, second = tmp_path / "a", tmp_path / "b"
+    run(incident, first)
+    run(incident, second)
+    for name in ("ledger.parquet", "summary.json"):
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+
+
+@HYP
+@given(seed=st.integers(0, 2**32 - 1))
+def test_row_order_does_not_matter(base, tmp_path_factory, seed):
+    shuffled = base["frame"].sample(frac=1.0, random_state=np.random.RandomState(seed % 2**32))
+    root = tmp_path_factory.mktemp("shuffled")
+    roster = write_parquet(shuffled, root / "roster.parquet", row_group_size=256)
+    summary = run(base["incident"], root / "out", roster=roster)
+    assert comparable(summary) == comparable(base["summary"])
+    assert by_line(ledger(root / "out")).equals(by_line(ledger(base["out"])))
+
+
+@HYP
+@given(seed=st.integers(0, 2**32 - 1), share=st.floats(0.1, 0.9))
+def test_split_roster_parts_add_up_to_the_whole(base, tmp_path_factory, seed, share):
+    frame = base["frame"]
+    rng = np.random.default_rng(seed)
+    customers = frame["customer_id"].unique()
+    part_a = set(rng.choice(customers, size=max(1, int(len(customers) * share)), replace=False))
+    in_a = frame["customer_id"].isin(part_a)
+    root = tmp_path_factory.mktemp("split")
+    parts = []
+    for name, piece in (("a", frame[in_a]), ("b", frame[~in_a])):
+        roster = write_parquet(piece, root / f"{name}.parquet")
+        parts.append(run(base["incident"], root / name, roster=roster))
+    whole = base["summary"]
+    for key in (*SUMMED, "affected_customers", "eligible_customers", "roster_lines"):
+        assert sum(p[key] for p in parts) == whole[key], key
+    for i, row in enumerate(whole["what_if"]):
+        assert sum(p["what_if"][i]["total_credit_krw"] for p in parts) == row["total_credit_krw"]
+        assert sum(p["what_if"][i]["eligible_lines"] for p in parts) == row["eligible_lines"]
+    for service, group in whole["by_service"].items():
+        for key in SUMMED:
+            assert sum(p["by_service"].get(service, {}).get(key, 0) for p in parts) == group[key]
+    merged = pd.concat([ledger(root / "a"), ledger(root / "b")])
+    assert by_line(merged).equals(by_line(ledger(base["out"])))
+
+
+def test_csv_roster_gives_the_same_ledger(base, tmp_path):
+    roster = tmp_path / "roster.csv"
+    roster.write_bytes(base["frame"].to_csv(index=False).encode("cp949"))
+    summary = run(base["incident"], tmp_path / "out", roster=roster)
+    assert comparable(summary) == comparable(base["summary"])
+    assert ledger(tmp_path / "out").equals(ledger(base["out"]))
+
+
+def test_bad_roster_stops_before_any_output(base, tmp_path):
+    from kt_analysis.errors import InputError
+
+    frame = base["frame"].copy()
+    frame.loc[5, "service"] = "5g"
+    roster = write_parquet(frame, tmp_path / "bad.parquet")
+    with pytest.raises(InputError, match="row 6"):
+        run(base["incident"], tmp_path / "out", roster=roster)
+    assert not (tmp_path / "out" / "summary.json").exists()
+    assert not (tmp_path / "out" / "ledger.parquet").exists()
+
+
+def test_incident_reaching_no_line(tmp_path):
+    frame = make_roster(200, seed=2)
+    proj, _ = new_project(tmp_path, frame)
+    path = proj.incident(
+        "nobody",
+        INCIDENT.replace("id: test-analysis", "id: nobody")
+        .replace("[서울]", "[Atlantis]")
+        .replace("[부산]", "[Atlantis]")
+        .replace("[대전]", "[Atlantis]")
+        .replace("[F-01, F-02]", "[NONE]"),
+    )
+    summary = run(path, tmp_path / "out")
+    assert (summary["affected_lines"], summary["total_credit_krw"]) == (0, 0)
+    assert all(r["total_credit_krw"] == 0 for r in summary["what_if"])
+    assert pq.read_table(tmp_path / "out" / "ledger.parquet").num_rows == 0
+
+
+def test_cp949_copy_is_removed_whether_the_run_succeeds_or_fails(base, tmp_path, monkeypatch):
+    import tempfile
+
+    from kt_analysis.errors import InputError
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # where the UTF-8 copy is written
+    good = tmp_path / "good.csv"
+    good.write_bytes(base["frame"].to_csv(index=False).encode("cp949"))
+    run(base["incident"], tmp_path / "ok", roster=good)
+    assert list(scratch.iterdir()) == []
+    frame = base["frame"].copy()
+    frame.loc[3, "bill_cycle_day"] = 0
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(frame.to_csv(index=False).encode("cp949"))
+    with pytest.raises(InputError, match="line 5"):
+        run(base["incident"], tmp_path / "bad", roster=bad)
+    assert list(scratch.iterdir()) == []

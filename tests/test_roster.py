@@ -1,0 +1,306 @@
+"""Rosters: Parquet and CSV (UTF-8, BOM, CP949) read alike; every bad row is reported at once."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from conftest import ROSTER_COLUMNS, csv_text, make_roster, small_roster, write_parquet
+
+from kt_analysis.errors import InputError, InputErrors
+from kt_analysis.roster import open_roster, validate_roster
+
+HEADER = ",".join(ROSTER_COLUMNS)
+GOOD_ROWS = [
+    "1,10,mobile,72000,서울,SEOUL-JUNG-01,individual,credit_card,5",
+    "2,10,internet,25000,서울,SEOUL-JUNG-01,individual,credit_card,5",
+    "3,11,internet,33000,부산,BUSAN-001,small_business,giro,25",
+]
+
+
+def rows_of(con, path) -> list[tuple]:
+    src = open_roster(path)
+    try:
+        n = validate_roster(con, src)
+        rows = con.execute(
+            f"SELECT {', '.join(ROSTER_COLUMNS)} FROM {src.sql} ORDER BY line_id"
+        ).fetchall()
+    finally:
+        src.close()
+    assert n == len(rows)
+    return rows
+
+
+def problem(con, path) -> InputError:
+    with pytest.raises(InputError) as err:
+        src = open_roster(path)
+        try:
+            validate_roster(con, src)
+        finally:
+            src.close()
+    assert err.value.exit_code == 2
+    message = str(err.value)
+    assert str(path) in message and " — " in message, message
+    return err.value
+
+
+def csv_file(tmp_path, lines: list[str], name: str = "r.csv", encoding: str = "utf-8"):
+    path = tmp_path / name
+    path.write_bytes("\n".join(lines).encode(encoding) + b"\n")
+    return path
+
+
+def test_parquet_and_csv_encodings_give_identical_rows(duck, tmp_path):
+    frame = small_roster()
+    text = csv_text(frame)
+    paths = [
+        write_parquet(frame, tmp_path / "r.parquet"),
+        tmp_path / "utf8.csv",
+        tmp_path / "bom.csv",
+        tmp_path / "cp949.csv",
+        tmp_path / "crlf.csv",
+    ]
+    paths[1].write_bytes(text.encode("utf-8"))
+    paths[2].write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    paths[3].write_bytes(text.encode("cp949"))
+    paths[4].write_bytes(text.replace("\n", "\r\n").encode("utf-8"))
+    assert "서울".encode("cp949") in paths[3].read_bytes()  # really CP949 bytes
+    expected = list(frame.itertuples(index=False, name=None))
+    for path in paths:
+        assert rows_of(duck, path) == expected, path
+
+
+def test_extra_columns_and_dataset_folder(duck, tmp_path):
+    frame = make_roster(300, seed=3)  # has name and phone
+    folder = tmp_path / "roster"
+    write_parquet(frame.iloc[:100], folder / "part-0.parquet")
+    write_parquet(frame.iloc[100:], folder / "part-1.parquet")
+    rows = rows_of(duck, folder)
+    assert len(rows) == 300 and len(rows[0]) == len(ROSTER_COLUMNS)
+
+
+def test_cp949_temp_copy_is_removed(duck, tmp_path):
+    path = csv_file(tmp_path, [HEADER, *GOOD_ROWS], encoding="cp949")
+    src = open_roster(path)
+    assert src.cleanup is not None and src.cleanup.exists()
+    validate_roster(duck, src)
+    src.close()
+    assert not src.cleanup.exists()
+
+
+@pytest.mark.parametrize(
+    ("lines", "where", "words", "fix"),
+    [
+        ([], "", "is empty", "header row"),
+        ([HEADER], "", "header but no lines", "rows"),
+        (
+            [HEADER.replace(",", ";"), *(r.replace(",", ";") for r in GOOD_ROWS)],
+            "line 1",
+            "';'",
+            "commas",
+        ),
+        (
+            [
+                HEADER.replace(",region", ""),
+                "1,10,mobile,72000,SEOUL-JUNG-01,individual,credit_card,5",
+            ],
+            "header (line 1)",
+            "missing required column(s): region",
+            "add them",
+        ),
+        (
+            [HEADER, GOOD_ROWS[0], '2,10,internet,"12,000원",서울,S,individual,giro,5'],
+            "column monthly_fee_krw",
+            "line 3 ('12,000원')",
+            "12000",
+        ),
+        (
+            [HEADER, GOOD_ROWS[0], "2,10,internet,12,000원,서울,S,individual,giro,5"],
+            "line 3 (10 values)",
+            "number of values",
+            "12000",
+        ),
+        (
+            [HEADER, GOOD_ROWS[0], "2,10,internet,25000,서울,S,individual,giro"],
+            "line 3 (8 values)",
+            "number of values",
+            "header's columns",
+        ),
+        (
+            [HEADER, "1,10,mobile,-100,서울,S,individual,giro,5"],
+            "column monthly_fee_krw",
+            "line 2 (-100)",
+            "whole won",
+        ),
+        (
+            [HEADER, GOOD_ROWS[0], "2,10,mobile,,서울,S,individual,giro,5"],
+            "column monthly_fee_krw",
+            "line 3 (None)",
+            "whole won",
+        ),
+        (
+            [HEADER, "1,10,mobile,72000,서울,S,individual,giro,5.5"],
+            "column bill_cycle_day",
+            "line 2 ('5.5')",
+            "whole number",
+        ),
+        (
+            [
+                HEADER,
+                "1,10,mobile,72000.5,서울,S,individual,giro,5",
+                "2,10,mobile,1e5,서울,S,individual,giro,5",
+                "3,10,mobile,0x10,서울,S,individual,giro,5",
+            ],  # DuckDB alone would cast these to numbers
+            "column monthly_fee_krw",
+            "line 2 ('72000.5'), line 3 ('1e5'), line 4 ('0x10')",
+            "12000",
+        ),
+        (
+            [HEADER, *GOOD_ROWS, GOOD_ROWS[1].replace("internet", "iptv")],
+            "column line_id",
+            "line_id 2 at lines 3, 5",
+            "one row per line_id",
+        ),
+        (
+            [HEADER, GOOD_ROWS[0].replace("mobile", "5g")],
+            "column service",
+            "line 2 ('5g')",
+            "mobile, internet, iptv, landline",
+        ),
+        (
+            [HEADER, GOOD_ROWS[0].replace("credit_card", "cash")],
+            "column payment_method",
+            "line 2 ('cash')",
+            "credit_card",
+        ),
+        (
+            [HEADER, GOOD_ROWS[0].replace("individual", "vip")],
+            "column customer_type",
+            "line 2 ('vip')",
+            "small_business",
+        ),
+        ([HEADER, GOOD_ROWS[0][:-1] + "0"], "column bill_cycle_day", "line 2 (0)", "1 to 31"),
+        ([HEADER, GOOD_ROWS[0][:-1] + "32"], "column bill_cycle_day", "line 2 (32)", "1 to 31"),
+        ([HEADER, GOOD_ROWS[0].replace("서울", "")], "column region", "line 2 (None)", "fill"),
+    ],
+)
+def test_csv_errors_name_file_column_line_and_fix(duck, tmp_path, lines, where, words, fix):
+    path = tmp_path / "r.csv"
+    path.write_text("\n".join(lines) + ("\n" if lines else ""), encoding="utf-8")
+    err = problem(duck, path)
+    message = str(err)
+    prefix = f"{path}: {where}: " if where else f"{path}: "
+    assert message.startswith(prefix), message
+    assert words in message and fix in message, message
+
+
+def test_several_problems_are_all_reported(duck, tmp_path):
+    path = csv_file(
+        tmp_path,
+        [
+            HEADER,
+            *GOOD_ROWS,
+            "4,12,fax,-5,대전,DAEJEON-001,individual,cash,0",
+            "5,12,mobile,30000,대전,DAEJEON-001,vip,giro,32",
+            GOOD_ROWS[0],
+        ],
+    )
+    err = problem(duck, path)
+    assert isinstance(err, InputErrors)
+    wheres = sorted(e.where for e in err.errors)
+    assert wheres == sorted(
+        [
+            "column service",
+            "column monthly_fee_krw",
+            "column payment_method",
+            "column bill_cycle_day",
+            "column customer_type",
+            "column line_id",
+        ]
+    )
+    message = str(err)
+    assert len(message.splitlines()) == 6
+    assert "line 5 ('fax')" in message and "line 5 (0), line 6 (32)" in message
+    assert "line_id 1 at lines 2, 7" in message
+
+
+def test_unparseable_numbers_are_all_listed(duck, tmp_path):
+    path = csv_file(
+        tmp_path,
+        [
+            HEADER,
+            '1,x,mobile,"1,000",서울,S,individual,giro,5',
+            '2,y,mobile,"2,000",서울,S,individual,giro,5',
+        ],
+    )
+    err = problem(duck, path)
+    assert isinstance(err, InputErrors)
+    assert [e.where for e in err.errors] == ["column customer_id", "column monthly_fee_krw"]
+    assert "line 2 ('1,000'), line 3 ('2,000')" in str(err)
+
+
+def test_parquet_errors_name_rows(duck, tmp_path):
+    frame = small_roster()
+    frame.loc[2, "monthly_fee_krw"] = -1
+    frame.loc[3, "line_id"] = 1
+    path = write_parquet(frame, tmp_path / "r.parquet")
+    err = problem(duck, path)
+    message = str(err)
+    assert "column monthly_fee_krw" in message and "row 3 (-1)" in message
+    assert "line_id 1 at rows 1, 4" in message
+
+
+def test_parquet_missing_fee_and_text_fee(duck, tmp_path):
+    frame = small_roster()
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    fees = pa.array([72000, None, 33000, 0], pa.int64())
+    pq.write_table(table.set_column(3, "monthly_fee_krw", fees), tmp_path / "null.parquet")
+    assert "row 2 (None)" in str(problem(duck, tmp_path / "null.parquet"))
+    text_fees = pa.array(["72,000원", "25000", "33000", "0"])
+    pq.write_table(table.set_column(3, "monthly_fee_krw", text_fees), tmp_path / "text.parquet")
+    message = str(problem(duck, tmp_path / "text.parquet"))
+    assert "column monthly_fee_krw" in message and "not integer" in message and "원" in message
+
+
+def test_parquet_missing_column(duck, tmp_path):
+    path = write_parquet(small_roster().drop(columns=["payment_method"]), tmp_path / "r.parquet")
+    err = problem(duck, path)
+    assert err.where == "columns" and "payment_method" in err.problem
+
+
+def test_fee_above_the_bound_is_a_unit_mistake(duck, tmp_path):
+    frame = small_roster()
+    frame.loc[0, "monthly_fee_krw"] = 100_000_001
+    assert "row 1 (100000001)" in str(problem(duck, write_parquet(frame, tmp_path / "r.parquet")))
+
+
+def test_row_numbers_hold_across_row_groups(duck, tmp_path):
+    frame = make_roster(30_000, seed=1)
+    frame.loc[29_990, "service"] = "5g"
+    path = write_parquet(frame, tmp_path / "r.parquet", row_group_size=2048)
+    assert "row 29991 ('5g')" in str(problem(duck, path))
+    csv_path = tmp_path / "r.csv"
+    csv_path.write_text(csv_text(frame), encoding="utf-8")
+    assert "line 29992 ('5g')" in str(problem(duck, csv_path))
+
+
+@pytest.mark.parametrize(
+    ("name", "words"), [("r.xlsx", "unknown roster format"), ("missing.parquet", "not found")]
+)
+def test_not_a_roster(duck, tmp_path, name, words):
+    path = tmp_path / name
+    if name.endswith(".xlsx"):
+        path.write_bytes(b"PK")
+    assert words in str(problem(duck, path))
+
+
+def test_damaged_parquet(duck, tmp_path):
+    path = tmp_path / "r.parquet"
+    path.write_bytes(b"PAR1 not really")
+    assert "not a readable Parquet file" in str(problem(duck, path))
+
+
+def test_neither_utf8_nor_cp949(duck, tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_bytes(HEADER.encode() + b"\n1,10,mobile,72000,\xff\xfe,S,individual,giro,5\n")
+    assert "neither UTF-8 nor CP949" in str(problem(duck, path))
