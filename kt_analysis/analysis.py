@@ -20,7 +20,7 @@ import pandas as pd
 from . import __version__
 from .credits import compile_policy
 from .errors import InputError, RunError
-from .impact import EXPOSURE_COLUMNS, exposure_table, key_columns
+from .impact import exposure_table, key_columns
 from .incident import Incident
 from .policy import Policy, load_policy, policy_catalogue
 from .roster import RosterSource, open_roster, validate_roster
@@ -248,6 +248,8 @@ def analyse(
     ``out_dir`` and returns the summary. The ledger's credit sum equals the summary's total."""
     say = progress or (lambda _msg: None)
     out_dir.mkdir(parents=True, exist_ok=True)
+    if incident.kind == "billing_error":
+        return analyse_billing(incident, out_dir, say=say, threads=threads)
     con = connect(threads)
     per_line = None
     try:
@@ -277,8 +279,51 @@ def analyse(
         con.close()
 
 
-def exposure_columns() -> tuple[str, ...]:
-    return EXPOSURE_COLUMNS
+def analyse_billing(incident: Incident, out_dir: Path, *, say: Progress, threads: int | None = None) -> dict[str, Any]:
+    """A billing error: the per-line ledger of charges, reversals and re-charges, and its summary.
+
+    Money is checked line by line before anything is published: what was charged wrongly is
+    exactly what is cancelled or refunded, and what is re-charged is exactly the correct bill."""
+    from .business_days import BusinessCalendar
+    from .settlement import build_billing_summary, write_billing_ledger
+
+    con = connect(threads)
+    source = None
+    try:
+        say("reading and checking the roster")
+        source = open_roster(incident.roster)
+        n = validate_roster(con, source)
+        overrides = incident.root / "data" / "calendar" / "overrides.yml"
+        calendar = (BusinessCalendar.load(overrides) if overrides.exists()
+                    else BusinessCalendar.from_overrides(None))
+        say(f"roster: {n:,} lines; matching bills and settling each line")
+        ledger = out_dir / "ledger.parquet"
+        plan = write_billing_ledger(con, incident, source.sql, ledger, calendar)
+        bad = con.execute(
+            f"SELECT count(*) FILTER (WHERE cancelled_krw + refund_krw <> charged_krw), "
+            f"count(*) FILTER (WHERE recharge_krw <> owed_krw) FROM read_parquet({_q(ledger)})"
+        ).fetchone()
+        early = con.execute(f"SELECT count(*) FROM read_parquet({_q(ledger)}) WHERE recharge_on < settled_on"
+                            ).fetchone()[0]
+        if early:
+            rules = incident.billing.settlement
+            raise InputError(rules.path, "methods", f"{early:,} line(s) would be re-charged before their wrong "
+                             "charge is reversed", "give re-charge dates on or after the cancellation/refund dates")
+        if bad[0] or bad[1]:
+            raise RunError(f"money not conserved: {bad[0]:,} line(s) reverse another amount than was charged, "
+                           f"{bad[1]:,} re-charge another amount than is owed")
+        say("summarising")
+        summary = build_billing_summary(incident, con, ledger, n, plan)
+        if summary["affected_lines"] == 0:
+            say("no line matches the error's payment methods and bill months")
+        if summary["total_cancelled_krw"] + summary["total_refund_krw"] != summary["total_charged_krw"]:
+            raise RunError("reconciliation failed: reversals do not add up to the wrong charges")
+        write_json(summary, out_dir / "summary.json")
+        return summary
+    finally:
+        if source is not None:
+            source.close()
+        con.close()
 
 
 __all__ = ["analyse", "build_summary", "breakdown", "what_if", "prepare", "write_ledger", "__version__"]

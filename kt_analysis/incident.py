@@ -7,12 +7,15 @@ import io
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import InputError
 from .policy import ID_PATTERN, SERVICES, Policy, find_project_root, load_policy, resolve_policy
 from .yamlio import Section, read_yaml_mapping, sha256_file
+
+if TYPE_CHECKING:
+    from .settlement import BillingError
 
 MAX_WINDOW_DAYS = 92
 MAX_WINDOWS = 200_000
@@ -43,7 +46,7 @@ class Incident:
     title: str
     kind: Literal["outage", "billing_error"]
     timezone: str
-    policy: Policy
+    policy: Policy | None
     roster: Path
     windows: tuple[Window, ...]
     services: tuple[str, ...] | None = None
@@ -53,21 +56,31 @@ class Incident:
     sha256: str = ""
     notes: str = ""
     sources: tuple[str, ...] = ()
+    billing: BillingError | None = None
 
     @property
     def start(self) -> datetime:
+        if self.billing is not None:
+            return self.billing.charged_on
         return min(w.start for w in self.windows)
 
     @property
     def end(self) -> datetime:
+        if self.billing is not None:
+            return self.billing.charged_on
         return max(w.end for w in self.windows)
 
     def inputs(self) -> list[dict[str, str]]:
         """Every input file with its sha256, for the summary and the report's appendix."""
-        items = [
-            {"role": "incident", "path": self._rel(Path(self.path)), "sha256": self.sha256},
-            {"role": "policy", "path": self._rel(Path(self.policy.path)), "sha256": self.policy.sha256},
-        ]
+        items = [{"role": "incident", "path": self._rel(Path(self.path)), "sha256": self.sha256}]
+        if self.policy is not None:
+            items.append({"role": "policy", "path": self._rel(Path(self.policy.path)), "sha256": self.policy.sha256})
+        if self.billing is not None:
+            items.append({"role": "bills", "path": self._rel(self.billing.bills),
+                          "sha256": _roster_digest(self.billing.bills)})
+            if self.billing.settlement.path:
+                items.append({"role": "settlement", "path": self._rel(Path(self.billing.settlement.path)),
+                              "sha256": self.billing.settlement.sha256})
         if self.windows_file is not None:
             items.append({"role": "windows", "path": self._rel(self.windows_file),
                           "sha256": sha256_file(self.windows_file)})
@@ -109,17 +122,15 @@ def load_incident(path: str | Path, *, roster: str | Path | None = None) -> Inci
         )
     title = doc.text("title")
     kind = doc.text("kind", choices=("outage", "billing_error"))
-    if kind == "billing_error":
-        raise doc.error("kind", "billing_error incidents are not supported by this version yet",
-                        "run outage incidents only for now")
     tz_name = doc.text("timezone", "Asia/Seoul")
     try:
         tz = ZoneInfo(tz_name)
     except (ZoneInfoNotFoundError, ValueError):
         raise doc.error("timezone", f"{tz_name!r} is not a known time zone",
                         "use an IANA name such as Asia/Seoul") from None
-    policy_path = resolve_policy(doc.text("policy"), root, str(path), "policy")
-    policy = load_policy(policy_path)
+    policy = None
+    if kind == "outage" or doc.has("policy"):
+        policy = load_policy(resolve_policy(doc.text("policy"), root, str(path), "policy"))
     doc.used.add("roster")
     if roster is not None:
         roster_path = Path(roster)
@@ -132,6 +143,16 @@ def load_incident(path: str | Path, *, roster: str | Path | None = None) -> Inci
                          "generate one with `kt-analysis generate` or fix the path")
     notes = doc.text("notes", "")
     sources = doc.text_list("sources", ())
+    if kind == "billing_error":
+        from .settlement import load_billing
+
+        billing = load_billing(doc.section("billing"), root, tz)
+        doc.done()
+        return Incident(
+            id=iid, title=title, kind=kind, timezone=tz_name, policy=policy, roster=roster_path,
+            windows=(), path=str(path), root=root, sha256=sha256_file(path), notes=notes,
+            sources=sources, billing=billing,
+        )
     aff = doc.section("affected")
     services = aff.text_list("services", None, choices=SERVICES)
     windows: list[Window] = []

@@ -33,7 +33,10 @@ from .incident import Incident, load_incident
 from .kernel import ensure_kernel
 from .view import reproduce_command
 
-NOTEBOOKS = ("01_affected.ipynb", "02_credits.ipynb")
+NOTEBOOKS = {
+    "outage": ("01_affected.ipynb", "02_credits.ipynb"),
+    "billing_error": ("03_settlement.ipynb",),
+}
 Say = Callable[[str], None]
 
 
@@ -212,7 +215,7 @@ def _report(incident: Incident, staging: Path, roster: str | Path | None, say: S
         "run_dir": str(staging.resolve()),
     }
     executed = []
-    for name in NOTEBOOKS:
+    for name in NOTEBOOKS[incident.kind]:
         say(f"{incident.id}: running notebook {name}")
         target = nb_dir / name
         try:
@@ -225,10 +228,12 @@ def _report(incident: Incident, staging: Path, roster: str | Path | None, say: S
     say(f"{incident.id}: rendering report.html")
     html = render_report(executed, incident.title, staging / "report.html")
     summary = json.loads((staging / "summary.json").read_text(encoding="utf-8"))
-    shown = present.krw(summary["total_credit_krw"])
-    if shown not in html:
-        raise RunError(f"{incident.id}: reconciliation failed: the report does not show the "
-                       f"summary's total {shown}")
+    keys = ("total_credit_krw",) if incident.kind == "outage" else ("total_charged_krw", "total_refund_krw")
+    for key in keys:
+        shown = present.krw(summary[key])
+        if shown not in html:
+            raise RunError(f"{incident.id}: reconciliation failed: the report does not show the "
+                           f"summary's {key} {shown}")
 
 
 def _cell_error(exc: BaseException) -> str:

@@ -241,7 +241,8 @@ def open_view(
         folder = resolve(run_dir, root)
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     command = reproduce_command(inc, roster_path)
-    return IncidentView(incident=inc, run_dir=folder, summary=summary, command=command)
+    cls = BillingView if inc.kind == "billing_error" else IncidentView
+    return cls(incident=inc, run_dir=folder, summary=summary, command=command)
 
 
 def reproduce_command(inc: Incident, roster: Path | None) -> str:
@@ -253,3 +254,175 @@ def reproduce_command(inc: Incident, roster: Path | None) -> str:
 
 def python_info() -> str:
     return f"{sys.executable} ({platform.python_version()})"
+
+
+# ----- billing errors ------------------------------------------------------------------------------
+
+ACTION_KO = {"cancel": "승인 취소", "refund": "환불", "recharge": "정상 금액 재청구"}
+
+
+def _day(text: str):
+    from datetime import date
+
+    return date.fromisoformat(text)
+
+
+class BillingView(IncidentView):
+    """What notebook 03 shows for a billing error."""
+
+    def figures(self) -> dict[str, int]:
+        s = self.summary
+        keys = ("affected_lines", "affected_customers", "total_charged_krw", "total_owed_krw",
+                "total_cancelled_krw", "total_refund_krw", "total_recharge_krw", "peak_exposure_krw")
+        return {k: int(s[k]) for k in keys}
+
+    def headline(self) -> Html:
+        s = self.summary
+        done = s["refund_completion_date"]
+        cards = [
+            ("오청구 회선", present.count(s["affected_lines"]) + " 회선",
+             f"고객 {present.count(s['affected_customers'])}명"),
+            ("잘못 청구된 금액", _headline_krw(s["total_charged_krw"]), present.krw(s["total_charged_krw"])),
+            ("환불 (실제 출금분)", _headline_krw(s["total_refund_krw"]), present.krw(s["total_refund_krw"])),
+            ("취소·환불 완료", present.korean_date(_day(done)) if done else "—",
+             f"최대 미환불 {present.krw(s['peak_exposure_krw'])}"),
+        ]
+        return Html(_ENV.get_template("headline.html.j2").render(
+            title=s["title"], incident_id=s["incident_id"],
+            policy_title=(f"{s['wrong_month']} 청구를 {s['charged_month']} 금액으로 승인 · "
+                          f"정산 규칙 {s['settlement_id']}"),
+            cards=cards,
+        ))
+
+    def payment_table(self) -> Html:
+        rows = self.summary["by_payment_method"]
+        frame = pd.DataFrame.from_dict(rows, orient="index")
+        frame.index = [present.label(k, present.PAYMENT_METHOD_KO) for k in frame.index]
+        frame.index.name = "결제 수단"
+        frame = frame[["affected_lines", "affected_customers", "charged_krw", "owed_krw", "cancelled_krw",
+                       "refund_krw", "recharge_krw", "last_settled_on", "last_recharge_on"]]
+        frame = frame.rename(columns={
+            "affected_lines": "회선", "affected_customers": "고객", "charged_krw": "잘못 청구(원)",
+            "owed_krw": "정상 요금(원)", "cancelled_krw": "승인 취소(원)", "refund_krw": "환불(원)",
+            "recharge_krw": "재청구(원)", "last_settled_on": "취소·환불 완료일", "last_recharge_on": "재청구 완료일",
+        })
+        return _table(frame, money=("잘못 청구(원)", "정상 요금(원)", "승인 취소(원)", "환불(원)", "재청구(원)"),
+                      title="결제 수단별 오청구와 정산")
+
+    def timeline_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.summary["timeline"])
+
+    def timeline_table(self) -> Html:
+        frame = self.timeline_frame()
+        frame["payment_method"] = frame["payment_method"].map(lambda c: present.label(c, present.PAYMENT_METHOD_KO))
+        frame = frame.set_index("day")
+        frame.index.name = "날짜"
+        frame = frame.rename(columns={
+            "payment_method": "결제 수단", "cancelled_lines": "취소 회선", "cancelled_krw": "취소(원)",
+            "refunded_lines": "환불 회선", "refund_krw": "환불(원)", "recharged_lines": "재청구 회선",
+            "recharge_krw": "재청구(원)",
+        })
+        return _table(frame, money=("취소(원)", "환불(원)", "재청구(원)"), title="일자별 정산")
+
+    def timeline_chart(self):
+        import matplotlib.pyplot as plt
+
+        frame = self.timeline_frame()
+        frame["reversed_krw"] = frame["cancelled_krw"] + frame["refund_krw"]
+        table = frame.pivot_table(index="day", columns="payment_method", values="reversed_krw", aggfunc="sum",
+                                  fill_value=0)
+        recharge = frame.groupby("day")["recharge_krw"].sum()
+        fig, ax = plt.subplots(figsize=(8, 4))
+        days = sorted(set(table.index) | set(recharge.index))
+        x = range(len(days))
+        bottom = [0] * len(days)
+        for i, method in enumerate(table.columns):
+            values = [int(table[method].get(d, 0)) for d in days]
+            ax.bar([v - 0.2 for v in x], values, width=0.4, bottom=bottom,
+                   label=f"{present.label(method, present.PAYMENT_METHOD_KO)} 취소·환불",
+                   color=present.PALETTE[i % len(present.PALETTE)])
+            bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+        ax.bar([v + 0.2 for v in x], [int(recharge.get(d, 0)) for d in days], width=0.4, label="정상 금액 재청구",
+               color=present.PALETTE[-1])
+        ax.set_xticks(list(x), [present.korean_date(_day(d)) for d in days], rotation=15)
+        present.krw_axis(ax)
+        ax.set_title("일자별 취소·환불과 재청구 (원)")
+        ax.legend()
+        plt.close(fig)
+        return fig
+
+    def cumulative_chart(self):
+        import matplotlib.pyplot as plt
+
+        frame = self.timeline_frame()
+        frame["reversed_krw"] = frame["cancelled_krw"] + frame["refund_krw"]
+        daily = frame.groupby("day")["reversed_krw"].sum().sort_index()
+        total = int(self.summary["total_charged_krw"]) or 1
+        share = daily.cumsum() / total * 100
+        fig, ax = plt.subplots(figsize=(8, 3.5))
+        ax.step([present.korean_date(_day(d)) for d in share.index], share.values, where="post", marker="o")
+        ax.set_ylim(0, 105)
+        ax.set_ylabel("정산된 비율 (%)")
+        ax.set_title("잘못 청구된 금액 중 취소·환불된 누적 비율")
+        plt.close(fig)
+        return fig
+
+    def exposure_chart(self):
+        import matplotlib.pyplot as plt
+
+        from .settlement import exposure
+
+        con = connect()
+        try:
+            frame = exposure(con, self.ledger)
+        finally:
+            con.close()
+        fig, ax = plt.subplots(figsize=(8, 3.5))
+        ax.plot([present.korean_date(d) for d in frame["day"]], frame["held_krw"].astype("int64"), marker="o")
+        present.krw_axis(ax)
+        ax.set_title("고객에게서 잘못 출금되어 아직 돌려드리지 않은 금액 (일자별)")
+        plt.close(fig)
+        return fig
+
+    def notification_table(self) -> Html:
+        frame = pd.DataFrame(self.summary["notifications"])
+        if frame.empty:
+            return Html('<p class="kt-note">보낼 안내 문자가 없습니다.</p>')
+        frame["payment_method"] = frame["payment_method"].map(lambda c: present.label(c, present.PAYMENT_METHOD_KO))
+        frame["message"] = frame["message"].map(lambda c: ACTION_KO.get(c, c))
+        frame = frame.set_index("day")[["payment_method", "message", "lines", "customers", "text"]]
+        frame.index.name = "발송일"
+        frame = frame.rename(columns={"payment_method": "결제 수단", "message": "안내", "lines": "회선",
+                                      "customers": "고객", "text": "문자 내용"})
+        return _table(frame, title="안내 문자 발송 계획 (배치별)")
+
+    def masked_sample(self) -> Html:
+        from .settlement import masked_sample
+
+        con = connect()
+        try:
+            frame = masked_sample(con, self.incident.roster, self.ledger)
+        finally:
+            con.close()
+        frame["payment_method"] = frame["payment_method"].map(lambda c: present.label(c, present.PAYMENT_METHOD_KO))
+        frame["message"] = frame["message"].map(lambda c: ACTION_KO.get(c, c))
+        frame["line_id"] = frame["line_id"].astype(str)
+        frame["day"] = [d.date().isoformat() if hasattr(d, "date") else str(d) for d in frame["day"]]
+        frame = frame.set_index("day")
+        frame.index.name = "발송일"
+        return _table(frame.rename(columns={"payment_method": "결제 수단", "message": "안내", "line_id": "회선",
+                                            "name": "이름(가림)", "phone": "전화(가림)"}),
+                      title="배치별 수신자 예시 (개인정보 가림)")
+
+    def appendix(self) -> Html:
+        inc = self.incident
+        versions = {"kt-analysis": _version("kt-analysis"), "python": platform.python_version()}
+        for pkg in ("duckdb", "pandas", "pyarrow", "papermill", "nbconvert", "holidays"):
+            versions[pkg] = _version(pkg)
+        rules = inc.billing.settlement
+        return Html(_ENV.get_template("billing_appendix.html.j2").render(
+            incident=inc, billing=inc.billing, rules=rules,
+            rule_lines=[(present.label(m, present.PAYMENT_METHOD_KO), r.describe(), r.source)
+                        for m, r in rules.methods.items() if m in inc.billing.payment_methods],
+            summary=self.summary, command=self.command, versions=versions,
+        ))
