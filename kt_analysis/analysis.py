@@ -24,6 +24,7 @@ from .impact import exposure_table, key_columns
 from .incident import Incident
 from .policy import Policy, load_policy, policy_catalogue
 from .roster import RosterSource, open_roster, validate_roster
+from .timeline import claim_window_closes, credit_days, credit_on_sql
 
 INT64_MAX = 2**63 - 1
 BREAKDOWNS = ("service", "region", "customer_type", "payment_method")
@@ -31,7 +32,7 @@ LEDGER_COLUMNS = (
     "line_id", "customer_id", "service", "region", "facility_id", "customer_type",
     "payment_method", "bill_cycle_day", "monthly_fee_krw", "outage_start", "outage_end",
     "outage_minutes", "longest_continuous_minutes", "monthly_cumulative_minutes", "outage_days",
-    "eligible", "eligibility_reason", "rule", "credit_krw",
+    "eligible", "eligibility_reason", "rule", "credit_krw", "credit_on",
 )
 
 Progress = Callable[[str], None]
@@ -80,10 +81,13 @@ def prepare(incident: Incident, con: duckdb.DuckDBPyConnection, *, validate: boo
     return PerLine(con=con, source=source, roster_lines=n, keys=keys)
 
 
-def write_ledger(per_line: PerLine, policy: Policy, path: Path) -> None:
-    """The per-line ledger, straight from DuckDB to Parquet (written next to ``path``, then moved)."""
+def write_ledger(per_line: PerLine, policy: Policy, path: Path, *, credit_on: str = "CAST(NULL AS DATE)") -> None:
+    """The per-line ledger, straight from DuckDB to Parquet (written next to ``path``, then moved).
+
+    ``credit_on`` is the SQL giving the day each line's credit lands (see timeline.py)."""
     p = compile_policy(policy)
-    cols = [c for c in LEDGER_COLUMNS if c not in ("eligible", "eligibility_reason", "rule", "credit_krw")]
+    cols = [c for c in LEDGER_COLUMNS
+            if c not in ("eligible", "eligibility_reason", "rule", "credit_krw", "credit_on")]
     select = ", ".join(cols)
     tmp = path.with_name(path.name + ".partial")
     # One thread: DuckDB's hash join does not keep the roster's order across threads, and the
@@ -91,7 +95,8 @@ def write_ledger(per_line: PerLine, policy: Policy, path: Path) -> None:
     # 21 s and < 1 GB; ORDER BY line_id 39 s and 8 GB; two threads unordered 11 s (not repeatable).
     query = (
         f"COPY (SELECT {select}, {p.eligible} AS eligible, {p.reason} AS eligibility_reason, "
-        f"{p.rule} AS rule, {p.credit_krw} AS credit_krw FROM {per_line.sql}) "
+        f"{p.rule} AS rule, {p.credit_krw} AS credit_krw, "
+        f"CASE WHEN {p.credit_krw} > 0 THEN {credit_on} END AS credit_on FROM {per_line.sql}) "
         f"TO {_q(tmp)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 1000000)"
     )
     threads = per_line.con.execute("SELECT current_setting('threads')").fetchone()[0]
@@ -225,6 +230,11 @@ def build_summary(
     }
     for by in BREAKDOWNS:
         summary[f"by_{by}"] = _records(breakdown(con, ledger, by), by)
+    timeline = credit_timeline(con, ledger)
+    closes = claim_window_closes(policy, incident.end.date())
+    summary["claim_window_closes"] = closes.isoformat() if closes else None
+    summary["credit_completion_date"] = timeline[-1]["day"] if timeline else None
+    summary["credit_timeline"] = timeline
     summary["what_if"] = what_if_rows
     summary["inputs"] = incident.inputs()
     return summary
@@ -257,7 +267,8 @@ def analyse(
         per_line = prepare(incident, con)
         say(f"roster: {per_line.roster_lines:,} lines; computing credits per line")
         ledger = out_dir / "ledger.parquet"
-        write_ledger(per_line, incident.policy, ledger)
+        days = credit_days(incident.policy, incident.end.date(), _calendar(incident))
+        write_ledger(per_line, incident.policy, ledger, credit_on=credit_on_sql(days))
         say("comparing policies (what-if)")
         policies = what_if_policies if what_if_policies is not None else catalogue_policies(incident)
         rows = what_if(per_line, policies)
@@ -279,12 +290,27 @@ def analyse(
         con.close()
 
 
+def _calendar(incident: Incident):
+    from .business_days import BusinessCalendar
+
+    overrides = incident.root / "data" / "calendar" / "overrides.yml"
+    return BusinessCalendar.load(overrides) if overrides.exists() else BusinessCalendar.from_overrides(None)
+
+
+def credit_timeline(con: duckdb.DuckDBPyConnection, ledger: Path) -> list[dict[str, Any]]:
+    """Per day: how many credits land and how many won (lines paid on request have no day)."""
+    rows = con.execute(
+        f"SELECT credit_on, count(*), CAST(sum(credit_krw) AS BIGINT) FROM read_parquet({_q(ledger)}) "
+        f"WHERE credit_krw > 0 AND credit_on IS NOT NULL GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    return [{"day": d.isoformat(), "lines": int(n), "credit_krw": int(k)} for d, n, k in rows]
+
+
 def analyse_billing(incident: Incident, out_dir: Path, *, say: Progress, threads: int | None = None) -> dict[str, Any]:
     """A billing error: the per-line ledger of charges, reversals and re-charges, and its summary.
 
     Money is checked line by line before anything is published: what was charged wrongly is
     exactly what is cancelled or refunded, and what is re-charged is exactly the correct bill."""
-    from .business_days import BusinessCalendar
     from .settlement import build_billing_summary, write_billing_ledger
 
     con = connect(threads)
@@ -293,9 +319,7 @@ def analyse_billing(incident: Incident, out_dir: Path, *, say: Progress, threads
         say("reading and checking the roster")
         source = open_roster(incident.roster)
         n = validate_roster(con, source)
-        overrides = incident.root / "data" / "calendar" / "overrides.yml"
-        calendar = (BusinessCalendar.load(overrides) if overrides.exists()
-                    else BusinessCalendar.from_overrides(None))
+        calendar = _calendar(incident)
         say(f"roster: {n:,} lines; matching bills and settling each line")
         ledger = out_dir / "ledger.parquet"
         plan = write_billing_ledger(con, incident, source.sql, ledger, calendar)

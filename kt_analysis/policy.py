@@ -269,6 +269,12 @@ def load_policy(path: str | Path) -> Policy:
             claim_window_days=dsec.integer("claim_window_days", None, minimum=1, maximum=3650),
             applied_on=dsec.text("applied_on", "next_bill"),
         )
+        if not re.match(r"^(next_bill|bill_after_next|\d{4}-(0[1-9]|1[0-2])(-\d{2})?)$", delivery.applied_on):
+            raise dsec.error("applied_on", f"{delivery.applied_on!r} is not a bill or a day",
+                             "write next_bill, bill_after_next, a bill month 2021-12, or a cash day 2021-12-10")
+        if re.match(r"^\d{4}-\d{2}-\d{2}$", delivery.applied_on) and delivery.method != "cash":
+            raise dsec.error("applied_on", "is a day, which only a cash payout has",
+                             "name a bill month (2021-12) for a bill credit, or set method: cash")
         dsec.done()
     doc.done()
     return Policy(

@@ -161,6 +161,43 @@ class IncidentView:
         )
         return present.barh_chart(series, title="정책별 보상 총액", value_kind="krw")
 
+    def settlement_summary(self) -> Html:
+        """When the credits are settled: claim window, the bills they land on, the last day."""
+        s = self.summary
+        d = s["delivery"]
+        items = []
+        if d["claim_required"]:
+            closes = s.get("claim_window_closes")
+            deadline = f" — 신청 기한 {present.korean_date(_day(closes))}" if closes else "."
+            items.append("고객 신청이 필요합니다" + deadline)
+        else:
+            items.append("신청 없이 자동 적용됩니다.")
+        if d["method"] == "cash_on_request":
+            items.append("현금은 별도 요청 시 지급하므로 지급일을 미리 정할 수 없습니다.")
+        timeline = s.get("credit_timeline") or []
+        if timeline:
+            first, last = timeline[0]["day"], timeline[-1]["day"]
+            where = "청구서에서 차감" if d["method"] == "bill_credit" else "현금 지급"
+            items.append(f"{present.korean_date(_day(first))}부터 {present.korean_date(_day(last))}까지 "
+                         f"회선별 결제일에 {where}됩니다 (주말·공휴일이면 다음 영업일).")
+        return Html(_ENV.get_template("list.html.j2").render(title="정산 시점", items=items))
+
+    def credit_timeline_chart(self):
+        import matplotlib.pyplot as plt
+
+        timeline = self.summary.get("credit_timeline") or []
+        if not timeline:
+            return Html('<p class="kt-note">정해진 반영일이 없습니다 (요청 시 지급).</p>')
+        frame = pd.DataFrame(timeline)
+        fig, ax = plt.subplots(figsize=(8, 3.5))
+        ax.bar([present.korean_date(_day(x)) for x in frame["day"]], frame["credit_krw"].astype("int64"),
+               color=present.PALETTE[0])
+        present.krw_axis(ax)
+        ax.set_title("보상액 반영일 (결제일별, 원)")
+        ax.tick_params(axis="x", rotation=30)
+        plt.close(fig)
+        return fig
+
     def appendix(self) -> Html:
         inc = self.incident
         pol = inc.policy

@@ -1,0 +1,68 @@
+"""When outage credits are settled: the claim window, and the bill (or cash day) each credit lands on.
+
+A bill credit lands on the line's bill: the bill of a month (``delivery.applied_on``: the next
+bill after the outage month, the one after that, or a named bill month) charged on the line's
+``bill_cycle_day`` (the month's last day when the month is shorter), moved to the next business
+day when that is a weekend or holiday — auto-debits and card charges run on business days.
+"""
+
+from __future__ import annotations
+
+import calendar as _calendar
+import re
+from datetime import date, timedelta
+from typing import Any
+
+from .policy import Policy
+
+BILL_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _add_months(year: int, month: int, n: int) -> tuple[int, int]:
+    index = year * 12 + (month - 1) + n
+    return index // 12, index % 12 + 1
+
+
+def credit_bill_month(policy: Policy, outage_end: date) -> tuple[int, int] | None:
+    """The (year, month) of the bill the credit is deducted from; None for cash."""
+    applied = policy.delivery.applied_on
+    if policy.delivery.method != "bill_credit":
+        return None
+    if applied == "next_bill":
+        return _add_months(outage_end.year, outage_end.month, 1)
+    if applied == "bill_after_next":
+        return _add_months(outage_end.year, outage_end.month, 2)
+    if BILL_MONTH.match(applied):
+        return int(applied[:4]), int(applied[5:])
+    return None
+
+
+def credit_days(policy: Policy, outage_end: date, calendar: Any) -> list[date] | None:
+    """The day a credit lands, for bill_cycle_day 1..31 (index 0..30); None when unknown (on request)."""
+    applied = policy.delivery.applied_on
+    if policy.delivery.method == "cash" and DAY.match(applied):
+        day = calendar.add_business_days(date.fromisoformat(applied), 0)
+        return [day] * 31
+    month = credit_bill_month(policy, outage_end)
+    if month is None:
+        return None
+    year, mon = month
+    last = _calendar.monthrange(year, mon)[1]
+    return [calendar.add_business_days(date(year, mon, min(d, last)), 0) for d in range(1, 32)]
+
+
+def claim_window_closes(policy: Policy, outage_end: date) -> date | None:
+    """The last day a claim is accepted (calendar days after the outage ends), if claims are needed."""
+    d = policy.delivery
+    if not d.claim_required or not d.claim_window_days:
+        return None
+    return outage_end + timedelta(days=d.claim_window_days)
+
+
+def credit_on_sql(days: list[date] | None) -> str:
+    """Per-line SQL: the day the line's credit lands (NULL when paid on request)."""
+    if days is None:
+        return "CAST(NULL AS DATE)"
+    listed = ", ".join(f"DATE '{d.isoformat()}'" for d in days)
+    return f"list_extract([{listed}], CAST(bill_cycle_day AS INTEGER))"
