@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 KERNEL := kt-analysis
 
 .DEFAULT_GOAL := help
-.PHONY: help setup report test test-fast lab lint notebooks clean-reports clean
+.PHONY: help setup report test test-fast lab lint notebooks screenshot clean-reports clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-14s %s\n", $$1, $$2}'
@@ -40,6 +40,10 @@ lint: setup ## ruff on the package and tests
 
 notebooks: setup ## re-execute the committed notebooks on the sample and store their outputs
 	$(PY) tools/refresh_notebooks.py notebooks/*.ipynb
+
+screenshot: setup ## refresh docs/report.png (the README's picture) from the browser test
+	mkdir -p docs
+	KT_UPDATE_SCREENSHOT=1 $(PY) -m pytest tests/e2e/test_browser.py -q -k figures_and_images
 
 clean-reports: ## delete generated reports
 	rm -rf reports/*/ reports/index.html

@@ -45,14 +45,45 @@ def _progress_bar(quiet: bool):
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from .synthetic import generate_roster
+    from .synthetic import bill_months, generate_bills, generate_roster
 
     say = _say_factory(args.quiet)
+    if not args.no_bills:
+        bill_months(args.first_month, args.bill_months)  # a bad month fails before the roster is written
     say(f"generating {args.lines:,} lines (seed {args.seed}) into {args.out}")
     path = generate_roster(args.lines, args.seed, args.out, progress=_progress_bar(args.quiet))
     say(f"wrote {path}")
     print(path)
+    if not args.no_bills:
+        tty = sys.stderr.isatty() and not args.quiet
+
+        def bills_progress(done: int, total: int) -> None:
+            if tty:
+                sys.stderr.write(f"\r  {done:,}/{total:,} bills" + ("\n" if done >= total else ""))
+                sys.stderr.flush()
+
+        say(f"generating {args.bill_months} months of bills from {args.first_month}")
+        bills = generate_bills(path, args.seed, args.out, first_month=args.first_month, months=args.bill_months,
+                               progress=bills_progress)
+        say(f"wrote {bills}")
+        print(bills)
     return EXIT_OK
+
+
+def cmd_check_bills(args: argparse.Namespace) -> int:
+    import json
+
+    from .bill_check import EXIT_CODES, check_bills
+
+    result = check_bills(args.bills, args.month, candidate=args.candidate)
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        run = args.candidate or args.bills
+        print(f"{result.verdict}: bill run {args.month} in {run}")
+        for reason in result.reasons:
+            print(f"  - {reason}")
+    return EXIT_CODES[result.verdict]
 
 
 def _validate_one(path: Path) -> list[str]:
@@ -118,7 +149,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     say = _say_factory(args.quiet)
     result = run_incident(
-        args.incident, out=args.out, roster=args.roster, report=not args.no_report, say=say,
+        args.incident, out=args.out, roster=args.roster, report=not args.no_report, say=say, pdf=args.pdf,
         show_progress=sys.stderr.isatty() and not args.quiet, cell_timeout=args.cell_timeout,
     )
     s = result.summary
@@ -128,31 +159,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_run_all(args: argparse.Namespace) -> int:
-    from .run import run_incident
+    from .batch import run_all
 
-    say = _say_factory(args.quiet)
-    folder = Path(args.folder)
-    incidents = sorted(folder.glob("*.yml")) if folder.is_dir() else []
-    if not incidents:
-        raise InputError(str(folder), "", "holds no incident files (*.yml)", "name the incidents folder")
-    failures = 0
-    for path in incidents:
-        try:
-            run_incident(path, out=args.out, report=not args.no_report, say=say,
-                         cell_timeout=args.cell_timeout)
-            print(f"ok: {path}")
-        except KtAnalysisError as exc:
-            failures += 1
-            print(f"failed: {path}: {exc}", file=sys.stderr)
-    index = _write_index(Path(args.out))
-    print(f"index: {index}")
-    return EXIT_FAILED if failures else EXIT_OK
-
-
-def _write_index(out: Path) -> Path:
-    from .index import write_index
-
-    return write_index(out)
+    out = Path(args.out)
+    outcomes = run_all(Path(args.folder), out, jobs=args.jobs, force=args.force, timeout=args.timeout,
+                       cell_timeout=args.cell_timeout, report=not args.no_report, pdf=args.pdf,
+                       say=lambda m: print(m, flush=True))
+    failed = [o for o in outcomes if o.failed]
+    print(f"{len(outcomes) - len(failed)} of {len(outcomes)} incidents ok "
+          f"({sum(o.status == 'skipped' for o in outcomes)} unchanged, skipped); index: {out / 'index.html'}")
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -167,7 +183,26 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--lines", type=int, default=100_000, help="number of service lines (default 100000)")
     g.add_argument("--seed", type=int, default=20211025, help="random seed (default 20211025)")
     g.add_argument("--out", default="data/sample", help="output folder (default data/sample)")
+    g.add_argument("--no-bills", action="store_true", help="write the roster only, no bills.parquet")
+    g.add_argument("--bill-months", type=int, default=12, help="months of bills per line (default 12)")
+    g.add_argument("--first-month", default="2023-01", help="first bill month, YYYY-MM (default 2023-01)")
     g.set_defaults(func=cmd_generate)
+
+    cb = sub.add_parser(
+        "check-bills",
+        help="pre-charge check: does a month's bill run repeat an earlier month? (exit 0 ok, 3 suspect, 4 blocked)",
+        description="Compare the bill run of --month with the earlier months of BILLS: the share of lines whose "
+                    "amount equals an earlier month's exactly, against the usual month-over-month share; totals, "
+                    "mean, median and p90; lines missing, new or billed twice. September 2023's run, sent at the "
+                    "July amounts, is 'blocked'.",
+        epilog="exit codes: 0 ok (charge), 3 suspect (a person looks first), 4 blocked (do not send), "
+               "2 bad input (missing file, bad month, month not in the file)",
+    )
+    cb.add_argument("bills", help="bills file (Parquet or CSV: line_id, bill_month, amount_krw)")
+    cb.add_argument("--month", required=True, help="the bill month to check, YYYY-MM")
+    cb.add_argument("--candidate", help="the run about to be sent (whole or one batch); BILLS is then the history")
+    cb.add_argument("--json", action="store_true", help="print the full result as JSON")
+    cb.set_defaults(func=cmd_check_bills)
 
     v = sub.add_parser("validate", help="check incidents, policies and rosters; explain each problem")
     v.add_argument("paths", nargs="+", help="files or folders")
@@ -178,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--roster", help="use this roster instead of the incident's")
     r.add_argument("--out", default="reports", help="output folder (default reports/)")
     r.add_argument("--no-report", action="store_true", help="write ledger and summary only")
+    r.add_argument("--pdf", action="store_true", help="also print the report to report.pdf (needs Chromium)")
     r.add_argument("--cell-timeout", type=int, default=1800, help="seconds a notebook cell may take")
     r.set_defaults(func=cmd_run)
 
@@ -185,6 +221,10 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("folder", help="folder of incident files")
     a.add_argument("--out", default="reports", help="output folder (default reports/)")
     a.add_argument("--no-report", action="store_true", help="write ledgers and summaries only")
+    a.add_argument("--pdf", action="store_true", help="also print each report to report.pdf (needs Chromium)")
+    a.add_argument("--jobs", "-j", type=int, default=2, help="incidents run at once (default 2: one per core)")
+    a.add_argument("--force", action="store_true", help="run incidents whose inputs have not changed too")
+    a.add_argument("--timeout", type=float, default=3600, help="seconds one incident may take in all (default 3600)")
     a.add_argument("--cell-timeout", type=int, default=1800, help="seconds a notebook cell may take")
     a.set_defaults(func=cmd_run_all)
     return parser

@@ -21,7 +21,16 @@ FIX = f"run `make setup`, or `{sys.executable} -m ipykernel install --sys-prefix
 
 
 def _same_interpreter(argv0: str) -> bool:
-    return os.path.abspath(argv0) == os.path.abspath(sys.executable)
+    """The spec starts this interpreter: the same path, or another name for it in the same ``bin/``
+    (``python`` and ``python3`` of one venv). Resolving links alone would not do: every venv's
+    ``python`` links to the same base interpreter, and that is exactly the mix-up to catch."""
+    here, there = os.path.abspath(sys.executable), os.path.abspath(argv0)
+    if here == there:
+        return True
+    try:
+        return os.path.dirname(here) == os.path.dirname(there) and os.path.samefile(here, there)
+    except OSError:
+        return False
 
 
 def install_kernel() -> Path:

@@ -15,6 +15,7 @@ import os
 import platform
 import shutil
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -85,15 +86,34 @@ def _execute(nb_in: Path, nb_out: Path, params: dict[str, Any], cwd: Path, kerne
 
 
 def ipc_kernel_manager() -> type:
-    """A kernel manager on IPC sockets (files in Jupyter's runtime folder) instead of TCP ports:
-    parallel runs cannot race for ports (papermill#511) and nothing listens on the network."""
+    """A kernel manager on IPC sockets instead of TCP ports: parallel runs cannot race for ports
+    (papermill#511) and nothing listens on the network. The socket files live in a private
+    temporary folder (absolute paths: the kernel and the client may have different working folders)."""
+    import uuid
+
     from jupyter_client.manager import AsyncKernelManager
-    from traitlets import CaselessStrEnum
+    from traitlets import CaselessStrEnum, default
 
     class IPCKernelManager(AsyncKernelManager):
         transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
 
+        @default("ip")
+        def _ip_for_ipc(self) -> str:
+            return os.path.join(_ipc_folder(), f"k-{uuid.uuid4().hex[:12]}")
+
     return IPCKernelManager
+
+
+_IPC_FOLDER: list[str] = []
+
+
+def _ipc_folder() -> str:
+    if not _IPC_FOLDER:
+        import atexit
+
+        _IPC_FOLDER.append(tempfile.mkdtemp(prefix="kt-ipc-"))
+        atexit.register(shutil.rmtree, _IPC_FOLDER[0], True)
+    return _IPC_FOLDER[0]
 
 
 def render_report(executed: list[Path], title: str, dest: Path) -> str:
@@ -159,10 +179,66 @@ def _publish(staging: Path, final: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def fingerprint(incident: Incident, *, report: bool, pdf: bool) -> str:
+    """What a run's outputs depend on: every input's sha256, the policy catalogue (what-if), the
+    calendar, the notebooks, the package version and the options. Equal fingerprints, equal outputs."""
+    import hashlib
+
+    from .yamlio import sha256_file
+
+    digest = hashlib.sha256()
+    for item in incident.inputs():
+        digest.update(f"{item['role']}={item['sha256']}\n".encode())
+    extra = sorted((incident.root / "data" / "policies").glob("*.yml"))
+    extra += [incident.root / "data" / "calendar" / "overrides.yml"]
+    extra += [notebooks_dir() / name for name in NOTEBOOKS[incident.kind]]
+    for path in extra:
+        if path.exists():
+            digest.update(f"{path.name}={sha256_file(path)}\n".encode())
+    digest.update(f"kt-analysis={_versions().get('kt-analysis')};report={report};pdf={pdf}".encode())
+    return digest.hexdigest()
+
+
+def up_to_date(incident: Incident, out: Path, *, report: bool, pdf: bool) -> bool:
+    """The last run of this incident in ``out`` succeeded on exactly these inputs."""
+    folder = out / incident.id
+    run_json = folder / "run.json"
+    if not run_json.exists() or (folder / "failed").exists():
+        return False
+    try:
+        meta = json.loads(run_json.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    needed = ["summary.json", "ledger.parquet"] + (["report.html"] if report else []) + (["report.pdf"] if pdf else [])
+    return (meta.get("status") == "ok" and meta.get("fingerprint") == fingerprint(incident, report=report, pdf=pdf)
+            and all((folder / name).exists() for name in needed))
+
+
+def render_pdf(html: Path, pdf: Path) -> None:
+    """Print the report to PDF with the system's headless Chromium (Debian's `chromium`)."""
+    import subprocess
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if browser is None:
+        raise RunError("--pdf needs Chromium: install it (apt-get install chromium) or run without --pdf")
+    tmp = pdf.with_name(pdf.name + ".partial")
+    with tempfile.TemporaryDirectory(prefix="kt-chromium-") as profile:
+        proc = subprocess.run(
+            [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={profile}", "--no-pdf-header-footer", f"--print-to-pdf={tmp}", html.resolve().as_uri()],
+            capture_output=True, text=True, timeout=300,
+        )
+    if proc.returncode != 0 or not tmp.exists() or tmp.stat().st_size == 0:
+        raise RunError(f"Chromium could not print {html} to PDF (exit {proc.returncode}): "
+                       f"{proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else 'no output'}")
+    os.replace(tmp, pdf)
+
+
 def run_incident(
     incident_path: str | Path, *, out: str | Path = "reports", roster: str | Path | None = None,
     report: bool = True, say: Say | None = None, show_progress: bool = False,
-    cell_timeout: int | None = 1800,
+    cell_timeout: int | None = 1800, pdf: bool = False,
 ) -> RunResult:
     """Validate, compute, execute the chapters, render, reconcile, publish atomically."""
     say = say or (lambda _m: None)
@@ -178,8 +254,11 @@ def run_incident(
         staging.mkdir(parents=True)
         try:
             summary = analyse(incident, staging, progress=lambda m: say(f"{incident.id}: {m}"))
-            if report:
+            if report or pdf:
                 _report(incident, staging, roster, say, show_progress, cell_timeout)
+            if pdf:
+                say(f"{incident.id}: printing report.pdf")
+                render_pdf(staging / "report.html", staging / "report.pdf")
             meta = {
                 "incident_id": incident.id,
                 "status": "ok",
@@ -187,7 +266,9 @@ def run_incident(
                 "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "seconds": round(time.monotonic() - started, 2),
                 "command": reproduce_command(incident, Path(roster) if roster else None),
-                "report": report,
+                "report": report or pdf,
+                "pdf": pdf,
+                "fingerprint": fingerprint(incident, report=report or pdf, pdf=pdf),
                 "interpreter": sys.executable,
                 "versions": _versions(),
             }

@@ -1,10 +1,11 @@
 """The calibrated synthetic roster: deterministic, chunked, and sized like KT.
 
-Three things live here:
+Four things live here:
 
 - :func:`facilities` — about 3,000 synthetic central offices spread over the 17 시·도 (and
   Seoul's 25 구) by resident-registration population;
 - :func:`generate_roster` — one row per service line, written to Parquet in bounded memory;
+- :func:`generate_bills` — one bill per line per month for a roster, streamed the same way;
 - :func:`ahyeon_windows` — per-facility restoration windows of the 2018-11-24 Ahyeon fire.
 
 Every figure below says where it comes from. ``/work/shared/domain-facts.md`` section numbers
@@ -23,8 +24,11 @@ from __future__ import annotations
 import functools
 import numbers
 import os
+import re
 import tempfile
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +39,8 @@ import pyarrow.parquet as pq
 from kt_analysis.errors import InputError
 
 __all__ = [
+    "BILLS_SCHEMA",
+    "BILL_SAME_AMOUNT_SHARE",
     "PAYMENT_SHARES",
     "REGION_POPULATION",
     "ROSTER_SCHEMA",
@@ -42,6 +48,8 @@ __all__ = [
     "SMALL_BUSINESS_WIRED_SHARE",
     "ahyeon_windows",
     "facilities",
+    "bill_months",
+    "generate_bills",
     "generate_roster",
 ]
 
@@ -294,14 +302,15 @@ _TYPE_P_WIRED = (1 - SMALL_BUSINESS_WIRED_SHARE - 0.015, SMALL_BUSINESS_WIRED_SH
 _TYPE_P_MOBILE_ONLY = (1 - 0.015 - 0.01, 0.015, 0.01)
 
 # Payment methods. Only the card split is in the facts (§4): the 2023 billing error hit 1.31M
-# credit-card and 150K check-card payers, so credit:check = 1310:150 among card payers. The
-# card share (30%) and the other shares are assumptions; a 30% card share puts ~2.1M handset
-# customers on the 11th card date, consistent with 1.46M card payers hit on that date.
-_CARD_SHARE = 0.30
+# credit-card and 150K check-card payers, so credit:check = 1310:150 among card payers. The card
+# share is calibrated to the size of that incident: 20.5% of customers pay by card, which puts
+# ~1.46M mobile card lines on the 11th card date in a 35M-line roster (half of card payers
+# on the 11th). Bank transfer takes the rest after giro and other (assumptions).
+_CARD_SHARE = 0.205
 PAYMENT_SHARES: dict[str, float] = {
     "credit_card": _CARD_SHARE * 1310 / 1460,
     "check_card": _CARD_SHARE * 150 / 1460,
-    "bank_transfer": 0.50,
+    "bank_transfer": 1 - _CARD_SHARE - 0.12 - 0.08,
     "giro": 0.12,
     "other": 0.08,
 }
@@ -820,3 +829,338 @@ def ahyeon_windows() -> pd.DataFrame:
         )
     out = pd.concat(frames, ignore_index=True)
     return out.sort_values(["facility_id", "service"], kind="stable").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Monthly bills
+# --------------------------------------------------------------------------------------------
+# A bill is the line's monthly fee plus what the month added: usage and add-on charges, device
+# instalments, a few one-off charges and credits. None of the figures below is in the facts
+# file: every rate and amount is an assumption, chosen so that bills look like KT bills (prices
+# end in 0; amounts under 10 won are cut, "10원 미만 절사") and so that about 37.5% of lines
+# have exactly the same amount in two given months (BILL_SAME_AMOUNT_SHARE, data/README.md).
+# That share is what makes a bill run that repeats an earlier month stand out (see
+# kt_analysis/bill_check.py and facts §4: September 2023 charged at the July amounts).
+#
+# Randomness is counter-based: every draw is splitmix64(key(seed, line_id) + stream × γ), where
+# the stream numbers the line's traits (fixed for the line) and its calendar month's draws. A
+# line's bill for a calendar month therefore depends on (seed, line_id, its roster row, month)
+# only: not on the row order, the chunk size, nor the first month or length of the window.
+
+BILLS_SCHEMA = pa.schema(
+    [
+        ("line_id", pa.int64()),
+        ("bill_month", pa.string()),
+        ("amount_krw", pa.int64()),
+    ]
+)
+
+BILL_SAME_AMOUNT_SHARE = 0.375
+"""Share of lines whose bill is exactly the same in two given months (an assumption; the synthetic
+bills give 37.4-37.8% month over month on the calibrated roster: internet ~83%, IPTV ~33%,
+mobile ~22%, landline ~22%). Far enough from 100% that a run repeating a month stands out."""
+
+_MONTH_PATTERN = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+_U64 = np.uint64
+_GAMMA = _U64(0x9E3779B97F4A7C15)  # splitmix64's increment (2^64 / golden ratio)
+_MIX1 = _U64(0xBF58476D1CE4E5B9)
+_MIX2 = _U64(0x94D049BB133111EB)
+_LOW32 = _U64(0xFFFFFFFF)
+_TWO_M32 = 2.0**-32
+
+# Line kinds: what can change a line's bill from one month to the next.
+_KIND_HANDSET_CAPPED = 0  # handset plan with a data allowance: data top-ups possible
+_KIND_HANDSET = 1  # other handset plans
+_KIND_DEVICE = 2  # IoT, smartwatch, data-sharing: flat
+_KIND_INTERNET = 3
+_KIND_IPTV = 4
+_KIND_LANDLINE_METERED = 5  # 기본 plans: calls billed by use
+_KIND_LANDLINE_FLAT = 6  # 정액 plans
+_KIND_OTHER = 7  # a service the generator does not know: fee only, plus one-offs and credits
+
+_DEVICE_PLAN_PREFIXES = ("IoT", "스마트워치", "데이터 쉐어링")
+_CAPPED_PLAN_PREFIXES = ("LTE 슬림", "LTE 베이직", "5G 슬림")
+
+# Roaming is seasonal (assumption: summer holidays, Lunar New Year, Chuseok, year end): the
+# monthly roaming rate is _ROAMING_RATE × the factor of the calendar month.
+_ROAMING_RATE = 0.015
+_ROAMING_SEASON = np.array([1.6, 1.3, 0.8, 0.8, 1.0, 0.9, 1.6, 1.9, 1.1, 1.2, 0.8, 1.3])
+
+# All assumptions (no figure in the facts file). Rates are per line per month unless "of lines".
+_ONE_OFF_RATE, _ONE_OFF_KRW = 0.05, (1_100, 55_000)  # fees: number change, lost SIM, moving, pro-rata
+_CREDIT_RATE, _CREDIT_KRW = 0.04, (500, 11_000)  # points, promotions, outage credits
+_ADDON_SHARE = 0.35  # of handset lines: constant add-ons (ringback tone, phone insurance …)
+_ADDON_KRW = np.array([1_100, 3_300, 5_500, 6_600], dtype=np.float64)
+_INSTALMENT_SHARE = 0.45  # of handset lines: a device paid by instalments, in cycles
+_DEVICE_PRICE_KRW = (400_000, 1_600_000)
+_INSTALMENT_APR = 0.059  # KT's instalment fee, 5.9% a year on the declining balance
+_CALLER_SHARE, _CALL_RATE, _CALL_KRW = 0.75, 0.75, (110, 6_600)  # 1588/114/international calls
+_CONTENT_SHARE, _CONTENT_RATE, _CONTENT_KRW = 0.55, 0.55, (1_000, 60_000)  # micropayments
+_TOPUP_RATE = 0.25  # capped plans: data top-ups
+_TOPUP_KRW = np.array([3_300, 5_500, 11_000, 16_500], dtype=np.float64)
+_ROAMING_DAY_KRW = 11_000  # a roaming day pass; 1-9 days
+_RENTAL_SHARE = 0.5  # of internet lines: Wi-Fi router rental, constant
+_RENTAL_KRW = np.array([1_100, 2_200], dtype=np.float64)
+_VOD_SHARE, _VOD_RATE = 0.75, (0.40, 0.95)  # of IPTV lines buy VODs; each in 40-95% of months
+_VOD_KRW = np.array([1_650, 3_300, 5_500, 11_000], dtype=np.float64)
+_METERED_RATE, _METERED_KRW = 0.90, (300, 12_000)
+_FLAT_EXTRA_RATE, _FLAT_EXTRA_KRW = 0.15, (500, 5_000)
+
+
+def _mix64(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser, in place: a bijection of uint64 that scatters neighbouring keys."""
+    x ^= x >> _U64(30)
+    x *= _MIX1
+    x ^= x >> _U64(27)
+    x *= _MIX2
+    x ^= x >> _U64(31)
+    return x
+
+
+def _uniforms(keys: np.ndarray, stream: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two independent uniforms in [0, 1) per key from one 64-bit draw of ``stream``."""
+    h = _mix64(keys + _U64((stream * int(_GAMMA)) % 2**64))
+    return (h >> _U64(32)).astype(np.float64) * _TWO_M32, (h & _LOW32).astype(np.float64) * _TWO_M32
+
+
+def _log_uniform(u: np.ndarray, bounds: tuple[int, int]) -> np.ndarray:
+    lo, hi = bounds
+    return lo * np.exp(u * np.log(hi / lo))
+
+
+def _menu(u: np.ndarray, prices: np.ndarray) -> np.ndarray:
+    return prices[np.minimum((u * len(prices)).astype(np.int64), len(prices) - 1)]
+
+
+def _month_index(text: str, path: str, where: str) -> int:
+    """``YYYY-MM`` → months since year 0, or InputError."""
+    match = _MONTH_PATTERN.fullmatch(text) if isinstance(text, str) else None
+    if match is None:
+        raise InputError(path, where, f"is not a month YYYY-MM: {text!r}", "write it like 2023-09")
+    return int(match.group(1)) * 12 + int(match.group(2)) - 1
+
+
+def _month_label(index: int) -> str:
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def bill_months(first_month: str, months: int) -> list[str]:
+    """The ``months`` bill months from ``first_month`` on, or InputError (checked before any work).
+
+    >>> bill_months("2023-11", 3)
+    ['2023-11', '2023-12', '2024-01']
+    """
+    first = _month_index(first_month, "--first-month", "")
+    months = _check_whole(months, "--bill-months", 1, "ask for at least one month")
+    return [_month_label(m) for m in range(first, first + months)]
+
+
+def _line_kinds(service: pa.Array, plan: pa.Array | None, fee: np.ndarray) -> np.ndarray:
+    """The kind of each line (``_KIND_*``), from service and plan (or the fee, without a plan)."""
+    service = service.dictionary_encode() if not pa.types.is_dictionary(service.type) else service
+    names = service.dictionary.to_pylist()
+    codes = service.indices.to_numpy(zero_copy_only=False)
+    by_service = np.array([SERVICES.index(s) if s in SERVICES else 4 for s in names] + [4], dtype=np.int64)
+    svc = by_service[np.where(service.indices.is_null().to_numpy(zero_copy_only=False), len(names), codes)]
+    kind = np.full(len(fee), _KIND_OTHER, dtype=np.int64)
+    kind[svc == 1] = _KIND_INTERNET
+    kind[svc == 2] = _KIND_IPTV
+    mobile, landline = svc == 0, svc == 3
+    if plan is None:
+        # No plan column: guess from the fee (the generator's device plans cost ≤ 11,000 won).
+        kind[mobile] = np.where(fee[mobile] <= 11_000, _KIND_DEVICE,
+                                np.where(fee[mobile] < 40_000, _KIND_HANDSET_CAPPED, _KIND_HANDSET))
+        kind[landline] = np.where(fee[landline] <= 5_200, _KIND_LANDLINE_METERED, _KIND_LANDLINE_FLAT)
+        return kind
+    plan = plan.dictionary_encode() if not pa.types.is_dictionary(plan.type) else plan
+    labels = [label or "" for label in plan.dictionary.to_pylist()] + [""]
+    device = np.array([label.startswith(_DEVICE_PLAN_PREFIXES) for label in labels])
+    capped = np.array([label.startswith(_CAPPED_PLAN_PREFIXES) for label in labels])
+    metered = np.array(["기본" in label for label in labels])
+    p = np.where(plan.indices.is_null().to_numpy(zero_copy_only=False), len(labels) - 1,
+                 plan.indices.to_numpy(zero_copy_only=False))
+    kind[mobile] = np.where(device[p[mobile]], _KIND_DEVICE,
+                            np.where(capped[p[mobile]], _KIND_HANDSET_CAPPED, _KIND_HANDSET))
+    kind[landline] = np.where(metered[p[landline]], _KIND_LANDLINE_METERED, _KIND_LANDLINE_FLAT)
+    return kind
+
+
+def _bill_amounts(keys: np.ndarray, kind: np.ndarray, fee: np.ndarray, month: int) -> np.ndarray:
+    """Each line's bill in calendar month ``month`` (months since year 0), whole won, ends in 0."""
+    handset = (kind == _KIND_HANDSET) | (kind == _KIND_HANDSET_CAPPED)
+    iptv = kind == _KIND_IPTV
+    amount = fee.astype(np.float64)
+
+    # The line's traits: streams 0-4, the same every month.
+    t0, t1 = _uniforms(keys, 0)
+    t2, t3 = _uniforms(keys, 1)
+    t4, t5 = _uniforms(keys, 2)
+    t6, t7 = _uniforms(keys, 3)
+    t8, _ = _uniforms(keys, 4)
+    amount += np.where(handset & (t0 < _ADDON_SHARE), _menu(t1, _ADDON_KRW), 0.0)
+    amount += np.where((kind == _KIND_INTERNET) & (t0 < _RENTAL_SHARE), _menu(t1, _RENTAL_KRW), 0.0)
+    # Device instalments come in cycles: `term` months paying, then `gap` months without, phase
+    # drawn per line; 24-month terms for 40% of buyers, 36 for the rest.
+    term = np.where(t4 < 0.4, 24, 36)
+    cycle = term + (t5 * 13).astype(np.int64)
+    paying = handset & (t2 < _INSTALMENT_SHARE) & ((month + (t6 * cycle).astype(np.int64)) % cycle < term)
+    price = _log_uniform(t3, _DEVICE_PRICE_KRW)
+    instalment = np.floor(price * (1 + _INSTALMENT_APR * (term + 1) / 24) / term / 10) * 10
+    amount += np.where(paying, instalment, 0.0)
+
+    # This month's draws: streams 16 + 8 × month + 0..5.
+    base = 16 + 8 * month
+    u0, u1 = _uniforms(keys, base)
+    u2, u3 = _uniforms(keys, base + 1)
+    u4, u5 = _uniforms(keys, base + 2)
+    u6, u7 = _uniforms(keys, base + 3)
+    u8, u9 = _uniforms(keys, base + 4)
+    u10, u11 = _uniforms(keys, base + 5)
+    caller = handset & (t7 < _CALLER_SHARE)
+    amount += np.where(caller & (u4 < _CALL_RATE), _log_uniform(u5, _CALL_KRW), 0.0)
+    content = handset & (t8 < _CONTENT_SHARE)
+    amount += np.where(content & (u6 < _CONTENT_RATE), _log_uniform(u7, _CONTENT_KRW), 0.0)
+    amount += np.where((kind == _KIND_HANDSET_CAPPED) & (u8 < _TOPUP_RATE), _menu(u9, _TOPUP_KRW), 0.0)
+    roaming = handset & (u10 < _ROAMING_RATE * _ROAMING_SEASON[month % 12])
+    amount += np.where(roaming, _ROAMING_DAY_KRW * (1 + (u11 * 9).astype(np.int64)), 0.0)
+    vod_rate = _VOD_RATE[0] + (_VOD_RATE[1] - _VOD_RATE[0]) * t7
+    buys = iptv & (t6 < _VOD_SHARE) & (u4 < vod_rate)
+    amount += np.where(buys, _menu(u5, _VOD_KRW) * (1 + (u6 * 3).astype(np.int64)), 0.0)
+    amount += np.where((kind == _KIND_LANDLINE_METERED) & (u4 < _METERED_RATE), _log_uniform(u5, _METERED_KRW), 0.0)
+    amount += np.where((kind == _KIND_LANDLINE_FLAT) & (u4 < _FLAT_EXTRA_RATE), _log_uniform(u5, _FLAT_EXTRA_KRW), 0.0)
+
+    amount += np.where(u0 < _ONE_OFF_RATE, _log_uniform(u1, _ONE_OFF_KRW), 0.0)
+    amount -= np.where(u2 < _CREDIT_RATE, _log_uniform(u3, _CREDIT_KRW), 0.0)
+    # Under 10 won is cut (10원 미만 절사); a credit never takes a bill below zero.
+    return np.maximum(np.floor(amount / 10), 0).astype(np.int64) * 10
+
+
+def _line_keys(line_id: np.ndarray, seed: int) -> np.ndarray:
+    seed_key = _mix64(np.array([seed % 2**64], dtype=np.uint64) + _GAMMA)[0]
+    return _mix64(line_id.astype(np.uint64) * _GAMMA + seed_key)
+
+
+_BILLS_PARQUET_OPTIONS = {
+    "compression": "zstd",
+    "compression_level": 3,
+    "use_dictionary": ["bill_month"],
+    "column_encoding": {"line_id": "DELTA_BINARY_PACKED"},
+    "write_statistics": True,
+    "version": "2.6",
+    "data_page_version": "1.0",
+}
+
+
+def _open_roster_for_bills(path: Path) -> tuple[pq.ParquetFile, list[str]]:
+    if not path.is_file():
+        raise InputError(str(path), "", "roster not found", "generate one with `kt-analysis generate`")
+    try:
+        names = pq.read_schema(str(path)).names
+        # Text columns come as dictionaries: a plan's kind is worked out once per distinct plan.
+        roster = pq.ParquetFile(str(path), read_dictionary=[c for c in ("service", "plan") if c in names])
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(str(path), "", f"is not a readable Parquet file ({exc})", "give a roster .parquet") from exc
+    missing = [c for c in ("line_id", "service", "monthly_fee_krw") if c not in names]
+    if missing:
+        raise InputError(str(path), "columns", f"missing {', '.join(missing)}",
+                         "a roster needs line_id, service and monthly_fee_krw")
+    columns = ["line_id", "service", "monthly_fee_krw"] + (["plan"] if "plan" in names else [])
+    return roster, columns
+
+
+def _bill_chunk(batch: pa.RecordBatch, path: Path, seed: int, month: int, label: pa.Array) -> pa.Table:
+    for column in ("line_id", "monthly_fee_krw"):
+        nulls = batch.column(column).null_count
+        if nulls:
+            raise InputError(str(path), column, f"{nulls:,} empty values", "fill them (kt-analysis validate)")
+    line_id = batch.column("line_id").to_numpy().astype(np.int64)
+    fee = batch.column("monthly_fee_krw").to_numpy().astype(np.int64)
+    if (fee < 0).any():
+        raise InputError(str(path), "monthly_fee_krw", "has negative fees", "fees are won ≥ 0")
+    plan = batch.column("plan") if "plan" in batch.schema.names else None
+    kind = _line_kinds(batch.column("service"), plan, fee)
+    amounts = _bill_amounts(_line_keys(line_id, seed), kind, fee, month)
+    months = pa.DictionaryArray.from_arrays(np.zeros(len(line_id), dtype=np.int32), label).cast(pa.string())
+    return pa.Table.from_arrays([pa.array(line_id), months, pa.array(amounts)], schema=BILLS_SCHEMA)
+
+
+def generate_bills(
+    roster_path: str | Path,
+    seed: int,
+    out_dir: str | Path,
+    *,
+    first_month: str = "2023-01",
+    months: int = 12,
+    chunk_lines: int = 1_000_000,
+    progress: Callable[[int, int], None] | None = None,
+) -> Path:
+    """Write one bill per roster line per month to ``out_dir/bills.parquet``.
+
+    Columns ``line_id`` (int64), ``bill_month`` (``YYYY-MM``), ``amount_krw`` (int64, ≥ 0, a
+    multiple of 10 won). Rows come month by month (one bill run after the other), each month in
+    roster order; row groups hold one month's bills for up to ``chunk_lines`` lines, so a month
+    can be read alone. The roster is streamed once per month: memory does not grow with it.
+
+    A bill is the line's ``monthly_fee_krw`` plus the month's usage and add-on charges (calls,
+    micropayments, data top-ups, seasonal roaming, VODs, metered landline calls), device
+    instalments, a few one-off charges and credits; about 37.5% of lines
+    (:data:`BILL_SAME_AMOUNT_SHARE`) have exactly the same amount in two given months.
+
+    The same ``(roster, seed)`` gives the same bytes; a line's bill for a calendar month does not
+    depend on ``chunk_lines``, ``first_month``, ``months`` nor the order of the roster.
+    ``progress(done, total)`` counts bill rows written. The file appears atomically.
+    """
+    roster_file = Path(roster_path)
+    seed = _check_whole(seed, "--seed", 0, "use a non-negative integer seed")
+    labels = bill_months(first_month, months)
+    first, months = _month_index(labels[0], "--first-month", ""), len(labels)
+    chunk_lines = _check_whole(chunk_lines, "chunk_lines", 1, "use a positive chunk size")
+    roster, columns = _open_roster_for_bills(roster_file)
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError(str(out), "--out", "is a file, not a directory", "give a directory for bills.parquet")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(str(out), "--out", f"cannot create the directory ({exc.strerror})",
+                         "choose a writable directory") from exc
+
+    total = roster.metadata.num_rows * months
+    target = out / "bills.parquet"
+    fd, tmp_name = tempfile.mkstemp(prefix=".bills.", suffix=".parquet.tmp", dir=out)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        done = 0
+        # numpy releases the GIL: chunks are computed on a few threads and written in order, with
+        # at most one chunk per thread waiting besides the one being written (memory stays bounded).
+        workers = max(1, min(4, os.cpu_count() or 1))
+        with (
+            pq.ParquetWriter(str(tmp), BILLS_SCHEMA, **_BILLS_PARQUET_OPTIONS) as writer,
+            ThreadPoolExecutor(max_workers=workers) as pool,
+        ):
+            pending: deque[Future[pa.Table]] = deque()
+
+            def write_oldest() -> None:
+                nonlocal done
+                chunk = pending.popleft().result()
+                writer.write_table(chunk, row_group_size=chunk_lines)
+                done += chunk.num_rows
+                if progress is not None:
+                    progress(done, total)
+
+            for month in range(first, first + months):
+                label = pa.array([_month_label(month)], type=pa.string())
+                for batch in roster.iter_batches(batch_size=chunk_lines, columns=columns):
+                    pending.append(pool.submit(_bill_chunk, batch, roster_file, seed, month, label))
+                    while len(pending) > workers:
+                        write_oldest()
+            while pending:
+                write_oldest()
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return target

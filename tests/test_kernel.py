@@ -21,7 +21,8 @@ def test_project_kernel_resolves_to_this_interpreter() -> None:
 
     name = kernel.ensure_kernel()
     spec = KernelSpecManager().get_kernel_spec(name)
-    assert os.path.abspath(spec.argv[0]) == os.path.abspath(sys.executable)
+    assert kernel._same_interpreter(spec.argv[0])
+    assert os.path.dirname(os.path.abspath(spec.argv[0])) == os.path.dirname(os.path.abspath(sys.executable))
 
 
 def test_a_shadowing_kernel_spec_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -50,3 +51,14 @@ def test_notebooks_are_thin_and_parameterised(name: str) -> None:
     for cell in code:
         for out in cell.get("outputs", []):
             assert out.get("output_type") != "error"
+
+
+def test_other_names_of_this_interpreter_count_but_the_base_python_does_not() -> None:
+    here = os.path.abspath(sys.executable)
+    alias = os.path.join(os.path.dirname(here), "python3")
+    if os.path.exists(alias) and os.path.samefile(alias, here):
+        assert kernel._same_interpreter(alias)
+    base = os.path.realpath(here)
+    if os.path.dirname(base) != os.path.dirname(here):  # inside a venv: the interpreter it links to
+        assert not kernel._same_interpreter(base)
+    assert not kernel._same_interpreter("/usr/bin/python3-elsewhere")

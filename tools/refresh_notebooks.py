@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from kt_analysis.kernel import ensure_kernel  # noqa: E402
+from kt_analysis.run import ipc_kernel_manager  # noqa: E402
 
 
 def sanitise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -35,7 +36,7 @@ def sanitise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 def refresh(path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, kernel_name=ensure_kernel(), timeout=600,
+    client = NotebookClient(nb, kernel_name=ensure_kernel(), timeout=600, kernel_manager_class=ipc_kernel_manager(),
                             resources={"metadata": {"path": str(path.parent)}})
     client.execute()
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs

@@ -63,7 +63,19 @@ def test_report_loads_with_its_figures_and_images(browser, nationwide_report: Pa
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
     assert (ARTIFACTS / "report.png").stat().st_size > 10_000
+    if os.environ.get("KT_UPDATE_SCREENSHOT"):  # `make screenshot`: the picture in the README
+        page.screenshot(path=str(ROOT / "docs" / "report.png"), clip={"x": 0, "y": 0, "width": 1200, "height": 1400})
     assert problems == []
+
+
+def test_report_prints_to_pdf(nationwide_report: Path, tmp_path: Path) -> None:
+    from kt_analysis.run import render_pdf
+
+    pdf = tmp_path / "report.pdf"
+    render_pdf(nationwide_report / "report.html", pdf)
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF-") and len(data) > 50_000
+    assert data.count(b"/Type /Page") + data.count(b"/Type/Page") >= 3  # several pages of charts and tables
 
 
 def test_index_lists_the_incident(browser, nationwide_report: Path) -> None:

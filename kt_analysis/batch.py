@@ -1,0 +1,121 @@
+"""The scheduled job: every incident of a folder, in parallel, each failure isolated.
+
+Each incident runs in its own ``kt-analysis run`` process (one papermill kernel at a time each:
+kernels of parallel runs in one process race for ports, papermill#511), at most ``jobs`` at once,
+with a wall-clock bound that kills the whole process group — a hung kernel included. Inputs that
+have not changed since the last good run are skipped unless ``force``. At the end
+``index.html`` is rewritten from what is on disk.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import InputError, KtAnalysisError
+from .incident import load_incident
+from .index import write_index
+from .run import up_to_date
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    path: Path
+    incident_id: str
+    status: str  # ok | skipped | failed | bad_input | timeout
+    seconds: float
+    message: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.status in ("failed", "bad_input", "timeout")
+
+
+def _record_failure(out: Path, incident_id: str, text: str) -> None:
+    """Leave the reason next to (never over) the last good report, for the index."""
+    failed = out / incident_id / "failed"
+    failed.mkdir(parents=True, exist_ok=True)
+    (failed / "error.txt").write_text(text.strip() + "\n", encoding="utf-8")
+
+
+def _incident_id(path: Path) -> str:
+    return path.stem
+
+
+def run_one(path: Path, out: Path, *, report: bool, pdf: bool, force: bool, timeout: float,
+            cell_timeout: int) -> Outcome:
+    started = time.monotonic()
+    try:
+        incident = load_incident(path)
+    except InputError as exc:
+        iid = _incident_id(path)
+        _record_failure(out, iid, f"bad input: {exc.message}")
+        return Outcome(path, iid, "bad_input", time.monotonic() - started, exc.message)
+    if not force and up_to_date(incident, out, report=report or pdf, pdf=pdf):
+        return Outcome(path, incident.id, "skipped", time.monotonic() - started, "inputs unchanged")
+    cmd = [sys.executable, "-m", "kt_analysis.cli", "--quiet", "run", str(path), "--out", str(out),
+           "--cell-timeout", str(cell_timeout)]
+    if not report and not pdf:
+        cmd.append("--no-report")
+    if pdf:
+        cmd.append("--pdf")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        _stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # the run and its kernel
+        proc.communicate()
+        for staging in out.glob(f".staging-{incident.id}-*"):
+            shutil.rmtree(staging, ignore_errors=True)
+        text = (f"timed out after {timeout:g} s: the run was stopped (a notebook cell or the kernel hung); "
+                f"the last good report is unchanged")
+        _record_failure(out, incident.id, text)
+        return Outcome(path, incident.id, "timeout", time.monotonic() - started, text)
+    seconds = time.monotonic() - started
+    lines = [ln.removeprefix("error: ") for ln in stderr.strip().splitlines() if ln.strip()]
+    message = " ".join(lines[-3:]) if lines else ""
+    if proc.returncode == 0:
+        return Outcome(path, incident.id, "ok", seconds)
+    if proc.returncode == 2:
+        _record_failure(out, incident.id, f"bad input: {message}")
+        return Outcome(path, incident.id, "bad_input", seconds, message)
+    if not (out / incident.id / "failed" / "error.txt").exists():
+        _record_failure(out, incident.id, message or f"exit code {proc.returncode}")
+    return Outcome(path, incident.id, "failed", seconds, message or f"exit code {proc.returncode}")
+
+
+def run_all(folder: Path, out: Path, *, jobs: int = 2, force: bool = False, timeout: float = 3600,
+            cell_timeout: int = 1800, report: bool = True, pdf: bool = False,
+            say: Say | None = None) -> list[Outcome]:
+    """Run every ``*.yml`` incident in ``folder``; returns one outcome each, in file order."""
+    say = say or (lambda _m: None)
+    if not folder.is_dir():
+        raise InputError(str(folder), "", "is not a folder", "name the folder of incident files")
+    paths = sorted(folder.glob("*.yml"))
+    if not paths:
+        raise InputError(str(folder), "", "holds no incident files (*.yml)", "name the incidents folder")
+    if jobs < 1:
+        raise KtAnalysisError("--jobs must be 1 or more")
+    out.mkdir(parents=True, exist_ok=True)
+    outcomes: dict[Path, Outcome] = {}
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(run_one, p, out, report=report, pdf=pdf, force=force, timeout=timeout,
+                               cell_timeout=cell_timeout): p for p in paths}
+        for done, future in enumerate(as_completed(futures), start=1):
+            outcome = future.result()
+            outcomes[outcome.path] = outcome
+            detail = f" — {outcome.message}" if outcome.message and outcome.failed else ""
+            say(f"[{done}/{len(paths)}] {outcome.incident_id}: {outcome.status} ({outcome.seconds:.1f} s){detail}")
+    write_index(out)
+    return [outcomes[p] for p in paths]

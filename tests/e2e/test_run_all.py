@@ -1,0 +1,114 @@
+"""The scheduled job: failures isolated, unchanged inputs skipped, overlapping runs refused, hangs stopped."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import KT, ROOT, kt
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture()
+def project(tmp_path: Path) -> Path:
+    """A copy of the project's data with two good incidents and one broken one."""
+    for sub in ("policies", "settlement", "calendar", "sample"):
+        shutil.copytree(ROOT / "data" / sub, tmp_path / "data" / sub)
+    incidents = tmp_path / "data" / "incidents"
+    incidents.mkdir()
+    for name in ("kt-2021-10-25-nationwide.yml", "kt-2024-08-10-landline.yml"):
+        shutil.copy(ROOT / "data" / "incidents" / name, incidents / name)
+    broken = (ROOT / "data/incidents/kt-2024-08-10-landline.yml").read_text(encoding="utf-8")
+    broken = broken.replace("id: kt-2024-08-10-landline", "id: broken-incident").replace(
+        "end: 2024-08-10T16:20", "end: 2024-08-10T05:20")
+    (incidents / "broken-incident.yml").write_text(broken, encoding="utf-8")
+    return tmp_path
+
+
+def _files(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_broken_incident_fails_alone_and_the_index_shows_it(project: Path) -> None:
+    out = project / "reports"
+    result = kt("run-all", project / "data/incidents", "--out", out, "--no-report", "--jobs", "2", cwd=project)
+    assert result.returncode == 1
+    assert "broken-incident: bad_input" in result.stdout
+    assert "kt-2021-10-25-nationwide: ok" in result.stdout and "kt-2024-08-10-landline: ok" in result.stdout
+    for good in ("kt-2021-10-25-nationwide", "kt-2024-08-10-landline"):
+        assert (out / good / "summary.json").exists() and not (out / good / "failed").exists()
+    error = (out / "broken-incident" / "failed" / "error.txt").read_text(encoding="utf-8")
+    assert "before it starts" in error
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert 'data-incident="broken-incident"' in index and "failed" in index
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_unchanged_inputs_are_skipped_and_outputs_stay_identical(project: Path) -> None:
+    out = project / "reports"
+    (project / "data/incidents/broken-incident.yml").unlink()
+    first = kt("run-all", project / "data/incidents", "--out", out, "--no-report", cwd=project)
+    assert first.returncode == 0, first.stdout + first.stderr
+    before = _files(out / "kt-2021-10-25-nationwide")
+    second = kt("run-all", project / "data/incidents", "--out", out, "--no-report", cwd=project)
+    assert second.returncode == 0
+    assert second.stdout.count(": skipped") == 2
+    assert _files(out / "kt-2021-10-25-nationwide") == before  # run.json included: nothing was rerun
+    # A changed input is run again; --force runs everything.
+    policy = project / "data/policies/kt-terms-2022.yml"
+    policy.write_text(policy.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    third = kt("run-all", project / "data/incidents", "--out", out, "--no-report", cwd=project)
+    assert third.stdout.count(": ok") == 2  # the catalogue feeds every outage's what-if
+    forced = kt("run-all", project / "data/incidents", "--out", out, "--no-report", "--force", cwd=project)
+    assert forced.stdout.count(": ok") == 2
+    summary = json.loads((out / "kt-2021-10-25-nationwide/summary.json").read_text(encoding="utf-8"))
+    assert (out / "kt-2021-10-25-nationwide/summary.json").read_bytes() == json.dumps(
+        summary, ensure_ascii=False, indent=2).encode() + b"\n"
+
+
+def test_two_runs_of_one_incident_do_not_overlap(project: Path) -> None:
+    out = project / "reports"
+    incident = project / "data/incidents/kt-2021-10-25-nationwide.yml"
+    first = subprocess.Popen([str(KT), "run", str(incident), "--out", str(out)], cwd=project,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not list(out.glob(".staging-kt-2021-10-25-nationwide-*")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    second = kt("run", incident, "--out", out, cwd=project)
+    _, first_err = first.communicate(timeout=300)
+    assert first.returncode == 0, first_err
+    assert second.returncode == 1
+    assert "another run of this incident" in second.stderr
+    folder = out / "kt-2021-10-25-nationwide"
+    assert (folder / "report.html").exists() and not (folder / "failed").exists()
+    assert not list(out.glob(".staging-*"))
+
+
+def test_a_run_that_hangs_is_stopped_and_the_last_report_kept(project: Path) -> None:
+    out = project / "reports"
+    (project / "data/incidents/broken-incident.yml").unlink()
+    (project / "data/incidents/kt-2021-10-25-nationwide.yml").unlink()
+    good = kt("run-all", project / "data/incidents", "--out", out, cwd=project)
+    assert good.returncode == 0
+    folder = out / "kt-2024-08-10-landline"
+    before = {k: v for k, v in _files(folder).items()}
+    started = time.monotonic()
+    hung = kt("run-all", project / "data/incidents", "--out", out, "--force", "--timeout", "1.5", cwd=project)
+    assert time.monotonic() - started < 30
+    assert hung.returncode == 1
+    assert "kt-2024-08-10-landline: timeout" in hung.stdout
+    error = (folder / "failed" / "error.txt").read_text(encoding="utf-8")
+    assert "timed out after 1.5 s" in error
+    after = {k: v for k, v in _files(folder).items() if not k.startswith("failed/")}
+    assert after == before
+    assert not list(out.glob(".staging-*"))
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert "timed out" in index
