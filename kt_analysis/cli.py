@@ -150,6 +150,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     say = _say_factory(args.quiet)
     result = run_incident(
         args.incident, out=args.out, roster=args.roster, report=not args.no_report, say=say, pdf=args.pdf,
+        bills=args.bills,
         show_progress=sys.stderr.isatty() and not args.quiet, cell_timeout=args.cell_timeout,
     )
     s = result.summary
@@ -211,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="analyse one incident and render its report")
     r.add_argument("incident", help="incident file (data/incidents/<id>.yml)")
     r.add_argument("--roster", help="use this roster instead of the incident's")
+    r.add_argument("--bills", help="billing errors: use this bills file instead of the incident's")
     r.add_argument("--out", default="reports", help="output folder (default reports/)")
     r.add_argument("--no-report", action="store_true", help="write ledger and summary only")
     r.add_argument("--pdf", action="store_true", help="also print the report to report.pdf (needs Chromium)")

@@ -106,10 +106,13 @@ def _roster_digest(path: Path) -> str:
     return sha256_file(path)
 
 
-def load_incident(path: str | Path, *, roster: str | Path | None = None) -> Incident:
+def load_incident(
+    path: str | Path, *, roster: str | Path | None = None, bills: str | Path | None = None
+) -> Incident:
     """Read and validate an incident file (and its policy and windows file).
 
-    ``roster`` replaces the incident's roster (the CLI's ``--roster``).
+    ``roster`` replaces the incident's roster (the CLI's ``--roster``), ``bills`` a billing error's
+    bills file (``--bills``).
     """
     path = Path(path)
     doc = Section(read_yaml_mapping(path, "incident"), path, "")
@@ -146,7 +149,7 @@ def load_incident(path: str | Path, *, roster: str | Path | None = None) -> Inci
     if kind == "billing_error":
         from .settlement import load_billing
 
-        billing = load_billing(doc.section("billing"), root, tz)
+        billing = load_billing(doc.section("billing"), root, tz, bills=Path(bills) if bills else None)
         doc.done()
         return Incident(
             id=iid, title=title, kind=kind, timezone=tz_name, policy=policy, roster=roster_path,

@@ -238,13 +238,13 @@ def render_pdf(html: Path, pdf: Path) -> None:
 def run_incident(
     incident_path: str | Path, *, out: str | Path = "reports", roster: str | Path | None = None,
     report: bool = True, say: Say | None = None, show_progress: bool = False,
-    cell_timeout: int | None = 1800, pdf: bool = False,
+    cell_timeout: int | None = 1800, pdf: bool = False, bills: str | Path | None = None,
 ) -> RunResult:
     """Validate, compute, execute the chapters, render, reconcile, publish atomically."""
     say = say or (lambda _m: None)
     started = time.monotonic()
     started_at = datetime.now(UTC)
-    incident = load_incident(incident_path, roster=roster)
+    incident = load_incident(incident_path, roster=roster, bills=bills)
     out = Path(out)
     final = out / incident.id
     with incident_lock(out, incident.id):
@@ -265,7 +265,8 @@ def run_incident(
                 "started_at": started_at.isoformat(timespec="seconds"),
                 "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "seconds": round(time.monotonic() - started, 2),
-                "command": reproduce_command(incident, Path(roster) if roster else None),
+                "command": reproduce_command(incident, Path(roster) if roster else None,
+                                             Path(bills) if bills else None),
                 "report": report or pdf,
                 "pdf": pdf,
                 "fingerprint": fingerprint(incident, report=report or pdf, pdf=pdf),
@@ -293,6 +294,7 @@ def _report(incident: Incident, staging: Path, roster: str | Path | None, say: S
     params = {
         "incident": str(Path(incident.path).resolve()),
         "roster": str(Path(roster).resolve()) if roster else None,
+        "bills": str(incident.billing.bills.resolve()) if incident.billing else None,
         "run_dir": str(staging.resolve()),
     }
     executed = []

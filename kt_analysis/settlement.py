@@ -146,7 +146,7 @@ def resolve_settlement(ref: str, root: Path, referrer: str, where: str) -> Path:
     return path
 
 
-def load_billing(sec: Section, root: Path, tz: Any) -> BillingError:
+def load_billing(sec: Section, root: Path, tz: Any, *, bills: Path | None = None) -> BillingError:
     """The ``billing:`` section of a billing-error incident."""
     def month(name: str) -> str:
         value = str(sec.raw(name)).strip()
@@ -157,8 +157,9 @@ def load_billing(sec: Section, root: Path, tz: Any) -> BillingError:
     wrong, charged = month("wrong_month"), month("charged_month")
     if wrong == charged:
         raise sec.error("charged_month", "equals wrong_month", "name the month whose amounts were charged instead")
-    bills = Path(sec.text("bills"))
-    bills = bills if bills.is_absolute() else root / bills
+    written = Path(sec.text("bills"))
+    if bills is None:
+        bills = written if written.is_absolute() else root / written
     if not bills.exists():
         raise sec.error("bills", f"bills file {str(bills)!r} not found",
                         "generate one with `kt-analysis generate` or fix the path")

@@ -265,27 +265,31 @@ def _table(frame: pd.DataFrame, *, money: tuple[str, ...] = (), title: str = "",
 
 def open_view(
     incident: str | Path, *, roster: str | Path | None = None, run_dir: str | Path | None = None,
+    bills: str | Path | None = None,
 ) -> IncidentView:
     """Open an incident's results: from ``run_dir`` when given, else computed now."""
     root = find_project_root(Path.cwd())
     inc_path = resolve(incident, root)
     roster_path = resolve(roster, root) if roster else None
-    inc = load_incident(inc_path, roster=roster_path)
+    bills_path = resolve(bills, root) if bills else None
+    inc = load_incident(inc_path, roster=roster_path, bills=bills_path)
     if run_dir is None:
         folder = Path(tempfile.mkdtemp(prefix=f"kt-{inc.id}-"))
         analyse(inc, folder)
     else:
         folder = resolve(run_dir, root)
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-    command = reproduce_command(inc, roster_path)
+    command = reproduce_command(inc, roster_path, bills_path)
     cls = BillingView if inc.kind == "billing_error" else IncidentView
     return cls(incident=inc, run_dir=folder, summary=summary, command=command)
 
 
-def reproduce_command(inc: Incident, roster: Path | None) -> str:
+def reproduce_command(inc: Incident, roster: Path | None, bills: Path | None = None) -> str:
     parts = ["kt-analysis", "run", inc._rel(Path(inc.path))]
     if roster is not None:
         parts += ["--roster", inc._rel(roster)]
+    if bills is not None:
+        parts += ["--bills", inc._rel(bills)]
     return " ".join(parts)
 
 

@@ -197,3 +197,28 @@ def test_papermill_driven_by_hand_gives_the_cli_figures(tmp_path: Path) -> None:
     shown = json.dumps([c.get("outputs", []) for c in nb.cells if c.cell_type == "code"], ensure_ascii=False)
     assert present.krw(summary["total_credit_krw"]) in shown
     assert '"output_type": "error"' not in shown
+
+
+@pytest.mark.slow
+def test_billing_error_report_reconciles_and_masks(tmp_path: Path) -> None:
+    incident = ROOT / "data/incidents/kt-2023-09-billing-error.yml"
+    result = kt("run", incident, "--out", tmp_path, "--bills", ROOT / "data/sample/bills.parquet")
+    assert result.returncode == 0, result.stderr
+    folder = tmp_path / "kt-2023-09-billing-error"
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    sums = duckdb.sql(
+        f"SELECT sum(charged_krw), sum(cancelled_krw + refund_krw), sum(refund_krw), sum(recharge_krw), "
+        f"sum(owed_krw) FROM read_parquet('{folder / 'ledger.parquet'}')").fetchall()[0]
+    assert sums[0] == sums[1] == summary["total_charged_krw"] > 0
+    assert sums[2] == summary["total_refund_krw"] > 0
+    assert sums[3] == sums[4] == summary["total_recharge_krw"]
+    assert summary["refund_completion_date"] == "2023-09-12"
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    for key in ("total_charged_krw", "total_refund_krw"):
+        assert present.krw(summary[key]) in html
+    assert "--bills data/sample/bills.parquet" in json.loads((folder / "run.json").read_text())["command"]
+    roster = pq.read_table(ROOT / "data/sample/roster.parquet", columns=["name", "phone"])
+    blobs = [p.read_bytes() for p in folder.rglob("*") if p.is_file()]
+    for phone in roster.column("phone").to_pylist()[:2000]:
+        assert not any(phone.encode() in b for b in blobs)
+    assert "****" in html  # the masked sample is there, masked
