@@ -48,14 +48,14 @@ class Eligibility:
 
     def describe(self) -> str:
         if self.everyone:
-            return "every affected line"
+            return "장애가 난 회선 전부"
         parts = []
         if self.min_continuous_minutes is not None:
-            parts.append(f"continuous outage ≥ {self.min_continuous_minutes} min")
+            parts.append(f"연속 장애 {self.min_continuous_minutes}분 이상")
         if self.min_monthly_cumulative_minutes is not None:
-            op = ">" if self.monthly_cumulative_exceeds else "≥"
-            parts.append(f"monthly cumulative {op} {self.min_monthly_cumulative_minutes} min")
-        return " or ".join(parts)
+            op = "초과" if self.monthly_cumulative_exceeds else "이상"
+            parts.append(f"한 달 누적 장애 {self.min_monthly_cumulative_minutes}분 {op}")
+        return " 또는 ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -93,18 +93,18 @@ class CreditRule:
             bt = self.billable_time
             rounding = ""
             if bt.unit_minutes > 1:
-                how = {"up": "rounded up", "down": "rounded down", "half_up": "rounded"}[bt.mode]
-                what = "outage time" if bt.applies_to == "outage" else "multiplied time"
-                rounding = f" ({what} {how} to {bt.unit_minutes} min)"
-            parts.append(f"{self.outage_multiplier}× the hourly fee of the outage time{rounding}")
+                how = {"up": "올림", "down": "내림", "half_up": "반올림"}[bt.mode]
+                what = "장애 시간을" if bt.applies_to == "outage" else "배수를 곱한 시간을"
+                rounding = f" ({what} {bt.unit_minutes}분 단위로 {how})"
+            parts.append(f"장애 시간 요금의 {self.outage_multiplier}배{rounding}")
         if self.days_of_fee:
-            parts.append(f"{self.days_of_fee} day(s) of fee")
+            parts.append(f"{self.days_of_fee}일분 요금")
         if self.months_of_fee:
-            parts.append(f"{self.months_of_fee} month(s) of fee")
+            parts.append(f"{self.months_of_fee}개월분 요금")
         if self.tiers_by_outage_days:
-            tiers = ", ".join(f"{t.from_days}+ days: {t.krw:,} won" for t in self.tiers_by_outage_days)
-            parts.append(f"fixed amount by outage days ({tiers})")
-        return " + ".join(parts) or "nothing"
+            tiers = ", ".join(f"{t.from_days}일 이상 {t.krw:,}원" for t in self.tiers_by_outage_days)
+            parts.append(f"장애 일수별 정액 ({tiers})")
+        return " + ".join(parts) or "없음"
 
 
 @dataclass(frozen=True)
@@ -116,12 +116,12 @@ class When:
     def describe(self) -> str:
         parts = []
         if self.customer_types:
-            parts.append("customer type " + "/".join(self.customer_types))
+            parts.append("고객 유형 " + "/".join(self.customer_types))
         if self.services:
-            parts.append("service " + "/".join(self.services))
+            parts.append("서비스 " + "/".join(self.services))
         if self.regions:
-            parts.append("region " + "/".join(self.regions))
-        return " and ".join(parts)
+            parts.append("지역 " + "/".join(self.regions))
+        return ", ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -167,26 +167,29 @@ class Policy:
     def describe(self) -> list[str]:
         """The policy in plain words, one sentence a rule (for the report's appendix)."""
         per_hour = (
-            "monthly fee ÷ 720 h" if self.hours_per_month == 720
-            else "monthly fee ÷ (days in the outage's month × 24 h)"
-            if self.hours_per_month == "days_in_month"
-            else f"monthly fee ÷ {self.hours_per_month} h"
+            "월정액 ÷ 720시간" if self.hours_per_month == 720
+            else "월정액 ÷ (장애가 난 달의 일수 × 24시간)" if self.hours_per_month == "days_in_month"
+            else f"월정액 ÷ {self.hours_per_month}시간"
         )
         lines = [
-            f"Services covered: {', '.join(self.services)}; other services get nothing.",
-            f"Eligible: {self.eligibility.describe()}.",
-            f"Credit: {self.credit.describe()}; hourly fee = {per_hour}.",
+            f"대상 서비스: {', '.join(self.services)} (그 밖의 서비스는 보상 없음).",
+            f"보상 대상: {self.eligibility.describe()}.",
+            f"보상액: {self.credit.describe()}; 시간당 요금 = {per_hour}.",
         ]
         for o in self.overrides:
-            verb = "adds" if o.combine == "add" else "instead"
-            elig = f" (eligible: {o.eligibility.describe()})" if o.eligibility else ""
-            lines.append(f"For {o.when.describe()}: {verb} {o.credit.describe()}{elig}.")
+            verb = "에 더해" if o.combine == "add" else " 대신"
+            elig = f" (대상: {o.eligibility.describe()})" if o.eligibility else ""
+            lines.append(f"{o.when.describe()}: 기본 보상{verb} {o.credit.describe()}{elig}.")
         r = self.rounding
-        lines.append(f"Each line's credit is rounded ({r.mode}) to {r.unit_krw:,} won.")
+        mode = {"floor": "내림", "ceil": "올림", "half_up": "반올림"}[r.mode]
+        lines.append(f"회선별 보상액은 {r.unit_krw:,}원 단위로 {mode}합니다.")
         d = self.delivery
-        claim = "on claim" if d.claim_required else "automatically"
-        window = f", claims within {d.claim_window_days} days" if d.claim_window_days else ""
-        lines.append(f"Paid as {d.method.replace('_', ' ')} {claim}, on the {d.applied_on.replace('_', ' ')}{window}.")
+        how = {"bill_credit": "요금 차감", "cash_on_request": "요청 시 현금", "cash": "현금"}[d.method]
+        claim = "고객 신청 시" if d.claim_required else "신청 없이 자동으로"
+        window = f", 신청 기한 {d.claim_window_days}일" if d.claim_window_days else ""
+        when = {"next_bill": "다음 청구서", "bill_after_next": "다다음 청구서"}.get(
+            d.applied_on, f"{d.applied_on} 청구서" if len(d.applied_on) == 7 else d.applied_on)
+        lines.append(f"지급: {how}, {claim}, {when}{window}.")
         return lines
 
 
