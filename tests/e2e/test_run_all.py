@@ -112,3 +112,22 @@ def test_a_run_that_hangs_is_stopped_and_the_last_report_kept(project: Path) -> 
     assert not list(out.glob(".staging-*"))
     index = (out / "index.html").read_text(encoding="utf-8")
     assert "timed out" in index
+
+
+def test_a_hanging_cell_hits_the_cell_timeout(tmp_path: Path) -> None:
+    """The same executor the runs use stops a cell that never returns, with a clear error."""
+    import nbformat
+
+    from kt_analysis.kernel import ensure_kernel
+    from kt_analysis.run import _cell_error, _execute
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import time\ntime.sleep(600)")])
+    nb.metadata["kernelspec"] = {"name": "kt-analysis", "display_name": "kt-analysis", "language": "python"}
+    source, target = tmp_path / "hang.ipynb", tmp_path / "out.ipynb"
+    nbformat.write(nb, source)
+    started = time.monotonic()
+    with pytest.raises(Exception) as info:
+        _execute(source, target, {}, tmp_path, ensure_kernel(), 2, False)
+    assert time.monotonic() - started < 60
+    assert "timed out" in _cell_error(info.value).lower() or "timeout" in type(info.value).__name__.lower()
+    assert target.exists()  # the partial notebook is kept for the failed run's folder
