@@ -294,9 +294,10 @@ def _report(incident: Incident, staging: Path, roster: str | Path | None, say: S
     params = {
         "incident": str(Path(incident.path).resolve()),
         "roster": str(Path(roster).resolve()) if roster else None,
-        "bills": str(incident.billing.bills.resolve()) if incident.billing else None,
         "run_dir": str(staging.resolve()),
     }
+    if incident.billing is not None:  # only notebook 03 has this parameter
+        params["bills"] = str(incident.billing.bills.resolve())
     executed = []
     for name in NOTEBOOKS[incident.kind]:
         say(f"{incident.id}: running notebook {name}")
