@@ -20,9 +20,9 @@ import pandas as pd
 from . import __version__
 from .credits import compile_policy
 from .errors import InputError, RunError
-from .impact import exposure_table, key_columns
+from .impact import EXPOSURE_COLUMNS, exposure_table, key_columns
 from .incident import Incident
-from .policy import Policy, load_policy, policy_catalogue
+from .policy import CUSTOMER_TYPES, PAYMENT_METHODS, SERVICES, Policy, load_policy, policy_catalogue
 from .roster import RosterSource, open_roster, validate_roster
 from .timeline import claim_window_closes, credit_days, credit_on_sql
 
@@ -57,11 +57,63 @@ class PerLine:
     source: RosterSource
     roster_lines: int
     keys: tuple[str, ...]
+    lookup: str | None = None  # exposure as expressions (few distinct exposures), or None: a join
 
     @property
     def sql(self) -> str:
+        if self.lookup is not None:
+            return self.lookup
         using = ", ".join(self.keys)
         return f"(SELECT * FROM {self.source.sql} AS r JOIN exposure AS e USING ({using}))"
+
+    @property
+    def keeps_order(self) -> bool:
+        """A scan, a filter and a projection keep the roster's order on every thread; a hash join does not."""
+        return self.lookup is not None
+
+
+MAX_LOOKUP_GROUPS = 32
+MAX_LOOKUP_KEYS = 256
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    if isinstance(value, pd.Timestamp):
+        return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
+    return f"CAST({int(value)} AS BIGINT)"
+
+
+def exposure_lookup(source_sql: str, exposure: pd.DataFrame, keys: tuple[str, ...]) -> str | None:
+    """The exposure joined by expressions instead of a hash join, when lines share few exposures.
+
+    A nationwide or regional incident has a handful of distinct exposures (one per window set):
+    each line's group is found with a CASE over its key values and the figures are read from
+    constant lists. The query is then a scan, a filter and a projection: it runs on every core and
+    keeps the roster's row order, so the ledger is byte-identical without a sort.
+    """
+    if exposure.empty:
+        return None
+    groups = list(exposure.groupby(list(EXPOSURE_COLUMNS), sort=True, dropna=False))
+    if len(groups) > MAX_LOOKUP_GROUPS:
+        return None
+    whens, values = [], {c: [] for c in EXPOSURE_COLUMNS}
+    for number, (figures, frame) in enumerate(groups, start=1):
+        if len(frame) > MAX_LOOKUP_KEYS:
+            return None
+        if len(keys) == 1:
+            cond = f"{keys[0]} IN ({', '.join(_literal(v) for v in frame[keys[0]])})"
+        else:
+            cond = " OR ".join(
+                "(" + " AND ".join(f"{k} = {_literal(v)}" for k, v in zip(keys, row, strict=True)) + ")"
+                for row in frame[list(keys)].itertuples(index=False, name=None)
+            )
+        whens.append(f"WHEN {cond} THEN {number}")
+        for column, value in zip(EXPOSURE_COLUMNS, figures, strict=True):
+            values[column].append(_literal(value))
+    columns = ", ".join(f"list_extract([{', '.join(v)}], _group) AS {c}" for c, v in values.items())
+    return (f"(SELECT * EXCLUDE (_group), {columns} FROM "
+            f"(SELECT *, CASE {' '.join(whens)} END AS _group FROM {source_sql}) WHERE _group IS NOT NULL)")
 
 
 def prepare(incident: Incident, con: duckdb.DuckDBPyConnection, *, validate: bool = True) -> PerLine:
@@ -78,7 +130,8 @@ def prepare(incident: Incident, con: duckdb.DuckDBPyConnection, *, validate: boo
         raise
     exposure = exposure_table(incident, key_frame)
     con.register("exposure", exposure)
-    return PerLine(con=con, source=source, roster_lines=n, keys=keys)
+    lookup = exposure_lookup(source.sql, exposure, keys)
+    return PerLine(con=con, source=source, roster_lines=n, keys=keys, lookup=lookup)
 
 
 def write_ledger(per_line: PerLine, policy: Policy, path: Path, *, credit_on: str = "CAST(NULL AS DATE)") -> None:
@@ -90,9 +143,10 @@ def write_ledger(per_line: PerLine, policy: Policy, path: Path, *, credit_on: st
             if c not in ("eligible", "eligibility_reason", "rule", "credit_krw", "credit_on")]
     select = ", ".join(cols)
     tmp = path.with_name(path.name + ".partial")
-    # One thread: DuckDB's hash join does not keep the roster's order across threads, and the
-    # ledger must be byte-identical run after run. Measured at 35M lines on 2 cores: one thread
-    # 21 s and < 1 GB; ORDER BY line_id 39 s and 8 GB; two threads unordered 11 s (not repeatable).
+    # The ledger must be byte-identical run after run. With the exposure as expressions the query
+    # keeps the roster's order on every thread; through a hash join it does not, so that case runs
+    # on one thread. Measured at 35M lines on 2 cores: one thread 21 s and < 1 GB; ORDER BY line_id
+    # 39 s and 8 GB; two threads through the join 11 s (not repeatable).
     query = (
         f"COPY (SELECT {select}, {p.eligible} AS eligible, {p.reason} AS eligibility_reason, "
         f"{p.rule} AS rule, {p.credit_krw} AS credit_krw, "
@@ -101,7 +155,8 @@ def write_ledger(per_line: PerLine, policy: Policy, path: Path, *, credit_on: st
     )
     threads = per_line.con.execute("SELECT current_setting('threads')").fetchone()[0]
     try:
-        per_line.con.execute("SET threads = 1")
+        if not per_line.keeps_order:
+            per_line.con.execute("SET threads = 1")
         per_line.con.execute(query)
     except duckdb.OutOfRangeException as exc:
         raise InputError(policy.path, "credit", f"a credit overflows 64-bit integers ({exc})",
@@ -123,15 +178,15 @@ def what_if(per_line: PerLine, policies: list[Policy]) -> list[dict[str, Any]]:
     out = []
     for i, pol in enumerate(policies):
         total = int(row[2 * i + 1] or 0)
-        _check_int64(total, f"the total under {pol.id}")
+        _check_int64(total, f"the total under {pol.id}", per_line.source.path)
         out.append({"policy_id": pol.id, "title": pol.title, "eligible_lines": int(row[2 * i]),
                     "total_credit_krw": total})
     return out
 
 
-def _check_int64(value: int, what: str) -> None:
+def _check_int64(value: int, what: str, roster: str | Path = "roster") -> None:
     if value > INT64_MAX:
-        raise InputError("roster", "monthly_fee_krw", f"{what} ({value:,} won) overflows int64",
+        raise InputError(str(roster), "monthly_fee_krw", f"{what} ({value:,} won) overflows int64",
                          "check the roster's fees for unit mistakes")
 
 
@@ -152,6 +207,74 @@ def breakdown(con: duckdb.DuckDBPyConnection, ledger: Path, by: str) -> pd.DataF
         f"CAST(sum(credit_krw) AS BIGINT) AS total_credit_krw "
         f"FROM read_parquet({_q(ledger)}) GROUP BY {by} ORDER BY affected_lines DESC, {by}"
     ).df()
+
+
+CODES = {"service": SERVICES, "customer_type": CUSTOMER_TYPES, "payment_method": PAYMENT_METHODS}
+
+
+ELIGIBLE_BIT = 62
+
+
+def customer_counts(con: duckdb.DuckDBPyConnection, ledger: Path) -> dict[str, Any]:
+    """Distinct customers — in all, eligible, and per value of each breakdown — in one pass.
+
+    ``count(DISTINCT customer_id)`` per breakdown builds a hash table per group and costs seconds
+    per breakdown at 35M lines. Instead every line's values are packed into bits of one BIGINT
+    (service, customer type, payment method, region, eligible), OR-ed per customer, and the few
+    distinct masks are counted: each customer is then counted once per value it has.
+    """
+    src = f"read_parquet({_q(ledger)})"
+    regions = [r[0] for r in con.execute(f"SELECT DISTINCT region FROM {src} ORDER BY 1").fetchall()]
+    parts, layout, bit = [], [], 0
+    for column, codes in CODES.items():
+        cases = " ".join(f"WHEN {_q(code)} THEN CAST({1 << (bit + i)} AS BIGINT)" for i, code in enumerate(codes))
+        parts.append(f"(CASE {column} {cases} ELSE CAST(0 AS BIGINT) END)")
+        layout += [(column, code, bit + i) for i, code in enumerate(codes)]
+        bit += len(codes)
+    packed_regions = bit + len(regions) <= ELIGIBLE_BIT
+    if packed_regions:
+        listed = "[" + ", ".join(_q(r) for r in regions) + "]"
+        parts.append(f"(CAST(1 AS BIGINT) << (list_position({listed}, region) + {bit - 1}))")
+        layout += [("region", r, bit + i) for i, r in enumerate(regions)]
+    parts.append(f"(CASE WHEN eligible THEN CAST({1 << ELIGIBLE_BIT} AS BIGINT) ELSE CAST(0 AS BIGINT) END)")
+    masks = con.execute(
+        f"SELECT mask, count(*) FROM (SELECT customer_id, bit_or({' | '.join(parts)}) AS mask FROM {src} "
+        f"GROUP BY customer_id) GROUP BY mask"
+    ).fetchall()
+    out: dict[str, Any] = {"all": 0, "eligible": 0, **{c: {code: 0 for code in codes} for c, codes in CODES.items()}}
+    out["region"] = {r: 0 for r in regions}
+    for mask, n in masks:
+        out["all"] += n
+        if mask >> ELIGIBLE_BIT & 1:
+            out["eligible"] += n
+        for column, code, b in layout:
+            if mask >> b & 1:
+                out[column][code] += n
+    if not packed_regions:  # more regions than bits: count them the plain way
+        out["region"] = {r: int(n) for r, n in con.execute(
+            f"SELECT region, count(DISTINCT customer_id) FROM {src} GROUP BY 1").fetchall()}
+    return out
+
+
+def breakdowns(con: duckdb.DuckDBPyConnection, ledger: Path,
+               customers: dict[str, Any] | None = None) -> dict[str, pd.DataFrame]:
+    """Every breakdown of :data:`BREAKDOWNS`, as :func:`breakdown` gives it, in two passes in all."""
+    customers = customers if customers is not None else customer_counts(con, ledger)
+    frame = con.execute(
+        f"SELECT {', '.join(BREAKDOWNS)}, count(*) AS affected_lines, "
+        f"count(*) FILTER (WHERE eligible) AS eligible_lines, CAST(sum(credit_krw) AS BIGINT) AS total_credit_krw "
+        f"FROM read_parquet({_q(ledger)}) GROUP BY GROUPING SETS ({', '.join(f'({b})' for b in BREAKDOWNS)})"
+    ).df()
+    out = {}
+    for by in BREAKDOWNS:
+        others = [b for b in BREAKDOWNS if b != by]
+        part = frame[frame[by].notna() & frame[others].isna().all(axis=1)][[by, "affected_lines", "eligible_lines",
+                                                                            "total_credit_krw"]].copy()
+        part.insert(2, "affected_customers", [customers[by][v] for v in part[by]])
+        part = part.astype({"affected_lines": "int64", "affected_customers": "int64", "eligible_lines": "int64",
+                            "total_credit_krw": "int64"})
+        out[by] = part.sort_values(["affected_lines", by], ascending=[False, True]).reset_index(drop=True)
+    return out
 
 
 def credit_distribution(con: duckdb.DuckDBPyConnection, ledger: Path) -> dict[str, int]:
@@ -192,14 +315,15 @@ def build_summary(
 ) -> dict[str, Any]:
     """The JSON-serialisable summary: what programs read; the report is rendered from it."""
     src = f"read_parquet({_q(ledger)})"
+    customers = customer_counts(con, ledger)
     row = con.execute(
-        "SELECT count(*), count(DISTINCT customer_id), count(*) FILTER (WHERE eligible), "
-        "count(DISTINCT customer_id) FILTER (WHERE eligible), sum(credit_krw), "
+        "SELECT count(*), 0, count(*) FILTER (WHERE eligible), 0, sum(credit_krw), "
         "max(outage_minutes), min(outage_start), max(outage_end) "
         f"FROM {src}"
     ).fetchone()
+    row = (row[0], customers["all"], row[2], customers["eligible"], *row[4:])
     total = int(row[4] or 0)
-    _check_int64(total, "the total credit")
+    _check_int64(total, "the total credit", incident.roster)
     policy = incident.policy
     summary: dict[str, Any] = {
         "incident_id": incident.id,
@@ -228,8 +352,8 @@ def build_summary(
             "applied_on": policy.delivery.applied_on,
         },
     }
-    for by in BREAKDOWNS:
-        summary[f"by_{by}"] = _records(breakdown(con, ledger, by), by)
+    for by, frame in breakdowns(con, ledger, customers).items():
+        summary[f"by_{by}"] = _records(frame, by)
     timeline = credit_timeline(con, ledger)
     closes = claim_window_closes(policy, incident.end.date())
     summary["claim_window_closes"] = closes.isoformat() if closes else None

@@ -355,3 +355,33 @@ def test_cp949_copy_is_removed_whether_the_run_succeeds_or_fails(base, tmp_path,
     with pytest.raises(InputError, match="line 5"):
         run(base["incident"], tmp_path / "bad", roster=bad)
     assert list(scratch.iterdir()) == []
+
+
+@pytest.mark.parametrize("n_regions", [3, 60])  # 60: more regions than bits, the plain path
+def test_fast_breakdowns_equal_the_plain_distinct_counts(tmp_path, n_regions: int) -> None:
+    """The one-pass customer counts give exactly what count(DISTINCT customer_id) per group gives,
+    including customers whose lines sit in several regions."""
+    import duckdb
+    import pandas as pd
+
+    from kt_analysis.analysis import BREAKDOWNS, breakdown, breakdowns
+
+    rng = __import__("random").Random(7)
+    rows = []
+    for line in range(1, 3001):
+        customer = rng.randint(1, 900)
+        rows.append({
+            "line_id": line, "customer_id": customer,
+            "service": rng.choice(["mobile", "internet", "iptv", "landline"]),
+            "region": f"R{rng.randrange(n_regions)}" if customer % 7 == 0 else f"R{customer % n_regions}",
+            "customer_type": ["individual", "small_business", "enterprise"][customer % 3],
+            "payment_method": rng.choice(["credit_card", "check_card", "bank_transfer", "giro", "other"]),
+            "eligible": rng.random() < 0.7, "credit_krw": rng.randint(0, 10_000),
+        })
+    ledger = tmp_path / "ledger.parquet"
+    pd.DataFrame(rows).to_parquet(ledger, index=False)
+    con = duckdb.connect()
+    fast = breakdowns(con, ledger)
+    for by in BREAKDOWNS:
+        plain = breakdown(con, ledger, by).reset_index(drop=True)
+        assert fast[by][plain.columns.tolist()].equals(plain.astype(fast[by][plain.columns.tolist()].dtypes)), by
