@@ -116,6 +116,20 @@ def _ipc_folder() -> str:
     return _IPC_FOLDER[0]
 
 
+def bind_chapters(paths: list[Path]) -> nbformat.NotebookNode:
+    """The report's chapters as one notebook, run in one kernel (one start-up per run, not per
+    chapter). The first chapter's ``parameters`` cell stays; the others' are dropped, since the
+    parameters are the same and papermill injects them once."""
+    book = nbformat.read(paths[0], as_version=4)
+    for path in paths[1:]:
+        chapter = nbformat.read(path, as_version=4)
+        book.cells += [c for c in chapter.cells if "parameters" not in c.get("metadata", {}).get("tags", [])]
+    for cell in book.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    return book
+
+
 def render_report(executed: list[Path], title: str, dest: Path) -> str:
     """Concatenate the executed chapters and export them to one offline HTML page without code."""
     from nbconvert import HTMLExporter
@@ -298,19 +312,21 @@ def _report(incident: Incident, staging: Path, roster: str | Path | None, say: S
     }
     if incident.billing is not None:  # only notebook 03 has this parameter
         params["bills"] = str(incident.billing.bills.resolve())
-    executed = []
-    for name in NOTEBOOKS[incident.kind]:
-        say(f"{incident.id}: running notebook {name}")
-        target = nb_dir / name
-        try:
-            _execute(notebooks_dir() / name, target, params, incident.root, kernel,
-                     cell_timeout, show_progress)
-        except Exception as exc:
-            raise RunError(f"{incident.id}: notebook {name} failed: {_cell_error(exc)} "
-                           f"(executed notebook kept in the run's failed/ folder)") from exc
-        executed.append(target)
+    chapters = NOTEBOOKS[incident.kind]
+    name = "report.ipynb"
+    source = nb_dir / ".source.ipynb"
+    nbformat.write(bind_chapters([notebooks_dir() / c for c in chapters]), source)
+    say(f"{incident.id}: running {' + '.join(chapters)} in one kernel")
+    target = nb_dir / name
+    try:
+        _execute(source, target, params, incident.root, kernel, cell_timeout, show_progress)
+    except Exception as exc:
+        raise RunError(f"{incident.id}: notebook {name} ({' + '.join(chapters)}) failed: {_cell_error(exc)} "
+                       f"(executed notebook kept in the run's failed/ folder)") from exc
+    finally:
+        source.unlink(missing_ok=True)
     say(f"{incident.id}: rendering report.html")
-    html = render_report(executed, incident.title, staging / "report.html")
+    html = render_report([target], incident.title, staging / "report.html")
     summary = json.loads((staging / "summary.json").read_text(encoding="utf-8"))
     keys = ("total_credit_krw",) if incident.kind == "outage" else ("total_charged_krw", "total_refund_krw")
     for key in keys:

@@ -132,7 +132,7 @@ def test_generate_writes_a_valid_roster(tmp_path: Path) -> None:
 def test_nationwide_report_reconciles(nationwide_report: Path) -> None:
     folder = nationwide_report
     for name in ("report.html", "summary.json", "ledger.parquet", "run.json",
-                 "notebooks/01_affected.ipynb", "notebooks/02_credits.ipynb"):
+                 "notebooks/report.ipynb"):
         assert (folder / name).exists(), name
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     ledger_sum = duckdb.sql(
