@@ -92,30 +92,38 @@ def _validate_one(path: Path) -> list[str]:
     from .incident import load_incident
     from .policy import load_policy
     from .roster import open_roster, validate_roster
+    from .settlement import load_settlement, validate_bills
     from .yamlio import read_yaml_mapping
+
+    def check_roster(roster: Path) -> None:
+        con = connect()
+        src = None
+        try:
+            src = open_roster(roster)
+            validate_roster(con, src)
+        finally:
+            if src is not None:
+                src.close()  # a CP949 roster's UTF-8 copy goes, whatever the verdict
+            con.close()
 
     try:
         if path.suffix.lower() in (".yml", ".yaml"):
             doc = read_yaml_mapping(path, "input")
             if "affected" in doc or "kind" in doc:
                 inc = load_incident(path)
-                con = connect()
-                try:
-                    src = open_roster(inc.roster)
-                    validate_roster(con, src)
-                    src.close()
-                finally:
-                    con.close()
+                check_roster(inc.roster)
+                if inc.billing is not None:
+                    con = connect()
+                    try:
+                        validate_bills(con, inc.billing)
+                    finally:
+                        con.close()
+            elif "methods" in doc:
+                load_settlement(path)
             else:
                 load_policy(path)
         elif path.suffix.lower() in (".parquet", ".csv", ".txt") or path.is_dir():
-            con = connect()
-            try:
-                src = open_roster(path)
-                validate_roster(con, src)
-                src.close()
-            finally:
-                con.close()
+            check_roster(path)
         else:
             raise InputError(str(path), "", "is not an incident, policy or roster file",
                              "name a .yml, .parquet or .csv file")
@@ -154,8 +162,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         show_progress=sys.stderr.isatty() and not args.quiet, cell_timeout=args.cell_timeout,
     )
     s = result.summary
-    print(f"{result.incident_id}: {s['affected_lines']:,} affected lines, "
-          f"{s['eligible_lines']:,} eligible, total credit {s['total_credit_krw']:,} won → {result.out_dir}")
+    if s["kind"] == "billing_error":
+        print(f"{result.incident_id}: {s['affected_lines']:,} lines charged wrongly, {s['total_charged_krw']:,} won "
+              f"reversed ({s['total_refund_krw']:,} won refunded), settled by {s['settlement_completion_date']} "
+              f"→ {result.out_dir}")
+    else:
+        print(f"{result.incident_id}: {s['affected_lines']:,} affected lines, "
+              f"{s['eligible_lines']:,} eligible, total credit {s['total_credit_krw']:,} won → {result.out_dir}")
     return EXIT_OK
 
 
@@ -234,6 +247,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("JUPYTER_PREFER_ENV_PATH", "1")
+    # jsonschema, imported by nbformat, imports rfc3987_syntax when it is installed (JupyterLab's
+    # jupyter-events brings it), which compiles a grammar for ~1.2 s at every start. Neither
+    # nbformat nor papermill checks IRI formats, so the command goes without it.
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))

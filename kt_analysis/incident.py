@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -224,7 +224,20 @@ def _fmt_offset(delta: timedelta | None) -> str:
     return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
+def check_in_calendar(day: date, path: str, where: str) -> None:
+    """Refuse a day outside the years the business-day calendar covers: credit and refund days are
+    computed from it, so a typo such as 2204 for 2024 would otherwise fail deep inside the run."""
+    from .business_days import DEFAULT_YEARS
+
+    first, last = DEFAULT_YEARS.start, DEFAULT_YEARS.stop - 2  # a credit lands up to two bills later
+    if not first <= day.year <= last:
+        raise InputError(path, where, f"{day:%Y-%m-%d} is outside the years this tool settles ({first}-{last})",
+                         f"check the year (a typo such as 2204 for 2024?); dates from {first} to {last} work")
+
+
 def _check_span(start: datetime, end: datetime, path: str, where: str) -> None:
+    check_in_calendar(start, path, where)
+    check_in_calendar(end, path, where)
     if end <= start:
         raise InputError(
             path, where,

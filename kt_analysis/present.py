@@ -23,18 +23,15 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-import matplotlib as mpl
 import numpy as np
 import pandas as pd
-from cycler import cycler
-from matplotlib import font_manager
-from matplotlib.ticker import FuncFormatter
 
 from kt_analysis.errors import EnvironmentProblem
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
 
 __all__ = [
     "CUSTOMER_TYPE_KO",
@@ -489,6 +486,8 @@ def _font_families(registered: set[str]) -> list[str]:
     """
     hangul = [f for f in HANGUL_FAMILIES if f in registered]
     if not hangul:
+        import matplotlib as mpl
+
         raise FontProblem(
             "No Hangul font for matplotlib (looked for " + ", ".join(HANGUL_FAMILIES) + "): "
             "Korean titles and labels would render as boxes — "
@@ -508,6 +507,10 @@ def use_report_style() -> str:
     seaborn theme, which reset fonts. Raises :class:`FontProblem` naming the fix when no
     Hangul font is found.
     """
+    import matplotlib as mpl  # imported here: formatting money must not pay for matplotlib
+    from cycler import cycler
+    from matplotlib import font_manager
+
     known = {entry.fname for entry in font_manager.fontManager.ttflist}
     for path in _bundled_font_files():
         if str(path) not in known:
@@ -546,6 +549,8 @@ def use_report_style() -> str:
 
 
 def _tick_formatter(korean_units: bool) -> FuncFormatter:
+    from matplotlib.ticker import FuncFormatter
+
     if korean_units:
         return FuncFormatter(lambda x, _pos: _short_korean(x))
     return FuncFormatter(lambda x, _pos: f"{round(x):,}")

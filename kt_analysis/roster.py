@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import csv
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -205,8 +206,12 @@ def validate_roster(con: duckdb.DuckDBPyConnection, src: RosterSource) -> int:
                 where = ", ".join(f"{src.row_word} {r + src.row_base} ({v!r})" for r, v in examples)
                 fix = ("write whole won as digits only, e.g. 12000, not 12,000원"
                        if c.endswith("_krw") else "write a whole number")
-                problems.append(InputError(path, f"column {c}",
-                                           f"{bad:,} value(s) are not whole numbers: {where}", fix))
+                problem = f"{bad:,} value(s) are not whole numbers: {where}"
+                if all(re.fullmatch(r"[+-]?[0-9]+", v.strip()) for _r, v in examples):  # digits, beyond int64
+                    problem = f"{bad:,} value(s) are too large (above 9,223,372,036,854,775,807): {where}"
+                    fix = ("check for a unit mistake (a monthly fee is at most 100,000,000 won)"
+                           if c.endswith("_krw") else "ids and days must fit in 64 bits: check the export")
+                problems.append(InputError(path, f"column {c}", problem, fix))
         if problems:
             raise InputErrors(problems)
         if n == 0:

@@ -166,6 +166,10 @@ def load_billing(sec: Section, root: Path, tz: Any, *, bills: Path | None = None
     methods = sec.text_list("payment_methods", choices=PAYMENT_METHODS)
     charged_on = _date(sec.raw("charged_on"), sec.path, sec.key("charged_on"))
     discovered_on = _date(sec.raw("discovered_on", charged_on.isoformat()), sec.path, sec.key("discovered_on"))
+    from .incident import check_in_calendar
+
+    check_in_calendar(charged_on, sec.path, sec.key("charged_on"))
+    check_in_calendar(discovered_on, sec.path, sec.key("discovered_on"))
     if discovered_on < charged_on:
         raise sec.error("discovered_on", "is before charged_on", "an error is found after it happens: fix the date")
     rules = load_settlement(resolve_settlement(sec.text("settlement"), root, sec.path, sec.key("settlement")))
@@ -206,6 +210,47 @@ def _bills_sql(path: Path) -> str:
     return f"read_parquet({_q(path)})"
 
 
+def validate_bills(con: duckdb.DuckDBPyConnection, b: BillingError) -> None:
+    """The bills file has its columns, whole-won amounts and both months.
+
+    Raises :class:`InputError` naming the file, the column or line, and the fix: a text amount
+    (``33,000원``) would otherwise stop the run with a cast error, and a missing month would give
+    an empty (and wrong) ledger. (A line billed twice is found in the ledger: see below.)"""
+    path, sql = str(b.bills), _bills_sql(b.bills)
+    try:
+        types = {name: str(kind) for name, kind, *_ in con.execute(f"DESCRIBE SELECT * FROM {sql}").fetchall()}
+    except duckdb.Error as exc:
+        raise InputError(path, "", f"cannot be read as bills ({str(exc).strip().splitlines()[0][:300]})",
+                         "give a Parquet or CSV file with line_id, bill_month, amount_krw") from None
+    missing = [c for c in ("line_id", "bill_month", "amount_krw") if c not in types]
+    if missing:
+        raise InputError(path, "columns", f"missing required column(s): {', '.join(missing)}",
+                         "a bills file has line_id, bill_month (YYYY-MM) and amount_krw (whole won)")
+    csv_file = b.bills.suffix.lower() == ".csv"
+    for column in ("line_id", "amount_krw"):
+        if types[column] in ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER"):
+            continue
+        bad = con.execute(
+            f"SELECT rn, v FROM (SELECT row_number() OVER () AS rn, CAST({column} AS VARCHAR) AS v FROM {sql}) "
+            f"WHERE v IS NULL OR NOT regexp_full_match(trim(v), '[+-]?[0-9]+') OR TRY_CAST(trim(v) AS BIGINT) IS NULL "
+            f"ORDER BY rn LIMIT 5"
+        ).fetchall()
+        if bad:
+            where = ", ".join(f"{'line' if csv_file else 'row'} {rn + 1 if csv_file else rn} ({v!r})" for rn, v in bad)
+            fix = ("write whole won as digits only, e.g. 33000, not 33,000원" if column == "amount_krw"
+                   else "write whole numbers")
+            raise InputError(path, f"column {column}", f"values are not whole numbers: {where}", fix)
+    months = (b.charged_month, b.wrong_month)
+    found = dict(con.execute(
+        f"SELECT CAST(bill_month AS VARCHAR), count(*) FROM {sql} "
+        f"WHERE CAST(bill_month AS VARCHAR) IN ({', '.join(map(_q, months))}) GROUP BY 1"
+    ).fetchall())
+    for month, role in ((b.wrong_month, "wrong_month"), (b.charged_month, "charged_month")):
+        if month not in found:
+            raise InputError(path, "bill_month", f"has no bills for {month} (the incident's billing.{role})",
+                             f"add the {month} bills, or name the right file or month")
+
+
 def billing_lines_sql(incident: Any, roster_sql: str) -> str:
     """Roster lines hit by the error, with the amount charged and the amount owed."""
     b: BillingError = incident.billing
@@ -243,6 +288,7 @@ def write_billing_ledger(con: duckdb.DuckDBPyConnection, incident: Any, roster_s
                          calendar: Any) -> dict[str, Any]:
     """Per-line ledger of a billing error, straight to Parquet. Returns per-method day lists."""
     b: BillingError = incident.billing
+    validate_bills(con, b)
     lines_sql = billing_lines_sql(incident, roster_sql)
     counts = dict(con.execute(f"SELECT payment_method, count(*) FROM {lines_sql} GROUP BY 1").fetchall())
     settle_cases, recharge_cases, action_cases, plan = [], [], [], {}
@@ -283,6 +329,15 @@ def write_billing_ledger(con: duckdb.DuckDBPyConnection, incident: Any, roster_s
     tmp = path.with_name(path.name + ".partial")
     con.execute(f"COPY (SELECT * FROM ({query}) ORDER BY line_id) TO {_q(tmp)} "
                 f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 1000000)")
+    # A line billed twice in either month would be reversed twice: checked on the ledger (the hit
+    # lines only), not on the whole bills file.
+    twice = [lid for (lid,) in con.execute(
+        f"SELECT line_id FROM read_parquet({_q(tmp)}) GROUP BY 1 HAVING count(*) > 1 ORDER BY 1 LIMIT 5").fetchall()]
+    if twice:
+        tmp.unlink()
+        raise InputError(str(b.bills), "line_id",
+                         f"has more than one bill in {b.charged_month} or {b.wrong_month} for line_id "
+                         f"{', '.join(map(str, twice))}", "keep one bill per line and month")
     tmp.replace(path)
     return plan
 

@@ -45,6 +45,8 @@ REASON_KO = {
     "service_not_covered": "보상 대상 서비스 아님",
 }
 
+NO_LINES = '<p class="kt-note">장애 구간이 닿은 회선이 없습니다 (영향 회선 0).</p>'
+
 
 class Html(str):
     """A block of HTML that JupyterLab and nbconvert display as HTML."""
@@ -101,6 +103,9 @@ class IncidentView:
             raise ValueError(f"by must be one of {', '.join(BREAKDOWNS)}")
         rows = self.summary[f"by_{by}"]
         frame = pd.DataFrame.from_dict(rows, orient="index")
+        if frame.empty:  # no affected line: the table's columns, no rows
+            frame = pd.DataFrame(columns=["affected_lines", "affected_customers", "eligible_lines",
+                                          "total_credit_krw"], dtype="int64")
         frame.index = [present.label(k, BY_LABELS[by]) for k in frame.index]
         frame.index.name = BY_TITLE[by].removesuffix("별")
         frame = frame.sort_values("affected_lines", ascending=False)
@@ -111,11 +116,15 @@ class IncidentView:
 
     def breakdown_table(self, by: str) -> Html:
         frame = self.breakdown(by)
+        if frame.empty:
+            return Html(NO_LINES)
         return _table(frame, money=("보상액(원)",), title=f"{BY_TITLE[by]} 영향")
 
     def breakdown_chart(self, by: str, value: str = "affected_lines"):
         rows = self.summary[f"by_{by}"]
         series = pd.Series({k: int(v[value]) for k, v in rows.items()}, dtype="int64")
+        if series.empty:
+            return Html(NO_LINES)
         series = series.sort_values(ascending=False)
         what = {"affected_lines": "영향 회선", "total_credit_krw": "보상액",
                 "eligible_lines": "보상 대상 회선"}[value]
@@ -186,6 +195,8 @@ class IncidentView:
         import matplotlib.pyplot as plt
 
         timeline = self.summary.get("credit_timeline") or []
+        if not timeline and not self.summary.get("total_credit_krw"):
+            return Html('<p class="kt-note">반영할 보상액이 없습니다.</p>')
         if not timeline:
             return Html('<p class="kt-note">정해진 반영일이 없습니다 (요청 시 지급).</p>')
         frame = pd.DataFrame(timeline)
