@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 KERNEL := kt-analysis
 
 .DEFAULT_GOAL := help
-.PHONY: help setup report test test-fast lab lint notebooks screenshot clean-reports clean
+.PHONY: help setup report test test-fast bench lab lint notebooks screenshot clean-reports clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-14s %s\n", $$1, $$2}'
@@ -31,6 +31,9 @@ test: setup ## run the whole test suite (unit, property, notebooks, end to end)
 
 test-fast: setup ## the suite without the slow end-to-end tests
 	$(PY) -m pytest -m "not slow"
+
+bench: setup ## time the engine against hand-written DuckDB SQL (1M/5M/35M lines); writes benchmarks/RESULTS.md
+	$(PY) benchmarks/bench.py
 
 lab: setup ## open JupyterLab on notebooks/ with the project's kernel
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks
