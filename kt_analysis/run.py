@@ -183,6 +183,15 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def _remove_dead_staging(out: Path, incident_id: str) -> None:
+    """Staging folders of runs that were killed (SIGKILL, power loss) go at the next run. Safe:
+    the caller holds the incident's lock, so no live run of it is writing one."""
+    for folder in out.glob(f".staging-{incident_id}-*"):
+        shutil.rmtree(folder, ignore_errors=True)
+    for folder in out.glob(f".old-{incident_id}-*"):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def _publish(staging: Path, final: Path) -> None:
     """Move the finished staging folder into place (the old one goes only after)."""
     old = final.with_name(f".old-{final.name}-{os.getpid()}")
@@ -262,6 +271,7 @@ def run_incident(
     out = Path(out)
     final = out / incident.id
     with incident_lock(out, incident.id):
+        _remove_dead_staging(out, incident.id)
         staging = out / f".staging-{incident.id}-{os.getpid()}"
         if staging.exists():
             shutil.rmtree(staging)

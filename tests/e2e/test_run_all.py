@@ -131,3 +131,31 @@ def test_a_hanging_cell_hits_the_cell_timeout(tmp_path: Path) -> None:
     assert time.monotonic() - started < 60
     assert "timed out" in _cell_error(info.value).lower() or "timeout" in type(info.value).__name__.lower()
     assert target.exists()  # the partial notebook is kept for the failed run's folder
+
+
+def test_a_run_killed_mid_way_leaves_the_previous_report_intact(project: Path) -> None:
+    import os
+    import signal
+
+    out = project / "reports"
+    incident = project / "data/incidents/kt-2021-10-25-nationwide.yml"
+    assert kt("run", incident, "--out", out, cwd=project).returncode == 0
+    folder = out / "kt-2021-10-25-nationwide"
+    before = _files(folder)
+    run = subprocess.Popen([str(KT), "run", str(incident), "--out", str(out)], cwd=project,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not list(out.glob(".staging-kt-2021-10-25-nationwide-*/ledger.parquet")):
+        time.sleep(0.02)
+    assert list(out.glob(".staging-*")), "the run never started writing"
+    os.killpg(run.pid, signal.SIGKILL)
+    run.wait(timeout=30)
+    assert _files(folder) == before  # the good report, byte for byte
+    visible = [p for p in out.iterdir() if not p.name.startswith(".")]
+    assert sorted(p.name for p in visible) == ["kt-2021-10-25-nationwide"]
+    # The next run clears the dead run's staging folder and publishes normally.
+    again = kt("run", incident, "--out", out, "--no-report", cwd=project)
+    assert again.returncode == 0, again.stderr
+    assert not list(out.glob(".staging-*"))
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    assert summary["total_credit_krw"] > 0
