@@ -207,21 +207,24 @@ def policy_catalogue(root: Path) -> list[Path]:
     return sorted(folder.glob("*.yml")) if folder.is_dir() else []
 
 
-def resolve_policy(ref: str, root: Path, referrer: str, where: str) -> Path:
-    """A policy id in ``data/policies/`` or a path (relative to the project root)."""
-    if ID_PATTERN.match(ref) and "/" not in ref:
-        path = root / "data" / "policies" / f"{ref}.yml"
+def resolve_data_file(ref: str, root: Path, folder: str, what: str, referrer: str, where: str) -> Path:
+    """An id of a file in ``<root>/data/<folder>/`` (``<id>.yml``), or a path relative to the root."""
+    if ID_PATTERN.match(ref):
+        path = root / "data" / folder / f"{ref}.yml"
         if not path.exists():
-            known = ", ".join(p.stem for p in policy_catalogue(root)) or "none"
-            raise InputError(referrer, where, f"policy {ref!r} not found in {root / 'data/policies'}",
+            known = ", ".join(p.stem for p in sorted((root / "data" / folder).glob("*.yml"))) or "none"
+            raise InputError(referrer, where, f"{what} {ref!r} not found in {root / 'data' / folder}",
                              f"use one of: {known}")
         return path
-    path = Path(ref)
-    if not path.is_absolute():
-        path = root / path
+    path = Path(ref) if Path(ref).is_absolute() else root / ref
     if not path.exists():
-        raise InputError(referrer, where, f"policy file {ref!r} not found", "check the path")
+        raise InputError(referrer, where, f"{what} file {ref!r} not found", "check the path")
     return path
+
+
+def resolve_policy(ref: str, root: Path, referrer: str, where: str) -> Path:
+    """A policy id in ``data/policies/`` or a path (relative to the project root)."""
+    return resolve_data_file(ref, root, "policies", "policy", referrer, where)
 
 
 def load_policy(path: str | Path) -> Policy:

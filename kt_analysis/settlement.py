@@ -134,16 +134,10 @@ def load_settlement(path: str | Path) -> SettlementRules:
 
 
 def resolve_settlement(ref: str, root: Path, referrer: str, where: str) -> Path:
-    if ID_PATTERN.match(ref):
-        path = root / "data" / "settlement" / f"{ref}.yml"
-        if not path.exists():
-            known = ", ".join(p.stem for p in sorted((root / "data" / "settlement").glob("*.yml"))) or "none"
-            raise InputError(referrer, where, f"settlement rules {ref!r} not found", f"use one of: {known}")
-        return path
-    path = Path(ref) if Path(ref).is_absolute() else root / ref
-    if not path.exists():
-        raise InputError(referrer, where, f"settlement file {ref!r} not found", "check the path")
-    return path
+    """Settlement rules by id in ``data/settlement/`` or by path (relative to the project root)."""
+    from .policy import resolve_data_file
+
+    return resolve_data_file(ref, root, "settlement", "settlement rules", referrer, where)
 
 
 def load_billing(sec: Section, root: Path, tz: Any, *, bills: Path | None = None) -> BillingError:

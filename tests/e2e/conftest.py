@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 KT = Path(sys.executable).parent / "kt-analysis"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def kt(*args: str, cwd: Path = ROOT, timeout: int = 600) -> subprocess.CompletedProcess[str]:
@@ -36,3 +38,17 @@ def nationwide_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert result.returncode == 0, result.stderr
     write_index(out)
     return out / "kt-2021-10-25-nationwide"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium driven by Playwright (no browser download), launched as the PDF export is."""
+    from playwright.sync_api import sync_playwright
+
+    from kt_analysis.run import CHROMIUM_FLAGS
+
+    assert CHROMIUM, "CI must install Chromium (see .ci/run)"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_FLAGS))
+        yield b
+        b.close()

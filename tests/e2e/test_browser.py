@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 
 from kt_analysis import present
 
-from .conftest import ROOT
+from .conftest import CHROMIUM, ROOT
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = ROOT / "test-artifacts"
 
 if CHROMIUM is None and not os.environ.get("CI"):
@@ -21,20 +19,6 @@ if CHROMIUM is None and not os.environ.get("CI"):
                 allow_module_level=True)
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    assert CHROMIUM, "CI must install Chromium (see .ci/run)"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        ])
-        yield b
-        b.close()
 
 
 def _open(browser, path: Path):

@@ -18,9 +18,7 @@ import nbformat
 import pytest
 import yaml
 
-from .conftest import ROOT, kt
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+from .conftest import CHROMIUM, ROOT, kt
 
 if CHROMIUM is None and not os.environ.get("CI"):
     pytest.skip("Chromium is not installed (apt-get install chromium); CI installs it",
@@ -99,20 +97,6 @@ def test_papermill_parameters_are_passed_as_data(hostile: Path) -> None:
         assert isinstance(values["incident"], str)
         assert Path(values["incident"]).parent.name == PROJECT_NAME
         assert Path(values["incident"]).read_text(encoding="utf-8").startswith("id: hostile-text")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    assert CHROMIUM, "CI must install Chromium (see .ci/run)"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        ])
-        yield b
-        b.close()
 
 
 @pytest.mark.parametrize("name", ["hostile-text/report.html", "index.html"])
