@@ -399,10 +399,11 @@ def machine() -> dict:
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                                 text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "kt_analysis",
+                                "notebooks", "data", "pyproject.toml"], cwd=ROOT,
                                capture_output=True, text=True, check=True).stdout.strip()
         if dirty:
-            commit += " (with uncommitted changes)"
+            commit += " (with uncommitted changes to the package)"
     except (OSError, subprocess.CalledProcessError):
         pass
     return {"cpu": cpu, "cores": os.cpu_count(), "ram": ram, "os": platform.platform(), "versions": versions,
