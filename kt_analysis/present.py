@@ -612,6 +612,27 @@ def _categories(series: pd.Series, labels: Mapping[str, str] | None) -> list[str
     return [label(k, labels) for k in series.index]
 
 
+def _bars(series: pd.Series, *, horizontal: bool, title: str, value_kind: ValueKind,
+          labels: Mapping[str, str] | None, value_label: str | None, ax: Axes | None) -> Figure:
+    """One annotated bar chart, vertical or horizontal (see :func:`bar_chart`)."""
+    _check_values(series, value_kind)
+    fig, ax = _new_axes(ax)
+    draw = ax.barh if horizontal else ax.bar
+    value_axis = "x" if horizontal else "y"
+    bars = draw(_categories(series, labels), series.to_numpy(), color=PALETTE[0])
+    ax.bar_label(bars, labels=[_annotation(v, value_kind) for v in series], padding=3)
+    (krw_axis if value_kind == "krw" else count_axis)(ax, value_axis)
+    if horizontal:
+        ax.invert_yaxis()
+    ax.grid(False)
+    ax.grid(True, axis=value_axis)
+    ax.margins(**{value_axis: 0.15 if horizontal else 0.12})
+    ax.set_title(title)
+    if value_label:
+        (ax.set_xlabel if horizontal else ax.set_ylabel)(value_label)
+    return fig
+
+
 def bar_chart(
     series: pd.Series,
     *,
@@ -629,18 +650,8 @@ def bar_chart(
     out of pyplot's list of open figures: make it the cell's last expression (or ``display``
     it). Call :func:`use_report_style` first.
     """
-    _check_values(series, value_kind)
-    fig, ax = _new_axes(ax)
-    bars = ax.bar(_categories(series, labels), series.to_numpy(), color=PALETTE[0])
-    ax.bar_label(bars, labels=[_annotation(v, value_kind) for v in series], padding=3)
-    (krw_axis if value_kind == "krw" else count_axis)(ax, "y")
-    ax.grid(False)
-    ax.grid(True, axis="y")
-    ax.margins(y=0.12)
-    ax.set_title(title)
-    if value_label:
-        ax.set_ylabel(value_label)
-    return fig
+    return _bars(series, horizontal=False, title=title, value_kind=value_kind, labels=labels,
+                 value_label=value_label, ax=ax)
 
 
 def barh_chart(
@@ -656,19 +667,8 @@ def barh_chart(
 
     Arguments as in :func:`bar_chart`.
     """
-    _check_values(series, value_kind)
-    fig, ax = _new_axes(ax)
-    bars = ax.barh(_categories(series, labels), series.to_numpy(), color=PALETTE[0])
-    ax.bar_label(bars, labels=[_annotation(v, value_kind) for v in series], padding=3)
-    (krw_axis if value_kind == "krw" else count_axis)(ax, "x")
-    ax.invert_yaxis()
-    ax.grid(False)
-    ax.grid(True, axis="x")
-    ax.margins(x=0.15)
-    ax.set_title(title)
-    if value_label:
-        ax.set_xlabel(value_label)
-    return fig
+    return _bars(series, horizontal=True, title=title, value_kind=value_kind, labels=labels,
+                 value_label=value_label, ax=ax)
 
 
 def _interval_label(interval: pd.Interval) -> str:
