@@ -8,6 +8,7 @@ small pandas frames or plain dicts.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -58,6 +59,7 @@ class PerLine:
     roster_lines: int
     keys: tuple[str, ...]
     lookup: str | None = None  # exposure as expressions (few distinct exposures), or None: a join
+    exposure: pd.DataFrame | None = None  # one row per key reached by a window (small)
 
     @property
     def sql(self) -> str:
@@ -131,7 +133,7 @@ def prepare(incident: Incident, con: duckdb.DuckDBPyConnection, *, validate: boo
     exposure = exposure_table(incident, key_frame)
     con.register("exposure", exposure)
     lookup = exposure_lookup(source.sql, exposure, keys)
-    return PerLine(con=con, source=source, roster_lines=n, keys=keys, lookup=lookup)
+    return PerLine(con=con, source=source, roster_lines=n, keys=keys, lookup=lookup, exposure=exposure)
 
 
 def write_ledger(per_line: PerLine, policy: Policy, path: Path, *, credit_on: str = "CAST(NULL AS DATE)") -> None:
@@ -170,15 +172,26 @@ def what_if(per_line: PerLine, policies: list[Policy]) -> list[dict[str, Any]]:
     """The incident's lines under every policy, side by side, in one pass over the roster."""
     if not policies:
         return []
+    row = per_line.con.execute(what_if_sql(policies, per_line.sql)).fetchone()
+    return what_if_rows(row, policies, per_line.source.path)
+
+
+def what_if_sql(policies: list[Policy], src: str, dialect: str = "duckdb") -> str:
+    """One query: eligible lines and the exact total under each policy (DuckDB sums BIGINT into
+    HUGEINT; Spark is asked for DECIMAL(38, 0)), so an int64 overflow is reported, not wrapped."""
     selects = []
     for i, pol in enumerate(policies):
-        p = compile_policy(pol)
-        selects.append(f"count(*) FILTER (WHERE {p.eligible}) AS e{i}, sum({p.credit_krw}) AS c{i}")
-    row = per_line.con.execute(f"SELECT {', '.join(selects)} FROM {per_line.sql}").fetchone()
+        p = compile_policy(pol, dialect)
+        total = f"sum({p.credit_krw})" if dialect == "duckdb" else f"sum(CAST({p.credit_krw} AS DECIMAL(38, 0)))"
+        selects.append(f"count(*) FILTER (WHERE {p.eligible}) AS e{i}, {total} AS c{i}")
+    return f"SELECT {', '.join(selects)} FROM {src}"
+
+
+def what_if_rows(row: tuple, policies: list[Policy], roster: str | Path) -> list[dict[str, Any]]:
     out = []
     for i, pol in enumerate(policies):
         total = int(row[2 * i + 1] or 0)
-        _check_int64(total, f"the total under {pol.id}", per_line.source.path)
+        _check_int64(total, f"the total under {pol.id}", roster)
         out.append({"policy_id": pol.id, "title": pol.title, "eligible_lines": int(row[2 * i]),
                     "total_credit_krw": total})
     return out
@@ -260,11 +273,16 @@ def breakdowns(con: duckdb.DuckDBPyConnection, ledger: Path,
                customers: dict[str, Any] | None = None) -> dict[str, pd.DataFrame]:
     """Every breakdown of :data:`BREAKDOWNS`, as :func:`breakdown` gives it, in two passes in all."""
     customers = customers if customers is not None else customer_counts(con, ledger)
-    frame = con.execute(
+    return breakdown_frames(DuckDBQuery(con), f"read_parquet({_q(ledger)})", customers)
+
+
+def breakdown_frames(query: Query, src: str, customers: dict[str, Any]) -> dict[str, pd.DataFrame]:
+    """The breakdowns from one GROUPING SETS query over ``src`` (SQL both DuckDB and Spark run)."""
+    frame = query.frame(
         f"SELECT {', '.join(BREAKDOWNS)}, count(*) AS affected_lines, "
         f"count(*) FILTER (WHERE eligible) AS eligible_lines, CAST(sum(credit_krw) AS BIGINT) AS total_credit_krw "
-        f"FROM read_parquet({_q(ledger)}) GROUP BY GROUPING SETS ({', '.join(f'({b})' for b in BREAKDOWNS)})"
-    ).df()
+        f"FROM {src} GROUP BY GROUPING SETS ({', '.join(f'({b})' for b in BREAKDOWNS)})"
+    )
     out = {}
     for by in BREAKDOWNS:
         others = [b for b in BREAKDOWNS if b != by]
@@ -285,6 +303,26 @@ def credit_distribution(con: duckdb.DuckDBPyConnection, ledger: Path) -> dict[st
     ).fetchone()
     keys = ("min_krw", "p50_krw", "p90_krw", "p99_krw", "max_krw")
     return {k: int(v) if v is not None else 0 for k, v in zip(keys, row, strict=True)}
+
+
+def distribution_from_counts(counts: list[tuple[int, int]]) -> dict[str, int]:
+    """:func:`credit_distribution` from (credit, lines) pairs: the same figures, for engines that
+    count values instead of sorting them. A quantile is DuckDB's ``quantile_disc``: the value at
+    1-based position ceil(n × q) of the sorted credits."""
+    keys = ("min_krw", "p50_krw", "p90_krw", "p99_krw", "max_krw")
+    pairs = sorted((int(v), int(c)) for v, c in counts if c)
+    n = sum(c for _v, c in pairs)
+    if n == 0:
+        return dict.fromkeys(keys, 0)
+    out = {"min_krw": pairs[0][0], "max_krw": pairs[-1][0]}
+    for key, q in (("p50_krw", 0.5), ("p90_krw", 0.9), ("p99_krw", 0.99)):
+        position, seen = max(1, math.ceil(n * q)), 0
+        for value, c in pairs:
+            seen += c
+            if seen >= position:
+                out[key] = value
+                break
+    return {k: out[k] for k in keys}
 
 
 def credit_histogram(con: duckdb.DuckDBPyConnection, ledger: Path, bins: int = 20) -> pd.DataFrame:
@@ -309,21 +347,80 @@ def _records(frame: pd.DataFrame, key: str) -> dict[str, dict[str, int]]:
     return out
 
 
+class Query:
+    """Runs SQL on an engine and returns rows or a pandas frame (aggregates only: small)."""
+
+    def rows(self, sql: str) -> list[tuple]:
+        raise NotImplementedError
+
+    def frame(self, sql: str) -> pd.DataFrame:
+        raise NotImplementedError
+
+
+@dataclass
+class DuckDBQuery(Query):
+    con: duckdb.DuckDBPyConnection
+
+    def rows(self, sql: str) -> list[tuple]:
+        return self.con.execute(sql).fetchall()
+
+    def frame(self, sql: str) -> pd.DataFrame:
+        return self.con.execute(sql).df()
+
+
+@dataclass
+class Figures:
+    """What a summary is computed from; each engine fills it from its own ledger."""
+
+    lines: int
+    eligible_lines: int
+    total_credit_krw: int
+    longest_outage_minutes: int
+    customers: dict[str, Any]
+    breakdowns: dict[str, pd.DataFrame]
+    distribution: dict[str, int]
+    timeline: list[dict[str, Any]]
+
+
+def totals_sql(src: str) -> str:
+    """count, eligible, exact credit sum (DECIMAL: an int64 overflow is reported, not wrapped), longest."""
+    return ("SELECT count(*), count(*) FILTER (WHERE eligible), sum(CAST(credit_krw AS DECIMAL(38, 0))), "
+            f"max(outage_minutes) FROM {src}")
+
+
+TIMELINE_SQL = ("SELECT credit_on, count(*), CAST(sum(credit_krw) AS BIGINT) FROM {src} "
+                "WHERE credit_krw > 0 AND credit_on IS NOT NULL GROUP BY credit_on ORDER BY credit_on")
+
+
+def timeline_rows(rows: list[tuple]) -> list[dict[str, Any]]:
+    return [{"day": d.isoformat(), "lines": int(n), "credit_krw": int(k)} for d, n, k in rows]
+
+
+def duckdb_figures(con: duckdb.DuckDBPyConnection, ledger: Path) -> Figures:
+    src = f"read_parquet({_q(ledger)})"
+    customers = customer_counts(con, ledger)
+    n, eligible, total, longest = con.execute(totals_sql(src)).fetchone()
+    _check_int64(int(total or 0), "the total credit", ledger)
+    return Figures(
+        lines=int(n), eligible_lines=int(eligible), total_credit_krw=int(total or 0),
+        longest_outage_minutes=int(longest or 0), customers=customers,
+        breakdowns=breakdown_frames(DuckDBQuery(con), src, customers),
+        distribution=credit_distribution(con, ledger), timeline=credit_timeline(con, ledger),
+    )
+
+
 def build_summary(
     incident: Incident, con: duckdb.DuckDBPyConnection, ledger: Path, roster_lines: int,
     what_if_rows: list[dict[str, Any]],
 ) -> dict[str, Any]:
     """The JSON-serialisable summary: what programs read; the report is rendered from it."""
-    src = f"read_parquet({_q(ledger)})"
-    customers = customer_counts(con, ledger)
-    row = con.execute(
-        "SELECT count(*), 0, count(*) FILTER (WHERE eligible), 0, sum(credit_krw), "
-        "max(outage_minutes), min(outage_start), max(outage_end) "
-        f"FROM {src}"
-    ).fetchone()
-    row = (row[0], customers["all"], row[2], customers["eligible"], *row[4:])
-    total = int(row[4] or 0)
-    _check_int64(total, "the total credit", incident.roster)
+    return summary_from(incident, duckdb_figures(con, ledger), roster_lines, what_if_rows)
+
+
+def summary_from(incident: Incident, fig: Figures, roster_lines: int,
+                 what_if_rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The summary from an engine's figures: the same keys, order and types whatever the engine."""
+    _check_int64(fig.total_credit_krw, "the total credit", incident.roster)
     policy = incident.policy
     summary: dict[str, Any] = {
         "incident_id": incident.id,
@@ -336,15 +433,15 @@ def build_summary(
         "outage_end": incident.end.isoformat(timespec="minutes"),
         "window_count": len(incident.windows),
         "roster_lines": int(roster_lines),
-        "affected_lines": int(row[0]),
-        "affected_customers": int(row[1]),
-        "eligible_lines": int(row[2]),
-        "eligible_customers": int(row[3]),
-        "total_credit_krw": total,
+        "affected_lines": fig.lines,
+        "affected_customers": int(fig.customers["all"]),
+        "eligible_lines": fig.eligible_lines,
+        "eligible_customers": int(fig.customers["eligible"]),
+        "total_credit_krw": fig.total_credit_krw,
         "total_refund_krw": 0,
         "refund_completion_date": None,
-        "longest_outage_minutes": int(row[5] or 0),
-        "credit_distribution": credit_distribution(con, ledger),
+        "longest_outage_minutes": fig.longest_outage_minutes,
+        "credit_distribution": fig.distribution,
         "delivery": {
             "method": policy.delivery.method,
             "claim_required": policy.delivery.claim_required,
@@ -352,13 +449,12 @@ def build_summary(
             "applied_on": policy.delivery.applied_on,
         },
     }
-    for by, frame in breakdowns(con, ledger, customers).items():
+    for by, frame in fig.breakdowns.items():
         summary[f"by_{by}"] = _records(frame, by)
-    timeline = credit_timeline(con, ledger)
     closes = claim_window_closes(policy, incident.end.date())
     summary["claim_window_closes"] = closes.isoformat() if closes else None
-    summary["credit_completion_date"] = timeline[-1]["day"] if timeline else None
-    summary["credit_timeline"] = timeline
+    summary["credit_completion_date"] = fig.timeline[-1]["day"] if fig.timeline else None
+    summary["credit_timeline"] = fig.timeline
     summary["what_if"] = what_if_rows
     summary["inputs"] = incident.inputs()
     return summary
@@ -374,14 +470,35 @@ def ledger_total(con: duckdb.DuckDBPyConnection, ledger: Path) -> int:
     return int(con.execute(f"SELECT coalesce(sum(credit_krw), 0) FROM read_parquet({_q(ledger)})").fetchone()[0])
 
 
+ENGINES = ("duckdb", "spark")
+
+
 def analyse(
     incident: Incident, out_dir: Path, *, what_if_policies: list[Policy] | None = None,
-    progress: Progress | None = None, threads: int | None = None,
+    progress: Progress | None = None, threads: int | None = None, engine: str = "duckdb",
+    spark_master: str | None = None, spark: Any = None,
 ) -> dict[str, Any]:
     """Run the per-line pass for ``incident``: writes ``ledger.parquet`` and ``summary.json`` in
-    ``out_dir`` and returns the summary. The ledger's credit sum equals the summary's total."""
+    ``out_dir`` and returns the summary. The ledger's credit sum equals the summary's total.
+
+    ``engine``: ``duckdb`` (in process) or ``spark`` (spark_engine.py; ``spark_master`` says where, or
+    ``spark`` is an open session to use)."""
     say = progress or (lambda _msg: None)
+    if engine not in ENGINES:
+        raise InputError("--engine", "", f"unknown engine {engine!r}", f"use one of {', '.join(ENGINES)}")
     out_dir.mkdir(parents=True, exist_ok=True)
+    if engine == "spark":
+        from .spark_engine import analyse_spark
+
+        summary, rows = analyse_spark(incident, out_dir, what_if_policies=what_if_policies, progress=say,
+                                      master=spark_master, spark=spark)
+        con = connect(threads)
+        try:
+            _reconcile(incident, con, out_dir / "ledger.parquet", summary, rows)
+        finally:
+            con.close()
+        write_json(summary, out_dir / "summary.json")
+        return summary
     if incident.kind == "billing_error":
         return analyse_billing(incident, out_dir, say=say, threads=threads)
     con = connect(threads)
@@ -398,20 +515,26 @@ def analyse(
         rows = what_if(per_line, policies)
         say("summarising")
         summary = build_summary(incident, con, ledger, per_line.roster_lines, rows)
-        check = ledger_total(con, ledger)
-        if check != summary["total_credit_krw"]:
-            raise RunError(f"reconciliation failed: ledger sums to {check:,} won, summary says "
-                           f"{summary['total_credit_krw']:,} won")
-        own = next((r for r in rows if r["policy_id"] == incident.policy.id), None)
-        if own is not None and own["total_credit_krw"] != summary["total_credit_krw"]:
-            raise RunError("reconciliation failed: the what-if total of the incident's own policy "
-                           "differs from the ledger")
+        _reconcile(incident, con, ledger, summary, rows)
         write_json(summary, out_dir / "summary.json")
         return summary
     finally:
         if per_line is not None:
             per_line.source.close()
         con.close()
+
+
+def _reconcile(incident: Incident, con: duckdb.DuckDBPyConnection, ledger: Path, summary: dict[str, Any],
+               rows: list[dict[str, Any]]) -> None:
+    """The ledger file read back sums to the summary's total, and so does the own policy's what-if."""
+    check = ledger_total(con, ledger)
+    if check != summary["total_credit_krw"]:
+        raise RunError(f"reconciliation failed: ledger sums to {check:,} won, summary says "
+                       f"{summary['total_credit_krw']:,} won")
+    own = next((r for r in rows if r["policy_id"] == incident.policy.id), None)
+    if own is not None and own["total_credit_krw"] != summary["total_credit_krw"]:
+        raise RunError("reconciliation failed: the what-if total of the incident's own policy "
+                       "differs from the ledger")
 
 
 def _calendar(incident: Incident):
@@ -423,11 +546,7 @@ def _calendar(incident: Incident):
 
 def credit_timeline(con: duckdb.DuckDBPyConnection, ledger: Path) -> list[dict[str, Any]]:
     """Per day: how many credits land and how many won (lines paid on request have no day)."""
-    rows = con.execute(
-        f"SELECT credit_on, count(*), CAST(sum(credit_krw) AS BIGINT) FROM read_parquet({_q(ledger)}) "
-        f"WHERE credit_krw > 0 AND credit_on IS NOT NULL GROUP BY 1 ORDER BY 1"
-    ).fetchall()
-    return [{"day": d.isoformat(), "lines": int(n), "credit_krw": int(k)} for d, n, k in rows]
+    return timeline_rows(con.execute(TIMELINE_SQL.format(src=f"read_parquet({_q(ledger)})")).fetchall())
 
 
 def analyse_billing(incident: Incident, out_dir: Path, *, say: Progress, threads: int | None = None) -> dict[str, Any]:

@@ -53,7 +53,7 @@ def _incident_id(path: Path) -> str:
 
 
 def run_one(path: Path, out: Path, *, report: bool, pdf: bool, force: bool, timeout: float,
-            cell_timeout: int) -> Outcome:
+            cell_timeout: int, engine: str = "duckdb", spark_master: str | None = None) -> Outcome:
     started = time.monotonic()
     try:
         incident = load_incident(path)
@@ -69,6 +69,8 @@ def run_one(path: Path, out: Path, *, report: bool, pdf: bool, force: bool, time
         cmd.append("--no-report")
     if pdf:
         cmd.append("--pdf")
+    if engine != "duckdb" and incident.kind == "outage":  # the spark engine runs outages; the rest stay on duckdb
+        cmd += ["--engine", engine] + (["--spark-master", spark_master] if spark_master else [])
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
@@ -97,7 +99,7 @@ def run_one(path: Path, out: Path, *, report: bool, pdf: bool, force: bool, time
 
 def run_all(folder: Path, out: Path, *, jobs: int = 2, force: bool = False, timeout: float = 3600,
             cell_timeout: int = 1800, report: bool = True, pdf: bool = False,
-            say: Say | None = None) -> list[Outcome]:
+            say: Say | None = None, engine: str = "duckdb", spark_master: str | None = None) -> list[Outcome]:
     """Run every ``*.yml`` incident in ``folder``; returns one outcome each, in file order."""
     say = say or (lambda _m: None)
     if not folder.is_dir():
@@ -111,7 +113,8 @@ def run_all(folder: Path, out: Path, *, jobs: int = 2, force: bool = False, time
     outcomes: dict[Path, Outcome] = {}
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {pool.submit(run_one, p, out, report=report, pdf=pdf, force=force, timeout=timeout,
-                               cell_timeout=cell_timeout): p for p in paths}
+                               cell_timeout=cell_timeout, engine=engine, spark_master=spark_master): p
+                   for p in paths}
         for done, future in enumerate(as_completed(futures), start=1):
             outcome = future.result()
             outcomes[outcome.path] = outcome

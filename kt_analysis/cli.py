@@ -158,7 +158,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     say = _say_factory(args.quiet)
     result = run_incident(
         args.incident, out=args.out, roster=args.roster, report=not args.no_report, say=say, pdf=args.pdf,
-        bills=args.bills,
+        bills=args.bills, engine=args.engine, spark_master=args.spark_master,
         show_progress=sys.stderr.isatty() and not args.quiet, cell_timeout=args.cell_timeout,
     )
     s = result.summary
@@ -178,11 +178,21 @@ def cmd_run_all(args: argparse.Namespace) -> int:
     out = Path(args.out)
     outcomes = run_all(Path(args.folder), out, jobs=args.jobs, force=args.force, timeout=args.timeout,
                        cell_timeout=args.cell_timeout, report=not args.no_report, pdf=args.pdf,
+                       engine=args.engine, spark_master=args.spark_master,
                        say=lambda m: print(m, flush=True))
     failed = [o for o in outcomes if o.failed]
     print(f"{len(outcomes) - len(failed)} of {len(outcomes)} incidents ok "
           f"({sum(o.status == 'skipped' for o in outcomes)} unchanged, skipped); index: {out / 'index.html'}")
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _engine_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb",
+                        help="what computes ledger and summary: duckdb (default, in process) or spark "
+                             "(outages; needs PySpark and Java; same results)")
+    parser.add_argument("--spark-master", metavar="URL",
+                        help="with --engine spark: where Spark runs, e.g. spark://host:7077 "
+                             "(default $KT_SPARK_MASTER, else local[2])")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -230,6 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-report", action="store_true", help="write ledger and summary only")
     r.add_argument("--pdf", action="store_true", help="also print the report to report.pdf (needs Chromium)")
     r.add_argument("--cell-timeout", type=int, default=1800, help="seconds a notebook cell may take")
+    _engine_options(r)
     r.set_defaults(func=cmd_run)
 
     a = sub.add_parser("run-all", help="run every incident in a folder, then write index.html")
@@ -241,6 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--force", action="store_true", help="run incidents whose inputs have not changed too")
     a.add_argument("--timeout", type=float, default=3600, help="seconds one incident may take in all (default 3600)")
     a.add_argument("--cell-timeout", type=int, default=1800, help="seconds a notebook cell may take")
+    _engine_options(a)
     a.set_defaults(func=cmd_run_all)
     return parser
 

@@ -25,25 +25,39 @@ def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({quoted})"
 
 
-def round_minutes_sql(expr: str, unit: int, mode: str) -> str:
+# Integer division in each engine's SQL; the rules are otherwise the same text. Both truncate, and
+# every operand here is non-negative, so truncation is the floor the rules ask for.
+DIALECTS = {"duckdb": "//", "spark": "DIV"}
+
+
+def _div(dialect: str) -> str:
+    try:
+        return DIALECTS[dialect]
+    except KeyError:
+        raise ValueError(f"unknown SQL dialect {dialect!r}; use one of {', '.join(DIALECTS)}") from None
+
+
+def round_minutes_sql(expr: str, unit: int, mode: str, dialect: str = "duckdb") -> str:
+    div = _div(dialect)
     if unit == 1:
         return expr
     if mode == "up":
-        return f"((({expr}) + {unit - 1}) // {unit}) * {unit}"
+        return f"((({expr}) + {unit - 1}) {div} {unit}) * {unit}"
     if mode == "down":
-        return f"(({expr}) // {unit}) * {unit}"
-    return f"((2 * ({expr}) + {unit}) // {2 * unit}) * {unit}"  # half_up
+        return f"(({expr}) {div} {unit}) * {unit}"
+    return f"((2 * ({expr}) + {unit}) {div} {2 * unit}) * {unit}"  # half_up
 
 
-def round_div_sql(numerator: str, denominator: str, unit: int, mode: str) -> str:
+def round_div_sql(numerator: str, denominator: str, unit: int, mode: str, dialect: str = "duckdb") -> str:
     """``numerator / denominator`` rounded to ``unit`` won; both sides non-negative BIGINT."""
+    div = _div(dialect)
     den = f"(({denominator}) * {unit})" if unit != 1 else f"({denominator})"
     if mode == "floor":
-        q = f"({numerator}) // {den}"
+        q = f"({numerator}) {div} {den}"
     elif mode == "ceil":
-        q = f"(({numerator}) + {den} - 1) // {den}"
+        q = f"(({numerator}) + {den} - 1) {div} {den}"
     else:  # half_up
-        q = f"(2 * ({numerator}) + {den}) // (2 * {den})"
+        q = f"(2 * ({numerator}) + {den}) {div} (2 * {den})"
     return f"({q}) * {unit}" if unit != 1 else f"({q})"
 
 
@@ -53,18 +67,18 @@ def month_minutes_sql(policy: Policy) -> str:
     return f"CAST({int(policy.hours_per_month) * 60} AS BIGINT)"
 
 
-def numerator_sql(rule: CreditRule, month_minutes: str) -> str:
+def numerator_sql(rule: CreditRule, month_minutes: str, dialect: str = "duckdb") -> str:
     """The rule's credit times M (minutes in a month), exact, as BIGINT."""
     fee_minutes = []
     if rule.outage_multiplier:
         bt = rule.billable_time
         if bt.applies_to == "outage":
             fee_minutes.append(
-                f"{round_minutes_sql('outage_minutes', bt.unit_minutes, bt.mode)} * {rule.outage_multiplier}"
+                f"{round_minutes_sql('outage_minutes', bt.unit_minutes, bt.mode, dialect)} * {rule.outage_multiplier}"
             )
         else:
             fee_minutes.append(
-                round_minutes_sql(f"outage_minutes * {rule.outage_multiplier}", bt.unit_minutes, bt.mode)
+                round_minutes_sql(f"outage_minutes * {rule.outage_multiplier}", bt.unit_minutes, bt.mode, dialect)
             )
     if rule.days_of_fee:
         fee_minutes.append(f"CAST({rule.days_of_fee * 1440} AS BIGINT)")
@@ -130,23 +144,25 @@ class PolicySQL:
     credit_krw: str
 
 
-def compile_policy(policy: Policy) -> PolicySQL:
-    """Compile a policy to per-line SQL expressions (BIGINT credit, BOOLEAN eligibility)."""
+def compile_policy(policy: Policy, dialect: str = "duckdb") -> PolicySQL:
+    """Compile a policy to per-line SQL expressions (BIGINT credit, BOOLEAN eligibility).
+
+    ``dialect`` is the engine that runs them: ``duckdb`` (the default) or ``spark``."""
     m = month_minutes_sql(policy)
     covered = _in("service", policy.services)
     r = policy.rounding
 
     def credit(num: str) -> str:
-        return round_div_sql(num, m, r.unit_krw, r.mode)
+        return round_div_sql(num, m, r.unit_krw, r.mode, dialect)
 
     base_elig = eligible_sql(policy.eligibility)
-    base_num = numerator_sql(policy.credit, m)
+    base_num = numerator_sql(policy.credit, m, dialect)
     eligible_cases, reason_cases, rule_cases, credit_cases = [], [], [], []
     for i, o in enumerate(policy.overrides, start=1):
         cond = when_sql(o.when)
         elig = o.eligibility if o.eligibility is not None else policy.eligibility
         o_elig = eligible_sql(elig)
-        o_num = numerator_sql(o.credit, m)
+        o_num = numerator_sql(o.credit, m, dialect)
         if o.combine == "add":
             either = f"({base_elig} OR {o_elig})"
             num = (f"(CASE WHEN {base_elig} THEN {base_num} ELSE 0 END) + "

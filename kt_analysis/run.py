@@ -267,8 +267,11 @@ def run_incident(
     incident_path: str | Path, *, out: str | Path = "reports", roster: str | Path | None = None,
     report: bool = True, say: Say | None = None, show_progress: bool = False,
     cell_timeout: int | None = 1800, pdf: bool = False, bills: str | Path | None = None,
+    engine: str = "duckdb", spark_master: str | None = None,
 ) -> RunResult:
-    """Validate, compute, execute the chapters, render, reconcile, publish atomically."""
+    """Validate, compute, execute the chapters, render, reconcile, publish atomically.
+
+    ``engine`` computes the ledger and summary: ``duckdb`` here, or ``spark`` at ``spark_master``."""
     say = say or (lambda _m: None)
     started = time.monotonic()
     started_at = datetime.now(UTC)
@@ -282,7 +285,8 @@ def run_incident(
             shutil.rmtree(staging)
         staging.mkdir(parents=True)
         try:
-            summary = analyse(incident, staging, progress=lambda m: say(f"{incident.id}: {m}"))
+            summary = analyse(incident, staging, progress=lambda m: say(f"{incident.id}: {m}"), engine=engine,
+                              spark_master=spark_master)
             if report or pdf:
                 _report(incident, staging, roster, say, show_progress, cell_timeout)
             if pdf:
@@ -298,6 +302,7 @@ def run_incident(
                                              Path(bills) if bills else None),
                 "report": report or pdf,
                 "pdf": pdf,
+                "engine": engine,
                 "fingerprint": fingerprint(incident, report=report or pdf, pdf=pdf),
                 "interpreter": sys.executable,
                 "versions": _versions(),

@@ -60,9 +60,14 @@ def claim_window_closes(policy: Policy, outage_end: date) -> date | None:
     return outage_end + timedelta(days=d.claim_window_days)
 
 
-def credit_on_sql(days: list[date] | None) -> str:
-    """Per-line SQL: the day the line's credit lands (NULL when paid on request)."""
+def credit_on_sql(days: list[date] | None, dialect: str = "duckdb") -> str:
+    """Per-line SQL: the day the line's credit lands (NULL when paid on request).
+
+    ``days[i]`` is the day for bill cycle day i + 1; a day outside the list gives NULL in both
+    dialects (``list_extract`` in DuckDB, ``try_element_at`` in Spark)."""
     if days is None:
         return "CAST(NULL AS DATE)"
     listed = ", ".join(f"DATE '{d.isoformat()}'" for d in days)
+    if dialect == "spark":
+        return f"try_element_at(array({listed}), CAST(bill_cycle_day AS INT))"
     return f"list_extract([{listed}], CAST(bill_cycle_day AS INTEGER))"

@@ -11,6 +11,7 @@ from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parents[1]
 CONDA_TO_PYPI = {"python-duckdb": "duckdb", "jupyter_client": "jupyter-client"}
+CONDA_ONLY = {"openjdk"}  # not Python packages: pip users install them from the system (README)
 
 
 def _norm(name: str) -> str:
@@ -36,6 +37,8 @@ def _environment() -> dict[str, str]:
             if item.startswith("-e") or item in ("pip",) or item.startswith("python>") or item == "python":
                 continue
             req = Requirement(item)
+            if req.name in CONDA_ONLY:
+                continue
             name = CONDA_TO_PYPI.get(req.name, req.name)
             out[_norm(name)] = str(req.specifier)
     return out

@@ -1,0 +1,334 @@
+"""The same rules on Apache Spark: ``kt-analysis run --engine spark``.
+
+What runs on Spark: the per-line pass (each line's exposure, eligibility and credit), the what-if
+over every catalogue policy, and every figure of the summary (totals, distinct customers,
+breakdowns, credit distribution, the credit timeline). The rules are not rewritten for Spark:
+:func:`kt_analysis.credits.compile_policy` emits the same SQL in the ``spark`` dialect (integer
+division is spelt ``DIV`` there), and the summary's queries are the ones the DuckDB engine runs
+wherever the two engines read the same SQL. Spark runs in ANSI mode, so an int64 overflow stops
+the run as it does in DuckDB instead of wrapping.
+
+What stays on the driver, with the DuckDB engine's code: the roster check (so its messages name
+the same rows and fixes), the exposure per (service, region, facility) key — a few thousand rows,
+broadcast to every executor — and the final ledger file. Spark writes the ledger as part files
+sorted by ``line_id``; the driver streams them, in order, into the one ``ledger.parquet`` the
+report reads, in fixed row groups, so the same inputs give the same bytes.
+
+Where it runs is the connection setting: ``--spark-master`` or ``KT_SPARK_MASTER`` (default
+``local[2]``: both cores of this machine). Any other Spark setting comes from Spark's own
+``spark-defaults.conf`` (``SPARK_CONF_DIR``) or ``KT_SPARK_CONF`` (``key=value,key=value``). On a
+cluster the roster and the output folder must be on a filesystem the driver and every executor
+see at the same path.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .analysis import (
+    BREAKDOWNS,
+    LEDGER_COLUMNS,
+    TIMELINE_SQL,
+    Figures,
+    Query,
+    _calendar,
+    _check_int64,
+    _q,
+    breakdown_frames,
+    catalogue_policies,
+    connect,
+    distribution_from_counts,
+    prepare,
+    timeline_rows,
+    totals_sql,
+    what_if_rows,
+    what_if_sql,
+)
+from .credits import compile_policy
+from .errors import InputError, RunError
+from .impact import EXPOSURE_COLUMNS
+from .incident import Incident
+from .policy import Policy
+from .roster import INTEGER_COLUMNS, TEXT_COLUMNS
+from .timeline import credit_days, credit_on_sql
+
+DEFAULT_MASTER = "local[2]"
+MASTER_ENV = "KT_SPARK_MASTER"
+CONF_ENV = "KT_SPARK_CONF"
+ROW_GROUP = 1_000_000
+LINES_PER_PART = 2_000_000
+
+Progress = Callable[[str], None]
+
+
+def master_url(master: str | None = None) -> str:
+    return master or os.environ.get(MASTER_ENV) or DEFAULT_MASTER
+
+
+def extra_conf() -> dict[str, str]:
+    """``KT_SPARK_CONF=spark.driver.memory=4g,spark.executor.memory=8g`` → a dict."""
+    text = os.environ.get(CONF_ENV, "").strip()
+    out = {}
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip().startswith("spark."):
+            raise InputError(CONF_ENV, item, "is not a Spark setting of the form spark.key=value",
+                             "write e.g. KT_SPARK_CONF=spark.driver.memory=4g,spark.sql.shuffle.partitions=64")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _import_pyspark() -> Any:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from pyspark.sql import SparkSession
+    except ImportError:
+        raise InputError("--engine spark", "", "needs PySpark, which is not installed",
+                         "pip install 'kt-analysis[spark]' (and a Java 17+ runtime), or run with --engine duckdb"
+                         ) from None
+    return SparkSession
+
+
+def _check_java() -> None:
+    home = os.environ.get("JAVA_HOME")
+    if (home and (Path(home) / "bin" / "java").exists()) or shutil.which("java"):
+        return
+    raise InputError("--engine spark", "", "needs a Java runtime (17 or newer) for Spark, and none is on PATH",
+                     "install one (Debian: apt-get install openjdk-17-jre-headless) or set JAVA_HOME")
+
+
+def log4j_config() -> Path:
+    return Path(__file__).with_name("templates") / "spark-log4j2.properties"
+
+
+@contextmanager
+def spark_session(master: str | None = None) -> Iterator[Any]:
+    """A Spark session for one run (stopped at the end), in ANSI mode, quiet, in UTC."""
+    session_cls = _import_pyspark()
+    _check_java()
+    quiet = f"-Dlog4j2.configurationFile={log4j_config().as_uri()}"
+    builder = (
+        session_cls.builder.master(master_url(master)).appName("kt-analysis")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.ansi.enabled", "true")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.parquet.compression.codec", "zstd")
+        .config("spark.driver.extraJavaOptions", quiet)
+        .config("spark.executor.extraJavaOptions", quiet)
+    )
+    if master_url(master).startswith("local"):
+        # Local mode talks to itself only: bind the driver to the loopback address, not the
+        # machine's network interface.
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        builder = builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
+    for key, value in extra_conf().items():
+        builder = builder.config(key, value)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            spark = builder.getOrCreate()
+        except Exception as exc:  # the JVM did not start, or the master refused us
+            raise RunError(f"Spark did not start at {master_url(master)}: {str(exc).splitlines()[0]}") from None
+    try:
+        yield spark
+    finally:
+        spark.stop()
+
+
+@dataclass
+class SparkQuery(Query):
+    spark: Any
+
+    def rows(self, sql: str) -> list[tuple]:
+        return [tuple(r) for r in self.spark.sql(sql).collect()]
+
+    def frame(self, sql: str) -> pd.DataFrame:
+        df = self.spark.sql(sql)
+        return pd.DataFrame.from_records([tuple(r) for r in df.collect()], columns=df.columns)
+
+
+def _exposure_frame(spark: Any, exposure: pd.DataFrame, keys: tuple[str, ...]) -> Any:
+    from pyspark.sql import types as T
+
+    fields = [T.StructField(k, T.StringType()) for k in keys]
+    for c in EXPOSURE_COLUMNS:
+        kind = T.TimestampNTZType() if c in ("outage_start", "outage_end") else T.LongType()
+        fields.append(T.StructField(c, kind))
+    rows = []
+    for rec in exposure[[*keys, *EXPOSURE_COLUMNS]].itertuples(index=False, name=None):
+        rows.append(tuple(v.to_pydatetime() if isinstance(v, pd.Timestamp) else
+                          (int(v) if not isinstance(v, str) else v) for v in rec))
+    return spark.createDataFrame(rows, T.StructType(fields))
+
+
+def _roster_frame(spark: Any, incident: Incident, con: Any, source_sql: str, work: Path) -> Any:
+    """The roster as Spark reads it: its Parquet files, or a CSV converted once (checked already)."""
+    path = Path(incident.roster)
+    if path.is_dir():
+        files = [str(f) for f in sorted(path.rglob("*.parquet"))]
+    elif path.suffix.lower() == ".parquet":
+        files = [str(path)]
+    else:
+        converted = work / "roster.parquet"
+        con.execute(f"COPY (SELECT * FROM {source_sql}) TO {_q(converted)} (FORMAT parquet)")
+        files = [str(converted)]
+    raw = spark.read.parquet(*files)
+    return raw.selectExpr(*[f"CAST({c} AS BIGINT) AS {c}" for c in INTEGER_COLUMNS],
+                          *[f"CAST({c} AS STRING) AS {c}" for c in TEXT_COLUMNS])
+
+
+def _customers(query: SparkQuery, src: str) -> dict[str, Any]:
+    """Distinct customers in all, eligible, and per value of each breakdown (exact counts)."""
+    every, eligible = query.rows(
+        f"SELECT count(DISTINCT customer_id), count(DISTINCT CASE WHEN eligible THEN customer_id END) FROM {src}")[0]
+    out: dict[str, Any] = {"all": int(every), "eligible": int(eligible)}
+    rows = query.rows(
+        f"SELECT {', '.join(BREAKDOWNS)}, count(DISTINCT customer_id) FROM {src} "
+        f"GROUP BY GROUPING SETS ({', '.join(f'({b})' for b in BREAKDOWNS)})")
+    for by in BREAKDOWNS:
+        out[by] = {}
+    for row in rows:
+        for i, by in enumerate(BREAKDOWNS):
+            if row[i] is not None:
+                out[by][row[i]] = int(row[-1])
+    return out
+
+
+def spark_figures(query: SparkQuery, src: str, ledger_path: Path) -> Figures:
+    n, eligible, total, longest = query.rows(totals_sql(src))[0]
+    _check_int64(int(total or 0), "the total credit", ledger_path)
+    customers = _customers(query, src)
+    counts = query.rows(f"SELECT credit_krw, count(*) FROM {src} WHERE eligible GROUP BY credit_krw")
+    return Figures(
+        lines=int(n), eligible_lines=int(eligible), total_credit_krw=int(total or 0),
+        longest_outage_minutes=int(longest or 0), customers=customers,
+        breakdowns=breakdown_frames(query, src, customers),
+        distribution=distribution_from_counts(counts),
+        timeline=timeline_rows(query.rows(TIMELINE_SQL.format(src=src))),
+    )
+
+
+def merge_parts(parts: Path, path: Path) -> int:
+    """Spark's sorted part files → one Parquet file, in order, in row groups of exactly ROW_GROUP
+    lines (the last one shorter), zstd, no Spark metadata: the same bytes for the same rows."""
+    files = sorted(parts.glob("part-*.parquet"))
+    tmp = path.with_name(path.name + ".partial")
+    writer, pending, n = None, [], 0
+
+    def flush(batches: list[pa.RecordBatch]) -> None:
+        nonlocal writer
+        table = pa.Table.from_batches(batches)
+        schema = pa.schema([pa.field(f.name, f.type) for f in table.schema])  # nullable, no metadata
+        table = table.cast(schema)
+        if writer is None:
+            writer = pq.ParquetWriter(tmp, schema, compression="zstd")
+        writer.write_table(table, row_group_size=ROW_GROUP)
+
+    try:
+        buffered = 0
+        for f in files:
+            for batch in pq.ParquetFile(f).iter_batches(batch_size=ROW_GROUP, columns=list(LEDGER_COLUMNS)):
+                pending.append(batch)
+                buffered += batch.num_rows
+                n += batch.num_rows
+                while buffered >= ROW_GROUP:
+                    table = pa.Table.from_batches(pending)
+                    flush(table.slice(0, ROW_GROUP).to_batches())
+                    rest = table.slice(ROW_GROUP)
+                    pending, buffered = rest.to_batches(), rest.num_rows
+        if pending and buffered:
+            flush(pending)
+        if writer is None:  # no line at all: an empty ledger with the columns
+            schema = pq.read_schema(files[0]) if files else None
+            if schema is None:
+                raise RunError("Spark wrote no ledger part files")
+            flush([pa.RecordBatch.from_pylist([], schema=pa.schema(
+                [pa.field(c, schema.field(c).type) for c in LEDGER_COLUMNS]))])
+    finally:
+        if writer is not None:
+            writer.close()
+    os.replace(tmp, path)
+    return n
+
+
+def analyse_spark(
+    incident: Incident, out_dir: Path, *, what_if_policies: list[Policy] | None = None,
+    progress: Progress | None = None, master: str | None = None, spark: Any = None,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Write ``ledger.parquet`` in ``out_dir`` with Spark and return (summary, what-if rows).
+
+    ``spark``: an open session to use (tests share one); otherwise one is started and stopped."""
+    from .analysis import summary_from
+
+    say = progress or (lambda _msg: None)
+    if incident.kind != "outage":
+        raise InputError(incident.path, "kind", "the spark engine runs outage incidents; billing errors run on "
+                         "the duckdb engine", "run this incident without --engine spark")
+    if spark is None:
+        say(f"starting Spark ({master_url(master)})")
+        with spark_session(master) as session:
+            return analyse_spark(incident, out_dir, what_if_policies=what_if_policies, progress=progress,
+                                 spark=session)
+    from pyspark.errors import ArithmeticException
+
+    con = connect()
+    per_line = None
+    work = out_dir / ".spark"
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        say("reading and checking the roster (on the driver)")
+        per_line = prepare(incident, con)
+        say(f"roster: {per_line.roster_lines:,} lines; computing credits per line on Spark")
+        roster = _roster_frame(spark, incident, con, per_line.source.sql, work)
+        roster.createOrReplaceTempView("roster")
+        _exposure_frame(spark, per_line.exposure, per_line.keys).createOrReplaceTempView("exposure")
+        using = ", ".join(per_line.keys)
+        spark.sql(f"SELECT /*+ BROADCAST(e) */ * FROM roster AS r JOIN exposure AS e USING ({using})"
+                  ).createOrReplaceTempView("per_line")
+        p = compile_policy(incident.policy, "spark")
+        days = credit_days(incident.policy, incident.end.date(), _calendar(incident))
+        cols = [c for c in LEDGER_COLUMNS
+                if c not in ("eligible", "eligibility_reason", "rule", "credit_krw", "credit_on")]
+        ledger_df = spark.sql(
+            f"SELECT {', '.join(cols)}, {p.eligible} AS eligible, {p.reason} AS eligibility_reason, "
+            f"{p.rule} AS rule, {p.credit_krw} AS credit_krw, "
+            f"CASE WHEN {p.credit_krw} > 0 THEN {credit_on_sql(days, 'spark')} END AS credit_on FROM per_line")
+        parts = work / "ledger"
+        n_parts = max(1, per_line.roster_lines // LINES_PER_PART)
+        try:
+            (ledger_df.repartitionByRange(n_parts, "line_id").sortWithinPartitions("line_id")
+             .write.mode("overwrite").parquet(str(parts)))
+            say("comparing policies (what-if) on Spark")
+            policies = what_if_policies if what_if_policies is not None else catalogue_policies(incident)
+            query = SparkQuery(spark)
+            rows = (what_if_rows(query.rows(what_if_sql(policies, "per_line", "spark"))[0], policies,
+                                 per_line.source.path) if policies else [])
+            say("summarising on Spark")
+            spark.read.parquet(str(parts)).createOrReplaceTempView("ledger")
+            figures = spark_figures(query, "ledger", out_dir / "ledger.parquet")
+        except ArithmeticException as exc:
+            raise InputError(incident.policy.path, "credit", f"a credit or total overflows 64-bit integers "
+                             f"({str(exc).splitlines()[0]})", "check the roster's fees and the policy's multipliers"
+                             ) from None
+        say("writing ledger.parquet from Spark's sorted parts")
+        merge_parts(parts, out_dir / "ledger.parquet")
+        summary = summary_from(incident, figures, per_line.roster_lines, rows)
+        return summary, rows
+    finally:
+        if per_line is not None:
+            per_line.source.close()
+        con.close()
+        shutil.rmtree(work, ignore_errors=True)
