@@ -174,3 +174,74 @@ def test_quantiles_from_counts_match_duckdb(values: list[int]) -> None:
     counts = con.execute("SELECT credit_krw, count(*) FROM t GROUP BY 1").fetchall()
     got = distribution_from_counts(counts)
     assert tuple(got.values()) == row
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def standalone_cluster(spark, tmp_path_factory: pytest.TempPathFactory):
+    """A Spark standalone cluster on the loopback address: a master and a worker, each its own JVM,
+    started with the launcher PySpark ships (the worker then starts the executor JVM)."""
+    import subprocess
+    import time
+
+    import pyspark
+
+    home = Path(pyspark.__file__).parent
+    work = tmp_path_factory.mktemp("spark-cluster")
+    env = {**os.environ, "SPARK_HOME": str(home), "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_LOG_DIR": str(work)}
+    port = _free_port()
+    url = f"spark://127.0.0.1:{port}"
+    procs, logs = [], []
+    for name, args in (
+        ("master", ["org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", str(port),
+                    "--webui-port", str(_free_port())]),
+        ("worker", ["org.apache.spark.deploy.worker.Worker", url, "--host", "127.0.0.1", "--cores", "2",
+                    "--memory", "2g", "--webui-port", str(_free_port()), "--work-dir", str(work / "executors")]),
+    ):
+        log = work / f"{name}.log"
+        logs.append(log)
+        procs.append(subprocess.Popen([str(home / "bin" / "spark-class"), *args], env=env, cwd=work,
+                                      stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True))
+        deadline = time.monotonic() + 60
+        ready = "Starting Spark master" if name == "master" else "Successfully registered with master"
+        while ready not in log.read_text(errors="replace"):
+            assert procs[-1].poll() is None and time.monotonic() < deadline, log.read_text(errors="replace")
+            time.sleep(0.5)
+    try:
+        yield url
+    finally:
+        import signal
+
+        for proc in reversed(procs):
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_a_standalone_cluster_gives_the_same_results(standalone_cluster: str, tmp_path: Path) -> None:
+    """`--spark-master spark://…` — the README's way of pointing the engine at a cluster — on a
+    master, a worker and its executor, each a separate JVM on this machine."""
+    import subprocess
+
+    from .conftest import KT
+
+    incident = INCIDENTS / "kt-2018-11-24-ahyeon-fire.yml"
+    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"}
+    result = subprocess.run([str(KT), "run", str(incident), "--engine", "spark", "--spark-master", standalone_cluster,
+                             "--no-report", "--out", str(tmp_path / "cluster")],
+                            capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert f"starting Spark ({standalone_cluster})" in result.stderr
+    base = kt("-q", "run", incident, "--no-report", "--out", tmp_path / "duckdb")
+    assert base.returncode == 0, base.stderr
+    a = tmp_path / "duckdb" / "kt-2018-11-24-ahyeon-fire"
+    b = tmp_path / "cluster" / "kt-2018-11-24-ahyeon-fire"
+    assert (a / "summary.json").read_bytes() == (b / "summary.json").read_bytes()
+    assert _ledger(a / "ledger.parquet").equals(_ledger(b / "ledger.parquet"))
