@@ -236,8 +236,12 @@ def customer_counts(con: duckdb.DuckDBPyConnection, ledger: Path) -> dict[str, A
     (service, customer type, payment method, region, eligible), OR-ed per customer, and the few
     distinct masks are counted: each customer is then counted once per value it has.
     """
-    src = f"read_parquet({_q(ledger)})"
-    regions = [r[0] for r in con.execute(f"SELECT DISTINCT region FROM {src} ORDER BY 1").fetchall()]
+    return count_customers(DuckDBQuery(con), f"read_parquet({_q(ledger)})")
+
+
+def count_customers(query: Query, src: str) -> dict[str, Any]:
+    """:func:`customer_counts` over ``src`` on any engine (the SQL is the same in DuckDB and Spark)."""
+    regions = [r[0] for r in query.rows(f"SELECT DISTINCT region FROM {src} ORDER BY region")]
     parts, layout, bit = [], [], 0
     for column, codes in CODES.items():
         cases = " ".join(f"WHEN {_q(code)} THEN CAST({1 << (bit + i)} AS BIGINT)" for i, code in enumerate(codes))
@@ -245,15 +249,15 @@ def customer_counts(con: duckdb.DuckDBPyConnection, ledger: Path) -> dict[str, A
         layout += [(column, code, bit + i) for i, code in enumerate(codes)]
         bit += len(codes)
     packed_regions = bit + len(regions) <= ELIGIBLE_BIT
-    if packed_regions:
-        listed = "[" + ", ".join(_q(r) for r in regions) + "]"
-        parts.append(f"(CAST(1 AS BIGINT) << (list_position({listed}, region) + {bit - 1}))")
+    if packed_regions and regions:
+        cases = " ".join(f"WHEN {_q(r)} THEN CAST({1 << (bit + i)} AS BIGINT)" for i, r in enumerate(regions))
+        parts.append(f"(CASE region {cases} ELSE CAST(0 AS BIGINT) END)")
         layout += [("region", r, bit + i) for i, r in enumerate(regions)]
     parts.append(f"(CASE WHEN eligible THEN CAST({1 << ELIGIBLE_BIT} AS BIGINT) ELSE CAST(0 AS BIGINT) END)")
-    masks = con.execute(
+    masks = query.rows(
         f"SELECT mask, count(*) FROM (SELECT customer_id, bit_or({' | '.join(parts)}) AS mask FROM {src} "
-        f"GROUP BY customer_id) GROUP BY mask"
-    ).fetchall()
+        f"GROUP BY customer_id) AS per_customer GROUP BY mask"
+    )
     out: dict[str, Any] = {"all": 0, "eligible": 0, **{c: {code: 0 for code in codes} for c, codes in CODES.items()}}
     out["region"] = {r: 0 for r in regions}
     for mask, n in masks:
@@ -264,8 +268,8 @@ def customer_counts(con: duckdb.DuckDBPyConnection, ledger: Path) -> dict[str, A
             if mask >> b & 1:
                 out[column][code] += n
     if not packed_regions:  # more regions than bits: count them the plain way
-        out["region"] = {r: int(n) for r, n in con.execute(
-            f"SELECT region, count(DISTINCT customer_id) FROM {src} GROUP BY 1").fetchall()}
+        out["region"] = {r: int(n) for r, n in query.rows(
+            f"SELECT region, count(DISTINCT customer_id) FROM {src} GROUP BY region")}
     return out
 
 

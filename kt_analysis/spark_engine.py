@@ -37,7 +37,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .analysis import (
-    BREAKDOWNS,
     LEDGER_COLUMNS,
     TIMELINE_SQL,
     Figures,
@@ -48,6 +47,7 @@ from .analysis import (
     breakdown_frames,
     catalogue_policies,
     connect,
+    count_customers,
     distribution_from_counts,
     prepare,
     timeline_rows,
@@ -66,6 +66,7 @@ from .timeline import credit_days, credit_on_sql
 DEFAULT_MASTER = "local[2]"
 MASTER_ENV = "KT_SPARK_MASTER"
 CONF_ENV = "KT_SPARK_CONF"
+LOCAL_DRIVER_MEMORY = "4g"
 ROW_GROUP = 1_000_000
 LINES_PER_PART = 2_000_000
 
@@ -132,8 +133,11 @@ def spark_session(master: str | None = None) -> Iterator[Any]:
     if master_url(master).startswith("local"):
         # Local mode talks to itself only: bind the driver to the loopback address, not the
         # machine's network interface.
+        # The driver is the executor too: give it room to sort a large ledger without spilling
+        # at every step (Spark's default is 1 GiB); KT_SPARK_CONF overrides it.
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-        builder = builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
+        builder = (builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
+                   .config("spark.driver.memory", LOCAL_DRIVER_MEMORY))
     for key, value in extra_conf().items():
         builder = builder.config(key, value)
     with warnings.catch_warnings():
@@ -190,27 +194,10 @@ def _roster_frame(spark: Any, incident: Incident, con: Any, source_sql: str, wor
                           *[f"CAST({c} AS STRING) AS {c}" for c in TEXT_COLUMNS])
 
 
-def _customers(query: SparkQuery, src: str) -> dict[str, Any]:
-    """Distinct customers in all, eligible, and per value of each breakdown (exact counts)."""
-    every, eligible = query.rows(
-        f"SELECT count(DISTINCT customer_id), count(DISTINCT CASE WHEN eligible THEN customer_id END) FROM {src}")[0]
-    out: dict[str, Any] = {"all": int(every), "eligible": int(eligible)}
-    rows = query.rows(
-        f"SELECT {', '.join(BREAKDOWNS)}, count(DISTINCT customer_id) FROM {src} "
-        f"GROUP BY GROUPING SETS ({', '.join(f'({b})' for b in BREAKDOWNS)})")
-    for by in BREAKDOWNS:
-        out[by] = {}
-    for row in rows:
-        for i, by in enumerate(BREAKDOWNS):
-            if row[i] is not None:
-                out[by][row[i]] = int(row[-1])
-    return out
-
-
 def spark_figures(query: SparkQuery, src: str, ledger_path: Path) -> Figures:
     n, eligible, total, longest = query.rows(totals_sql(src))[0]
     _check_int64(int(total or 0), "the total credit", ledger_path)
-    customers = _customers(query, src)
+    customers = count_customers(query, src)
     counts = query.rows(f"SELECT credit_krw, count(*) FROM {src} WHERE eligible GROUP BY credit_krw")
     return Figures(
         lines=int(n), eligible_lines=int(eligible), total_credit_krw=int(total or 0),

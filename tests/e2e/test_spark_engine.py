@@ -83,6 +83,19 @@ def test_both_engines_give_the_same_ledger_and_summary(incident_id: str, tmp_pat
 
 
 @pytest.mark.slow
+def test_an_incident_reaching_no_line_gives_the_same_empty_ledger(tmp_path: Path, spark) -> None:
+    roster = tmp_path / "mobile_only.parquet"
+    duckdb.sql(f"COPY (SELECT * FROM '{ROOT / 'data' / 'sample' / 'roster.parquet'}' WHERE service = 'mobile') "
+               f"TO '{roster}'")
+    a, b = _both(INCIDENTS / "kt-2024-08-10-landline.yml", tmp_path, spark, roster=roster)
+    assert (a / "summary.json").read_bytes() == (b / "summary.json").read_bytes()
+    assert json.loads((b / "summary.json").read_text(encoding="utf-8"))["affected_lines"] == 0
+    left, right = _ledger(a / "ledger.parquet"), _ledger(b / "ledger.parquet")
+    assert left.num_rows == right.num_rows == 0
+    assert left.schema == right.schema
+
+
+@pytest.mark.slow
 def test_spark_runs_are_byte_identical_and_a_csv_roster_works(tmp_path: Path, spark) -> None:
     """A CSV roster (converted on the driver once) gives what the Parquet roster gives, and two Spark
     runs on the same inputs write the same bytes."""
