@@ -575,6 +575,26 @@ def write_results(ctx: dict) -> None:
     lines += ["", "Peak RSS of `kt-analysis run` is the largest single process (the CLI or a notebook kernel), "
               "not their sum."]
 
+    spark = ctx.get("spark")
+    if spark:
+        when = f" (measured {ctx['spark_date']})" if ctx.get("spark_date") else ""
+        lines += ["", "## Distributed engine: `--engine spark` on this machine (local[2])" + when, "",
+                  "`kt-analysis run kt-2021-10-25-nationwide --roster R --engine spark --spark-master local[2] "
+                  "--no-report`, once per size, in a fresh process (Spark's JVM start included). Totals checked "
+                  "against the DuckDB reference of the same size: equal. On one 2-core machine Spark is the slow "
+                  "way to the same figures; it exists for rosters that live on, or outgrow, a cluster. "
+                  "Peak RSS here is the Python process (the roster check and the ledger merge on the driver): "
+                  "Spark's JVM is a process of its own that wait4 does not count; its heap is capped "
+                  "at spark.driver.memory (4 GiB in local mode).", "",
+                  "| lines | spark wall time | peak RSS of the Python process | duckdb per-line pass (our API) | "
+                  "spark ÷ duckdb | stages |", "|---:|---|---|---|---:|---|"]
+        for n in sizes:
+            if n not in spark:
+                continue
+            sp, ours_s = spark[n], ctx["pass"][n][0]
+            lines.append(f"| {n:,} | {sp.cell()} | {mib(sp.rss)} | {ours_s.cell()} | "
+                         f"{sp.median / ours_s.median:.1f}× | "
+                         f"{stage_text(median_stages(sp.samples, 'cli_stages'), sp.median)} |")
     if big is not None:
         o, r = big["ours"], big["ref"]
         origin = (f"Measured by the BENCH_200M=1 run of {big['date']} (commit {big['commit']}), kept in "
@@ -625,6 +645,12 @@ def plot(ctx: dict) -> None:
                       capsize=3)
         ax_m.plot(xs, [s.rss / 2**20 for s in series], label=label, color=color, linestyle=style, marker="o",
                   mfc=face)
+    if ctx.get("spark"):
+        xs = sorted(ctx["spark"])
+        label = "--engine spark (local[2]), run --no-report"
+        ax_t.plot(xs, [ctx["spark"][n].median for n in xs], "-^", color="C4", label=label)
+        ax_m.plot(xs, [ctx["spark"][n].rss / 2**20 for n in xs], "-^", color="C4",
+                  label="--engine spark: Python process only (JVM heap ≤ 4 GiB)")
     if ctx.get("big") is not None:
         big = ctx["big"]
         for side, color, label in (("ours", "C0", "200M, kt-analysis run --no-report"),
@@ -668,7 +694,9 @@ def save_ctx(ctx: dict) -> None:
     def ser(series: Series) -> dict:
         return {"name": series.name, "samples": [asdict(x) | {"stderr": ""} for x in series.samples]}
 
-    out = {k: v for k, v in ctx.items() if k not in ("pass", "billing", "run_nationwide", "run_sample")}
+    out = {k: v for k, v in ctx.items() if k not in ("pass", "billing", "run_nationwide", "run_sample", "spark")}
+    if ctx.get("spark"):
+        out["spark"] = {str(n): ser(x) for n, x in ctx["spark"].items()}
     for key in ("pass", "billing"):
         out[key] = {str(n): [ser(a), ser(b)] for n, (a, b) in ctx[key].items()}
     for key in ("run_nationwide", "run_sample"):
@@ -687,7 +715,45 @@ def load_ctx() -> dict:
     for key in ("run_nationwide", "run_sample"):
         if key in ctx:
             ctx[key] = de(ctx[key])
+    if "spark" in ctx:
+        ctx["spark"] = {int(n): de(x) for n, x in ctx["spark"].items()}
     return ctx
+
+
+# ----- the distributed engine ---------------------------------------------------------------------
+
+def spark_series(sizes: list[int], folders: dict[int, Path], ctx: dict) -> dict[int, Series]:
+    """`kt-analysis run --engine spark --no-report` (local[2]) once per size, totals checked against
+    the DuckDB reference of the same size."""
+    out: dict[int, Series] = {}
+    for n in sizes:
+        say(f"spark engine (local[2]), nationwide, {n:,} lines")
+        series = Series("spark")
+        run_out = fresh(OUT / "spark")
+        sample = measure([*kt_cli(), "run", str(NATIONWIDE), "--roster", str(folders[n] / "roster.parquet"),
+                          "--engine", "spark", "--spark-master", "local[2]", "--no-report", "--out", str(run_out)])
+        sample.payload["cli_stages"] = cli_stages(sample)
+        check_totals(f"spark engine, {n:,} lines", summary_totals(run_out / NATIONWIDE.stem),
+                     ctx["pass"][n][1].samples[-1].payload["totals"])
+        shutil.rmtree(run_out)
+        series.samples.append(sample)
+        say(f"  spark #1: {sample.seconds:6.2f} s, {mib(sample.rss_bytes)}")
+        out[n] = series
+    return out
+
+
+def spark_only() -> int:
+    """``python benchmarks/bench.py --spark``: measure the Spark engine alone, add it to the last
+    run's measurements, and write RESULTS.md and scaling.png again."""
+    ctx = load_ctx()
+    folders = {n: generated(n) for n in ctx["sizes"]}
+    ctx["spark"] = spark_series(ctx["sizes"], folders, ctx)
+    ctx["spark_date"] = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    save_ctx(ctx)
+    write_results(ctx)
+    plot(ctx)
+    shutil.rmtree(OUT, ignore_errors=True)
+    return 0
 
 
 # ----- main --------------------------------------------------------------------------------------
@@ -746,6 +812,9 @@ def main() -> int:
             shutil.rmtree(out)
         ctx[key] = series
 
+    if os.environ.get("BENCH_SPARK", "1") not in ("", "0"):
+        ctx["spark"] = spark_series(sizes, folders, ctx)
+
     if big is not None:
         big_started = time.perf_counter()
         lines = BIG_PARTS * BIG_PART_LINES
@@ -786,6 +855,8 @@ def main() -> int:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "ours":
         sys.exit(ours(sys.argv[2:]))
+    if sys.argv[1:] == ["--spark"]:
+        sys.exit(spark_only())
     if sys.argv[1:] == ["--rewrite"]:  # RESULTS.md and scaling.png again from the last run's measurements
         write_results(load_ctx())
         plot(load_ctx())
