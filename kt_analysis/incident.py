@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import InputError
 from .policy import ID_PATTERN, SERVICES, Policy, find_project_root, load_policy, resolve_policy
-from .yamlio import Section, read_yaml_mapping, sha256_file
+from .yamlio import Section, path_exists, read_yaml_mapping, sha256_file
 
 if TYPE_CHECKING:
     from .settlement import BillingError
@@ -128,7 +128,7 @@ def load_incident(
     tz_name = doc.text("timezone", "Asia/Seoul")
     try:
         tz = ZoneInfo(tz_name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder such as "America", a long name
         raise doc.error("timezone", f"{tz_name!r} is not a known time zone",
                         "use an IANA name such as Asia/Seoul") from None
     policy = None
@@ -141,7 +141,7 @@ def load_incident(
         roster_path = Path(doc.text("roster"))
         if not roster_path.is_absolute():
             roster_path = root / roster_path
-    if not roster_path.exists():
+    if not path_exists(roster_path):
         raise InputError(str(path), "roster", f"roster {str(roster_path)!r} not found",
                          "generate one with `kt-analysis generate` or fix the path")
     notes = doc.text("notes", "")
@@ -272,8 +272,10 @@ def _window(sec: Section, tz: ZoneInfo) -> Window:
 
 def read_windows_file(path: Path, tz: ZoneInfo) -> list[Window]:
     """A CSV of windows: ``facility_id, service, start, end`` (``region`` may replace facility_id)."""
-    if not path.exists():
+    if not path_exists(path):
         raise InputError(str(path), "", "windows file not found", "check affected.windows_file")
+    if path.is_dir():
+        raise InputError(str(path), "", "is a folder, not a windows file", "name the .csv file")
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8-sig")
@@ -295,8 +297,11 @@ def read_windows_file(path: Path, tz: ZoneInfo) -> list[Window]:
                          "the header is facility_id,service,start,end")
     windows = []
     for lineno, row in enumerate(reader, start=2):
-        row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
         where = f"line {lineno}"
+        if None in row:  # more values than the header has columns (csv puts the rest under None)
+            raise InputError(str(path), where, f"has {len(header) + len(row[None])} values, the header "
+                             f"{len(header)}", "give every line the header's columns (quote a value holding a comma)")
+        row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
         start = parse_time(row["start"], tz, str(path), f"{where}, start")
         end = parse_time(row["end"], tz, str(path), f"{where}, end")
         _check_span(start, end, str(path), where)

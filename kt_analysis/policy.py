@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
 from .errors import InputError
-from .yamlio import Section, read_yaml_mapping, sha256_file
+from .yamlio import Section, path_exists, read_yaml_mapping, sha256_file
 
 SERVICES = ("mobile", "internet", "iptv", "landline")
 CUSTOMER_TYPES = ("individual", "small_business", "enterprise")
@@ -211,13 +212,13 @@ def resolve_data_file(ref: str, root: Path, folder: str, what: str, referrer: st
     """An id of a file in ``<root>/data/<folder>/`` (``<id>.yml``), or a path relative to the root."""
     if ID_PATTERN.match(ref):
         path = root / "data" / folder / f"{ref}.yml"
-        if not path.exists():
+        if not path_exists(path):
             known = ", ".join(p.stem for p in sorted((root / "data" / folder).glob("*.yml"))) or "none"
             raise InputError(referrer, where, f"{what} {ref!r} not found in {root / 'data' / folder}",
                              f"use one of: {known}")
         return path
     path = Path(ref) if Path(ref).is_absolute() else root / ref
-    if not path.exists():
+    if not path_exists(path):
         raise InputError(referrer, where, f"{what} file {ref!r} not found", "check the path")
     return path
 
@@ -281,6 +282,7 @@ def load_policy(path: str | Path) -> Policy:
         if re.match(r"^\d{4}-\d{2}-\d{2}$", delivery.applied_on) and delivery.method != "cash":
             raise dsec.error("applied_on", "is a day, which only a cash payout has",
                              "name a bill month (2021-12) for a bill credit, or set method: cash")
+        _check_applied_on(dsec, delivery.applied_on)
         dsec.done()
     doc.done()
     return Policy(
@@ -289,6 +291,25 @@ def load_policy(path: str | Path) -> Policy:
         rounding=rounding, delivery=delivery, notes=notes, path=str(path),
         sha256=sha256_file(path),
     )
+
+
+def _check_applied_on(sec: Section, value: str) -> None:
+    """A bill month or cash day must be a real day in the years the business calendar covers: the
+    day each credit lands is computed from it, so a typo would otherwise fail deep inside the run."""
+    from .business_days import DEFAULT_YEARS
+
+    if not re.match(r"^\d{4}-", value):
+        return
+    first, last = DEFAULT_YEARS.start, DEFAULT_YEARS.stop - 1
+    if not first <= int(value[:4]) <= last:
+        raise sec.error("applied_on", f"{value} is outside the years this tool settles ({first}-{last})",
+                        "check the year (a typo such as 2204 for 2024?)")
+    if len(value) == 10:
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            raise sec.error("applied_on", f"{value} is not a day of the calendar", "check the day of the month") \
+                from None
 
 
 def _eligibility(sec: Section | None, path: Path) -> Eligibility:

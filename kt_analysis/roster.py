@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 
 from .errors import InputError, InputErrors
 from .policy import CUSTOMER_TYPES, PAYMENT_METHODS, SERVICES
+from .yamlio import path_exists
 
 INTEGER_COLUMNS = ("line_id", "customer_id", "monthly_fee_krw", "bill_cycle_day")
 TEXT_COLUMNS = ("service", "region", "facility_id", "customer_type", "payment_method")
@@ -84,7 +85,7 @@ def _transcode(path: Path) -> Path:
 
 def open_roster(path: str | Path) -> RosterSource:
     path = Path(path)
-    if not path.exists():
+    if not path_exists(path):
         raise InputError(str(path), "", "roster not found", "check the path or run `kt-analysis generate`")
     if path.is_dir() or path.suffix.lower() == ".parquet":
         return _open_parquet(path)

@@ -24,7 +24,7 @@ import pandas as pd
 
 from .errors import InputError
 from .policy import ID_PATTERN, PAYMENT_METHODS
-from .yamlio import Section, read_yaml_mapping, sha256_file
+from .yamlio import Section, path_exists, read_yaml_mapping, sha256_file
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 MAX_LAG = 60
@@ -154,7 +154,7 @@ def load_billing(sec: Section, root: Path, tz: Any, *, bills: Path | None = None
     written = Path(sec.text("bills"))
     if bills is None:
         bills = written if written.is_absolute() else root / written
-    if not bills.exists():
+    if not path_exists(bills):
         raise sec.error("bills", f"bills file {str(bills)!r} not found",
                         "generate one with `kt-analysis generate` or fix the path")
     methods = sec.text_list("payment_methods", choices=PAYMENT_METHODS)
@@ -174,7 +174,9 @@ def load_billing(sec: Section, root: Path, tz: Any, *, bills: Path | None = None
     cycle = sec.raw("bill_cycle_days", None)
     cycle_days = None
     if cycle is not None:
-        if not isinstance(cycle, list) or not all(isinstance(d, int) and 1 <= d <= 31 for d in cycle):
+        if not isinstance(cycle, list) or not all(
+            isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 31 for d in cycle
+        ):  # `true` is an int to Python; as a bill day it would silently mean the 1st
             raise sec.error("bill_cycle_days", "must be a list of days 1-31", "write [11, 19]")
         cycle_days = tuple(cycle)
     from .policy import SERVICES
@@ -398,7 +400,9 @@ def masked_sample(con: duckdb.DuckDBPyConnection, roster: Path, ledger: Path, pe
 
         names = pq.read_schema(roster).names
         cols = [c for c in ("name", "phone") if c in names]
-    extra = "".join(f", r.{c}" for c in cols)
+    # As text whatever the roster's type (a phone stored as a number lost its leading 0 and is masked
+    # whole); a missing name or phone is shown empty.
+    extra = "".join(f", CAST(r.{c} AS VARCHAR) AS {c}" for c in cols)
     join = f"JOIN read_parquet({_q(roster)}) r USING (line_id)" if cols else ""
     frame = con.execute(
         f"SELECT l.settled_on AS day, l.payment_method, l.action AS message, l.line_id{extra} FROM {src} l {join} "
@@ -406,9 +410,9 @@ def masked_sample(con: duckdb.DuckDBPyConnection, roster: Path, ledger: Path, pe
         f"ORDER BY 1, 2, 4"
     ).df()
     if "name" in frame:
-        frame["name"] = frame["name"].map(present.mask_name)
+        frame["name"] = frame["name"].map(present.mask_name, na_action="ignore").fillna("")
     if "phone" in frame:
-        frame["phone"] = frame["phone"].map(present.mask_phone)
+        frame["phone"] = frame["phone"].map(present.mask_phone, na_action="ignore").fillna("")
     return frame
 
 

@@ -17,10 +17,14 @@ import yaml
 from .errors import InputError
 
 MAX_YAML_BYTES = 1_000_000
+# Input files nest a few levels; thousands of `[` would exhaust Python's stack in the composer.
+MAX_YAML_DEPTH = 64
 
 
 class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader without timestamp guessing and without aliases."""
+    """SafeLoader without timestamp guessing, without aliases and without deep nesting."""
+
+    _depth = 0
 
     def compose_node(self, parent, index):  # type: ignore[override]
         if self.check_event(yaml.AliasEvent):
@@ -28,7 +32,30 @@ class _StrictLoader(yaml.SafeLoader):
             raise yaml.MarkedYAMLError(
                 None, None, "aliases (*name) are not accepted in input files", event.start_mark
             )
-        return super().compose_node(parent, index)
+        if self._depth >= MAX_YAML_DEPTH:
+            raise yaml.MarkedYAMLError(
+                None, None, f"nests more than {MAX_YAML_DEPTH} levels deep", self.peek_event().start_mark
+            )
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_object(self, node, deep=False):  # type: ignore[override]
+        # An explicit tag with a value it cannot hold (`!!int x`, `!!bool maybe`, `!!timestamp
+        # 2024-13-45`) makes PyYAML's constructors raise ValueError, KeyError or AttributeError
+        # instead of a YAMLError.
+        try:
+            return super().construct_object(node, deep=deep)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            value = repr(node.value[:60]) if isinstance(node, yaml.ScalarNode) else "the value"
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{value} cannot be read as {tag}", node.start_mark
+            ) from None
 
 
 # Keep dates and times as strings: the loaders parse them with the incident's time zone.
@@ -46,10 +73,20 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def path_exists(path: str | Path) -> bool:
+    """``Path.exists()``, but False for a name the system cannot look up at all (longer than the
+    system allows, or holding a NUL byte) instead of an OSError: such a name comes from an input file
+    and is reported as not found."""
+    try:
+        return Path(path).exists()
+    except (OSError, ValueError):
+        return False
+
+
 def read_yaml_mapping(path: str | Path, what: str) -> dict[str, Any]:
     """Read a YAML file that must hold one mapping; every failure is an :class:`InputError`."""
     path = Path(path)
-    if not path.exists():
+    if not path_exists(path):
         raise InputError(str(path), "", f"{what} file not found", "check the path")
     if path.is_dir():
         raise InputError(str(path), "", f"is a folder, not a {what} file", "name the .yml file")
@@ -77,6 +114,10 @@ def read_yaml_mapping(path: str | Path, what: str) -> dict[str, Any]:
             fix = "write plain YAML values: no tags such as !!python/…"
         elif "aliases" in problem:
             fix = "write the value out in full instead of an alias"
+        elif "cannot be read as" in problem:
+            fix = "write the value without a YAML tag (such as !!int or !!timestamp)"
+        elif "levels deep" in problem:
+            fix = "an input file needs only a few levels: look for an unclosed [ or {"
         raise InputError(str(path), where, problem, fix) from None
     except yaml.YAMLError as exc:
         raise InputError(str(path), "", f"is not valid YAML ({exc})", "fix the syntax") from None
