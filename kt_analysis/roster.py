@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
-from .errors import InputError, InputErrors
+from .errors import InputError, InputErrors, shown
 from .policy import CUSTOMER_TYPES, PAYMENT_METHODS, SERVICES
 from .yamlio import path_exists
 
@@ -204,7 +204,7 @@ def validate_roster(con: duckdb.DuckDBPyConnection, src: RosterSource) -> int:
                     f"SELECT rn, v FROM (SELECT row_number() OVER () - 1 AS rn, {c} AS v FROM {raw}) "
                     f"WHERE v IS NOT NULL AND {_not_whole('v')} ORDER BY rn LIMIT {EXAMPLES}"
                 ).fetchall()
-                where = ", ".join(f"{src.row_word} {r + src.row_base} ({v!r})" for r, v in examples)
+                where = ", ".join(f"{src.row_word} {r + src.row_base} ({shown(v)})" for r, v in examples)
                 fix = ("write whole won as digits only, e.g. 12000, not 12,000원"
                        if c.endswith("_krw") else "write a whole number")
                 problem = f"{bad:,} value(s) are not whole numbers: {where}"
@@ -254,7 +254,7 @@ def validate_roster(con: duckdb.DuckDBPyConnection, src: RosterSource) -> int:
         examples = con.execute(
             f"SELECT rn, {column} FROM {numbered} WHERE {cond} ORDER BY rn LIMIT {EXAMPLES}"
         ).fetchall()
-        where = ", ".join(f"{src.row_word} {r + src.row_base} ({v!r})" for r, v in examples)
+        where = ", ".join(f"{src.row_word} {r + src.row_base} ({shown(v)})" for r, v in examples)
         problems.append(InputError(path, f"column {column}", f"{bad:,} row(s) {problem}: {where}", fix))
     if duplicated:
         dups = con.execute(

@@ -22,7 +22,7 @@ from typing import Any, Literal
 import duckdb
 import pandas as pd
 
-from .errors import InputError
+from .errors import InputError, shown
 from .policy import ID_PATTERN, PAYMENT_METHODS
 from .yamlio import Section, path_exists, read_yaml_mapping, sha256_file
 
@@ -232,7 +232,8 @@ def validate_bills(con: duckdb.DuckDBPyConnection, b: BillingError) -> None:
             f"ORDER BY rn LIMIT 5"
         ).fetchall()
         if bad:
-            where = ", ".join(f"{'line' if csv_file else 'row'} {rn + 1 if csv_file else rn} ({v!r})" for rn, v in bad)
+            where = ", ".join(f"{'line' if csv_file else 'row'} {rn + 1 if csv_file else rn} ({shown(v)})"
+                              for rn, v in bad)
             fix = ("write whole won as digits only, e.g. 33000, not 33,000원" if column == "amount_krw"
                    else "write whole numbers")
             raise InputError(path, f"column {column}", f"values are not whole numbers: {where}", fix)

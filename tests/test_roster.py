@@ -304,3 +304,27 @@ def test_neither_utf8_nor_cp949(duck, tmp_path):
     path = tmp_path / "r.csv"
     path.write_bytes(HEADER.encode() + b"\n1,10,mobile,72000,\xff\xfe,S,individual,giro,5\n")
     assert "neither UTF-8 nor CP949" in str(problem(duck, path))
+
+
+def test_error_messages_mask_personal_data_shifted_into_contract_columns(duck, tmp_path):
+    """An export that shifted a phone number into the fee column and a name into the service
+    column: the error names the lines and the fix, and quotes those values masked — messages go to
+    terminals, logs and the run index."""
+    path = csv_file(
+        tmp_path,
+        [
+            HEADER,
+            "1,11,mobile,010-9876-5432,서울,S,individual,giro,5",
+            "2,12,황보플랜트,30000,서울,S,individual,giro,5",
+            '3,13,mobile,"12,000원",서울,S,individual,giro,5',
+        ],
+    )
+    message = str(problem(duck, path))
+    assert "line 2 ('010-****-5432')" in message, message
+    assert "line 4 ('12,000원')" in message  # not personal: quoted as written
+    for raw in ("9876", "010-9876-5432"):
+        assert raw not in message
+    fixed = csv_file(tmp_path, [HEADER, "1,11,mobile,30000,서울,S,individual,giro,5",
+                                "2,12,황보플랜트,30000,서울,S,individual,giro,5"])
+    message = str(problem(duck, fixed))
+    assert "line 3 ('황***트')" in message and "황보플랜트" not in message, message
