@@ -237,9 +237,13 @@ def validate_roster(con: duckdb.DuckDBPyConnection, src: RosterSource) -> int:
                           "fill the facility"),
     }
     select = ", ".join(f"count(*) FILTER (WHERE {cond}) AS {name}" for name, (cond, *_r) in checks.items())
+    # Duplicate line_ids: an exact distinct count is a hash table of every id (3 s at 35M lines).
+    # A Parquet roster whose ids already rise strictly (an export sorted by line_id) has none, and
+    # that takes one streaming read of one column to see; any other roster is counted.
+    dup_sql = "0" if raw is None and ids_strictly_increasing(src.path) else "count(line_id) - count(DISTINCT line_id)"
     try:
         row = con.execute(
-            f"SELECT count(*), count(line_id) - count(DISTINCT line_id), {select} FROM {src.sql}"
+            f"SELECT count(*), {dup_sql}, {select} FROM {src.sql}"
         ).fetchone()
     except duckdb.Error as exc:
         raise InputError(path, "", f"cannot be read ({_short(exc)})", "check the file") from None
@@ -271,6 +275,29 @@ def validate_roster(con: duckdb.DuckDBPyConnection, src: RosterSource) -> int:
     if problems:
         raise InputErrors(problems)
     return n
+
+
+def ids_strictly_increasing(path: Path) -> bool:
+    """True when the Parquet roster's ``line_id``, read file by file in name order, rises strictly
+    and has no null: then no id repeats. False says nothing (an unsorted roster, a null, a file
+    that cannot be read): the caller counts distinct ids exactly."""
+    files = sorted(path.rglob("*.parquet")) if path.is_dir() else [path]
+    last = None
+    try:
+        for f in files:
+            for batch in pq.ParquetFile(f).iter_batches(columns=["line_id"], batch_size=1 << 20):
+                ids = batch.column(0)
+                if ids.null_count:
+                    return False
+                a = ids.to_numpy(zero_copy_only=False)
+                if a.size == 0:
+                    continue
+                if (last is not None and not a[0] > last) or not (a[1:] > a[:-1]).all():
+                    return False
+                last = a[-1]
+    except Exception:  # unreadable here: the exact count will say what is wrong
+        return False
+    return True
 
 
 def _ragged_lines(src: RosterSource) -> InputError | None:

@@ -328,3 +328,44 @@ def test_error_messages_mask_personal_data_shifted_into_contract_columns(duck, t
                                 "2,12,황보플랜트,30000,서울,S,individual,giro,5"])
     message = str(problem(duck, fixed))
     assert "line 3 ('황***트')" in message and "황보플랜트" not in message, message
+
+
+@pytest.mark.parametrize(
+    ("ids", "row_group", "rising"),
+    [
+        ([1, 2, 3, 4], None, True),
+        ([1, 2, 3, 4], 1, True),  # across row groups
+        ([1, 2, 2, 4], None, False),  # a repeat in order
+        ([1, 2, 4, 2], 2, False),  # a repeat across row groups
+        ([4, 3, 2, 1], None, False),  # unique, but not rising: counted exactly
+    ],
+)
+def test_duplicate_line_ids_are_found_whatever_the_order(duck, tmp_path, ids, row_group, rising):
+    """A roster whose ids rise strictly skips the exact distinct count; every other one gets it."""
+    from kt_analysis.roster import ids_strictly_increasing
+
+    frame = small_roster()
+    frame["line_id"] = ids
+    path = write_parquet(frame, tmp_path / "r.parquet", row_group_size=row_group)
+    assert ids_strictly_increasing(path) is rising
+    if len(set(ids)) == len(ids):
+        assert validate_roster(duck, open_roster(path)) == 4
+    else:
+        err = problem(duck, path)
+        assert "column line_id" in str(err) and "has duplicates" in str(err), str(err)
+
+
+def test_rising_ids_across_the_files_of_a_folder(duck, tmp_path):
+    from kt_analysis.roster import ids_strictly_increasing
+
+    folder = tmp_path / "roster"
+    first, second = small_roster(), small_roster()
+    second["line_id"] = [5, 6, 7, 8]
+    write_parquet(first, folder / "a.parquet")
+    write_parquet(second, folder / "b.parquet")
+    assert ids_strictly_increasing(folder)
+    assert validate_roster(duck, open_roster(folder)) == 8
+    second["line_id"] = [4, 6, 7, 8]  # 4 is in a.parquet too
+    write_parquet(second, folder / "b.parquet")
+    assert not ids_strictly_increasing(folder)
+    assert "line_id 4 at rows" in str(problem(duck, folder))
