@@ -37,6 +37,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .analysis import (
+    DISTRIBUTION_SQL,
     LEDGER_COLUMNS,
     TIMELINE_SQL,
     Figures,
@@ -48,7 +49,7 @@ from .analysis import (
     catalogue_policies,
     connect,
     count_customers,
-    distribution_from_counts,
+    distribution_rows,
     prepare,
     timeline_rows,
     totals_sql,
@@ -198,12 +199,11 @@ def spark_figures(query: SparkQuery, src: str, ledger_path: Path) -> Figures:
     n, eligible, total, longest = query.rows(totals_sql(src))[0]
     _check_int64(int(total or 0), "the total credit", ledger_path)
     customers = count_customers(query, src)
-    counts = query.rows(f"SELECT credit_krw, count(*) FROM {src} WHERE eligible GROUP BY credit_krw")
     return Figures(
         lines=int(n), eligible_lines=int(eligible), total_credit_krw=int(total or 0),
         longest_outage_minutes=int(longest or 0), customers=customers,
         breakdowns=breakdown_frames(query, src, customers),
-        distribution=distribution_from_counts(counts),
+        distribution=distribution_rows(query.rows(DISTRIBUTION_SQL.format(src=src))[0]),
         timeline=timeline_rows(query.rows(TIMELINE_SQL.format(src=src))),
     )
 

@@ -385,3 +385,27 @@ def test_fast_breakdowns_equal_the_plain_distinct_counts(tmp_path, n_regions: in
     for by in BREAKDOWNS:
         plain = breakdown(con, ledger, by).reset_index(drop=True)
         assert fast[by][plain.columns.tolist()].equals(plain.astype(fast[by][plain.columns.tolist()].dtypes)), by
+
+
+@settings(max_examples=150, deadline=None)
+@given(credits=st.lists(st.integers(min_value=0, max_value=10**12), min_size=0, max_size=400),
+       ineligible=st.lists(st.integers(min_value=0, max_value=10**12), max_size=20))
+def test_credit_distribution_is_quantile_disc_of_the_eligible_lines(credits: list[int], ineligible: list[int]) -> None:
+    """The summary's quantiles come from counts per credit value (SQL both engines run); they must
+    equal DuckDB's quantile_disc over every eligible line, and ignore ineligible lines."""
+    import tempfile
+
+    import duckdb
+
+    from kt_analysis.analysis import credit_distribution
+
+    with tempfile.TemporaryDirectory() as tmp:
+        ledger = Path(tmp) / "ledger.parquet"
+        pq.write_table(pa.table({"credit_krw": pa.array(credits + ineligible, pa.int64()),
+                                 "eligible": [True] * len(credits) + [False] * len(ineligible)}), ledger)
+        con = duckdb.connect()
+        row = con.execute(
+            "SELECT min(credit_krw), quantile_disc(credit_krw, 0.5), quantile_disc(credit_krw, 0.9), "
+            f"quantile_disc(credit_krw, 0.99), max(credit_krw) FROM '{ledger}' WHERE eligible").fetchone()
+        expected = tuple(0 if v is None else v for v in row)
+        assert tuple(credit_distribution(con, ledger).values()) == expected

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from kt_analysis.analysis import analyse, distribution_from_counts
+from kt_analysis.analysis import analyse, credit_distribution
 from kt_analysis.errors import InputError
 from kt_analysis.incident import load_incident
 
@@ -177,16 +177,16 @@ def test_spark_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) ->
 
 
 @pytest.mark.parametrize("values", [[5], [1, 2], [3, 1, 2, 2], list(range(1, 101)), [0] * 7 + [9] * 3,
-                                    list(range(1000, 0, -7))])
-def test_quantiles_from_counts_match_duckdb(values: list[int]) -> None:
-    """The Spark engine counts credits by value; its quantiles must be DuckDB's quantile_disc."""
+                                    list(range(1000, 0, -7)), [7] * 1000 + [8], [1] + [2] * 999])
+def test_quantiles_from_counts_match_quantile_disc(values: list[int], tmp_path: Path) -> None:
+    """Both engines take quantiles from the count of lines per credit (DISTRIBUTION_SQL); they must
+    be DuckDB's quantile_disc over every line."""
+    ledger = tmp_path / "ledger.parquet"
+    pq.write_table(pa.table({"credit_krw": pa.array(values, pa.int64()), "eligible": [True] * len(values)}), ledger)
     con = duckdb.connect()
-    con.execute("CREATE TABLE t AS SELECT unnest(?) AS credit_krw", [values])
     row = con.execute("SELECT min(credit_krw), quantile_disc(credit_krw, 0.5), quantile_disc(credit_krw, 0.9), "
-                      "quantile_disc(credit_krw, 0.99), max(credit_krw) FROM t").fetchone()
-    counts = con.execute("SELECT credit_krw, count(*) FROM t GROUP BY 1").fetchall()
-    got = distribution_from_counts(counts)
-    assert tuple(got.values()) == row
+                      f"quantile_disc(credit_krw, 0.99), max(credit_krw) FROM '{ledger}'").fetchone()
+    assert tuple(credit_distribution(con, ledger).values()) == row
 
 
 def _free_port() -> int:
