@@ -9,6 +9,8 @@ incident's time zone instead of PyYAML guessing one.
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -83,17 +85,60 @@ def path_exists(path: str | Path) -> bool:
         return False
 
 
+def _kind_of(mode: int) -> str:
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISFIFO(mode):
+        return "a pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def check_input_file(
+    path: str | Path, what: str, *, max_bytes: int | None = None, folder_ok: bool = False,
+    fix_size: str = "",
+) -> Path:
+    """An input path that names a regular file (or, with ``folder_ok``, a folder), checked from
+    its metadata alone: nothing is opened, so ``/dev/zero``, a FIFO nobody writes to or a socket
+    is refused at once instead of being read until memory runs out or forever.
+
+    Returns the path; every problem is an :class:`InputError` naming it.
+    """
+    path = Path(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise InputError(str(path), "", f"{what} file not found", "check the path") from None
+    except (OSError, ValueError) as exc:  # too long, NUL byte, a loop of links, no permission
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise InputError(str(path), "", f"{what} file cannot be looked up ({reason})",
+                         "check the path and its permissions") from None
+    if stat.S_ISDIR(st.st_mode):
+        if folder_ok:
+            return path
+        raise InputError(str(path), "", f"is a folder, not a {what} file", f"name the {what} file itself")
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(str(path), "", f"is {_kind_of(st.st_mode)}, not a {what} file",
+                         "save the input as a file on disk and name that file")
+    if max_bytes is not None and st.st_size > max_bytes:
+        raise InputError(str(path), "", f"{what} file is {st.st_size:,} bytes, more than the "
+                         f"{max_bytes:,} a {what} file may hold",
+                         fix_size or "check that this is the right file")
+    return path
+
+
 def read_yaml_mapping(path: str | Path, what: str) -> dict[str, Any]:
     """Read a YAML file that must hold one mapping; every failure is an :class:`InputError`."""
-    path = Path(path)
-    if not path_exists(path):
-        raise InputError(str(path), "", f"{what} file not found", "check the path")
-    if path.is_dir():
-        raise InputError(str(path), "", f"is a folder, not a {what} file", "name the .yml file")
-    raw = path.read_bytes()
+    path = check_input_file(
+        path, what, max_bytes=MAX_YAML_BYTES,
+        fix_size="a policy or incident file is small; put tables in CSV files",
+    )
+    with open(path, "rb") as fh:  # read no more than the limit, whatever the size said
+        raw = fh.read(MAX_YAML_BYTES + 1)
     if len(raw) > MAX_YAML_BYTES:
         raise InputError(
-            str(path), "", f"{what} file is {len(raw):,} bytes", "a policy or incident file is "
+            str(path), "", f"{what} file is more than {MAX_YAML_BYTES:,} bytes", "a policy or incident file is "
             f"small; keep it under {MAX_YAML_BYTES:,} bytes and put tables in CSV files"
         )
     try:
