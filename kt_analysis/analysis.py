@@ -20,9 +20,17 @@ import pandas as pd
 from . import __version__
 from .credits import compile_policy
 from .errors import InputError, RunError
-from .impact import EXPOSURE_COLUMNS, exposure_table, key_columns
+from .impact import EXPOSURE_COLUMNS, Matches, check_matches, exposure_table, key_columns, match_windows
 from .incident import Incident
-from .policy import CUSTOMER_TYPES, PAYMENT_METHODS, SERVICES, Policy, load_policy, policy_catalogue
+from .policy import (
+    CUSTOMER_TYPES,
+    PAYMENT_METHODS,
+    SERVICES,
+    Policy,
+    load_policy,
+    policy_catalogue,
+    with_roster_spellings,
+)
 from .roster import RosterSource, open_roster, validate_roster
 from .timeline import claim_window_closes, credit_days, credit_on_sql
 
@@ -59,6 +67,9 @@ class PerLine:
     keys: tuple[str, ...]
     lookup: str | None = None  # exposure as expressions (few distinct exposures), or None: a join
     exposure: pd.DataFrame | None = None  # one row per key reached by a window (small)
+    reach: list[dict[str, Any]] | None = None  # per window: the lines and customers it reached
+    unmatched: list[dict[str, Any]] | None = None  # names no roster line has (allowed by the incident)
+    regions: list[str] | None = None  # the roster's distinct regions, when a policy names regions
 
     @property
     def sql(self) -> str:
@@ -118,21 +129,95 @@ def exposure_lookup(source_sql: str, exposure: pd.DataFrame, keys: tuple[str, ..
 
 
 def prepare(incident: Incident, con: duckdb.DuckDBPyConnection, *, validate: bool = True) -> PerLine:
-    """Open and validate the roster, compute the exposure per key, register it in ``con``."""
+    """Open and validate the roster, match the incident's names to it, compute the exposure per
+    key, register it in ``con``.
+
+    A region, facility or service the incident names that no roster line has, and a window that
+    reaches no line, are refused here (unless the incident allows them): they would otherwise
+    drop lines from every total without a word."""
     source = open_roster(incident.roster)
     try:
         n = validate_roster(con, source) if validate else -1
         keys = key_columns(incident.windows)
-        key_frame = con.execute(
-            f"SELECT DISTINCT {', '.join(keys)} FROM {source.sql} ORDER BY ALL"
-        ).df()
+        key_frame = roster_keys(con, source.sql, keys)
+        matches = match_windows(incident, key_frame)
+        check_matches(incident, matches, incident._rel(incident.roster))
+        reach = window_reach(con, source.sql, incident, key_frame, matches)
     except BaseException:
         source.close()  # a CP949 roster's UTF-8 copy is as large as the roster itself
         raise
-    exposure = exposure_table(incident, key_frame)
+    exposure = exposure_table(incident, key_frame, matches)
     con.register("exposure", exposure)
     lookup = exposure_lookup(source.sql, exposure, keys)
-    return PerLine(con=con, source=source, roster_lines=n, keys=keys, lookup=lookup, exposure=exposure)
+    return PerLine(con=con, source=source, roster_lines=n, keys=keys, lookup=lookup, exposure=exposure,
+                   reach=reach, unmatched=_unmatched_rows(matches, incident))
+
+
+def roster_spellings(per_line: PerLine, policy: Policy) -> Policy:
+    """``policy`` with its override regions matched to the roster's spellings (read once)."""
+    if not any(o.when.regions for o in policy.overrides):
+        return policy
+    if per_line.regions is None:
+        per_line.regions = [r for (r,) in per_line.con.execute(
+            f"SELECT DISTINCT region FROM {per_line.source.sql}").fetchall()]
+    return with_roster_spellings(policy, per_line.regions)
+
+
+def roster_keys(con: duckdb.DuckDBPyConnection, source_sql: str, keys: tuple[str, ...]) -> pd.DataFrame:
+    """The roster's distinct key values with their line counts (a few thousand rows at most)."""
+    cols = ", ".join(keys)
+    return con.execute(
+        f"SELECT {cols}, count(*) AS lines FROM {source_sql} GROUP BY ALL ORDER BY {cols}"
+    ).df()
+
+
+def _unmatched_rows(matches: Matches, incident: Incident) -> list[dict[str, Any]]:
+    return [{"column": r["column"], "value": r["value"],
+             "at": [incident._rel(Path(o.partition(": ")[0])) + ": " + o.partition(": ")[2] for o in r["origins"]],
+             "fix": r["fix"]} for r in matches.unmatched]
+
+
+def window_reach(con: duckdb.DuckDBPyConnection, source_sql: str, incident: Incident, keys: pd.DataFrame,
+                 matches: Matches) -> list[dict[str, Any]]:
+    """Per window: where it was written, its span, and the lines and customers it reached.
+
+    Lines add up from the key counts. Customers are counted in one join for the windows that
+    reach part of the affected lines; a window that reaches all of them (a nationwide outage)
+    has the incident's own customer count, filled in by the summary (``customers: None`` here)."""
+    counts = keys["lines"].to_numpy()
+    union = set()
+    for hits in matches.per_window:
+        union.update(hits.tolist())
+    partial = [i for i, hits in enumerate(matches.per_window) if 0 < len(hits) < len(union)]
+    customers: dict[int, int] = {}
+    if partial:
+        cols = [c for c in keys.columns if c != "lines"]
+        pairs = pd.concat(
+            [keys.iloc[matches.per_window[i]][cols].assign(_window=i) for i in partial], ignore_index=True
+        )
+        for c in cols:
+            pairs[c] = pairs[c].astype(object)
+        con.register("window_keys", pairs)
+        try:
+            customers = dict(con.execute(
+                f"SELECT _window, count(DISTINCT customer_id) FROM {source_sql} JOIN window_keys "
+                f"USING ({', '.join(cols)}) GROUP BY _window"
+            ).fetchall())
+        finally:
+            con.unregister("window_keys")
+    rows = []
+    for i, (window, hits) in enumerate(zip(incident.windows, matches.per_window, strict=True)):
+        lines = int(counts[hits].sum()) if len(hits) else 0
+        origin_path, _, origin_where = window.origin.partition(": ")
+        rows.append({
+            "at": incident._rel(Path(origin_path)) + ": " + origin_where,
+            "start": window.start.isoformat(timespec="minutes"),
+            "end": window.end.isoformat(timespec="minutes"),
+            "where": window.where,
+            "lines": lines,
+            "customers": 0 if not lines else (int(customers.get(i, 0)) if i in partial else None),
+        })
+    return rows
 
 
 def write_ledger(per_line: PerLine, policy: Policy, path: Path, *, credit_on: str = "CAST(NULL AS DATE)") -> None:
@@ -408,14 +493,14 @@ def duckdb_figures(con: duckdb.DuckDBPyConnection, ledger: Path) -> Figures:
 
 def build_summary(
     incident: Incident, con: duckdb.DuckDBPyConnection, ledger: Path, roster_lines: int,
-    what_if_rows: list[dict[str, Any]],
+    what_if_rows: list[dict[str, Any]], per_line: PerLine | None = None,
 ) -> dict[str, Any]:
     """The JSON-serialisable summary: what programs read; the report is rendered from it."""
-    return summary_from(incident, duckdb_figures(con, ledger), roster_lines, what_if_rows)
+    return summary_from(incident, duckdb_figures(con, ledger), roster_lines, what_if_rows, per_line)
 
 
 def summary_from(incident: Incident, fig: Figures, roster_lines: int,
-                 what_if_rows: list[dict[str, Any]]) -> dict[str, Any]:
+                 what_if_rows: list[dict[str, Any]], per_line: PerLine | None = None) -> dict[str, Any]:
     """The summary from an engine's figures: the same keys, order and types whatever the engine."""
     _check_int64(fig.total_credit_krw, "the total credit", incident.roster)
     policy = incident.policy
@@ -453,6 +538,12 @@ def summary_from(incident: Incident, fig: Figures, roster_lines: int,
     summary["credit_completion_date"] = fig.timeline[-1]["day"] if fig.timeline else None
     summary["credit_timeline"] = fig.timeline
     summary["what_if"] = what_if_rows
+    if per_line is not None and per_line.reach is not None:
+        summary["reach"] = [
+            {**row, "customers": int(fig.customers["all"]) if row["customers"] is None else row["customers"]}
+            for row in per_line.reach
+        ]
+        summary["unmatched_names"] = per_line.unmatched or []
     summary["inputs"] = incident.inputs()
     return summary
 
@@ -506,12 +597,12 @@ def analyse(
         say(f"roster: {per_line.roster_lines:,} lines; computing credits per line")
         ledger = out_dir / "ledger.parquet"
         days = credit_days(incident.policy, incident.end.date(), _calendar(incident))
-        write_ledger(per_line, incident.policy, ledger, credit_on=credit_on_sql(days))
+        write_ledger(per_line, roster_spellings(per_line, incident.policy), ledger, credit_on=credit_on_sql(days))
         say("comparing policies (what-if)")
         policies = what_if_policies if what_if_policies is not None else catalogue_policies(incident)
-        rows = what_if(per_line, policies)
+        rows = what_if(per_line, [roster_spellings(per_line, p) for p in policies])
         say("summarising")
-        summary = build_summary(incident, con, ledger, per_line.roster_lines, rows)
+        summary = build_summary(incident, con, ledger, per_line.roster_lines, rows, per_line)
         _reconcile(incident, con, ledger, summary, rows)
         write_json(summary, out_dir / "summary.json")
         return summary

@@ -130,7 +130,7 @@ def when_sql(when: When) -> str:
     if when.services:
         conds.append(_in("service", when.services))
     if when.regions:
-        conds.append(_in("region", when.regions))
+        conds.append(_in("region", when.region_values or when.regions))
     return "(" + " AND ".join(conds) + ")"
 
 

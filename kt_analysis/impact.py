@@ -11,13 +11,17 @@ from __future__ import annotations
 import calendar
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 
-from .incident import Incident, Window
+from .errors import InputError, InputErrors
+from .incident import Incident, Window, to_utc
+from .names import did_you_mean, normalize
 
 KEY_ORDER = ("service", "region", "facility_id")
 EXPOSURE_COLUMNS = (
@@ -69,22 +73,39 @@ def _next_month(t: datetime) -> datetime:
     return (t.replace(day=28) + timedelta(days=4)).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
-def exposure_of(intervals: Sequence[tuple[datetime, datetime]]) -> Exposure:
-    """Outage figures of one line from the (unmerged) windows that reach it."""
-    merged = merge_intervals(intervals)
+def exposure_of(intervals: Sequence[tuple[datetime, datetime]], tz: ZoneInfo | None = None) -> Exposure:
+    """Outage figures of one line from the (unmerged) windows that reach it.
+
+    With ``tz`` the windows are naive local times in that zone and minutes are counted between
+    the instants they name (a night when clocks change has 23 or 25 hours); calendar months are
+    the zone's own. Without it, plain wall-clock arithmetic."""
+    if tz is None:
+        def inst(t: datetime) -> datetime:
+            return t
+
+        def local(t: datetime) -> datetime:
+            return t
+    else:
+        def inst(t: datetime) -> datetime:
+            return to_utc(t, tz)
+
+        def local(t: datetime) -> datetime:
+            return t.astimezone(tz).replace(tzinfo=None)
+    merged = merge_intervals((inst(s), inst(e)) for s, e in intervals)
     total = sum(_minutes(e - s) for s, e in merged)
     longest = max(_minutes(e - s) for s, e in merged)
     by_month: dict[datetime, int] = defaultdict(int)
     for start, end in merged:
         cursor = start
         while cursor < end:
-            boundary = min(end, _next_month(cursor))
-            by_month[_month_start(cursor)] += _minutes(boundary - cursor)
+            month = _month_start(local(cursor))
+            boundary = min(end, inst(_next_month(month)))
+            by_month[month] += _minutes(boundary - cursor)
             cursor = boundary
-    first = merged[0][0]
+    first = local(merged[0][0])
     return Exposure(
         outage_start=first,
-        outage_end=merged[-1][1],
+        outage_end=local(merged[-1][1]),
         outage_minutes=total,
         longest_continuous_minutes=longest,
         monthly_cumulative_minutes=max(by_month.values()),
@@ -104,29 +125,123 @@ def key_columns(windows: Sequence[Window]) -> tuple[str, ...]:
     return tuple(c for c in KEY_ORDER if c in cols)
 
 
-def exposure_table(incident: Incident, keys: pd.DataFrame) -> pd.DataFrame:
-    """One row per key (the roster's distinct key values) reached by at least one window."""
-    cols = list(keys.columns)
-    reached: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
-    services_filter = set(incident.services) if incident.services else None
+NAME_COLUMNS = {"regions": "region", "facilities": "facility_id"}
+WORDS = {"region": "region", "facility_id": "facility", "service": "service"}
+
+
+@dataclass
+class Matches:
+    """Which key rows (the roster's distinct service, region and facility values) each window
+    reaches, and the names no roster line has."""
+
+    per_window: list[np.ndarray]
+    unmatched: list[dict[str, object]] = field(default_factory=list)  # {column, value, origins, closest}
+    empty: list[int] = field(default_factory=list)  # windows that reach no line
+
+
+def match_windows(incident: Incident, keys: pd.DataFrame) -> Matches:
+    """Match every window's names against the roster's key values, both sides normalised."""
+    norm = {c: keys[c].map(normalize).to_numpy(dtype=object) for c in keys.columns if c in NAME_COLUMNS.values()}
+    services = keys["service"].to_numpy(dtype=object)
+    known = {c: set(v) for c, v in norm.items()}
+    known["service"] = set(services)
     base = np.ones(len(keys), dtype=bool)
-    if services_filter is not None:
-        base &= keys["service"].isin(services_filter).to_numpy()
-    # Windows with the same reach are handled together (a windows file repeats facilities).
-    for window in incident.windows:
+    if incident.services:
+        base &= np.isin(services, incident.services)
+    unmatched: dict[tuple[str, str], list[str]] = {}
+
+    def note(column: str, value: str, origin: str) -> None:
+        unmatched.setdefault((column, value), []).append(origin)
+
+    for value in incident.services or ():
+        if value not in known["service"]:
+            note("service", value, f"{incident.path}: affected.services")
+    per_window, empty = [], []
+    for i, window in enumerate(incident.windows):
         mask = base.copy()
         if window.services:
-            mask &= keys["service"].isin(window.services).to_numpy()
-        if window.regions:
-            mask &= keys["region"].isin(window.regions).to_numpy()
-        if window.facilities:
-            mask &= keys["facility_id"].isin(window.facilities).to_numpy()
-        for idx in np.flatnonzero(mask):
+            mask &= np.isin(services, window.services)
+            for value in window.services:
+                if value not in known["service"]:
+                    note("service", value, window.origin)
+        for attr, column in NAME_COLUMNS.items():
+            names = getattr(window, attr)
+            if names:
+                mask &= np.isin(norm[column], names)
+                for value in names:
+                    if value not in known[column]:
+                        note(column, value, window.origin)
+        hits = np.flatnonzero(mask)
+        per_window.append(hits)
+        if hits.size == 0:
+            empty.append(i)
+    rows = []
+    for (column, value), origins in unmatched.items():
+        pool = known[column]
+        rows.append({"column": column, "value": value, "origins": origins,
+                     "fix": did_you_mean(value, pool)})
+    return Matches(per_window=per_window, unmatched=rows, empty=empty)
+
+
+def unmatched_errors(incident: Incident, matches: Matches, roster: str) -> list[InputError]:
+    """The refusals for names no roster line has and windows that reach no line."""
+    errors = []
+    for row in matches.unmatched:
+        origins = row["origins"]
+        first, *rest = origins
+        path, _, where = str(first).partition(": ")
+        path = incident._rel(Path(path))
+        more = f" (also at {', '.join(o.partition(': ')[2] for o in rest[:3])}" + \
+            (f" and {len(rest) - 3:,} more" if len(rest) > 3 else "") + ")" if rest else ""
+        word = WORDS[str(row["column"])]
+        errors.append(InputError(
+            path, where, f"`{row['value']}`: no line of the roster {roster} has this {word}{more}",
+            f"{row['fix']} (names match after Unicode NFC and trimming spaces; letter case counts; "
+            "or write `allow_unmatched: true` under `affected:` to list such names instead)",
+        ))
+    named = {o for row in matches.unmatched for o in row["origins"]}
+    for i in matches.empty:
+        window = incident.windows[i]
+        if window.origin in named:
+            continue  # already explained by its unmatched name
+        path, _, where = window.origin.partition(": ")
+        path = incident._rel(Path(path))
+        errors.append(InputError(
+            path, where, f"reaches no line of the roster {roster} ({window.where}, "
+            f"{window.start:%Y-%m-%d %H:%M}-{window.end:%Y-%m-%d %H:%M}): its names exist, but no line has "
+            "them together" + (f" with services {', '.join(incident.services)}" if incident.services else ""),
+            "check the window's services, regions and facilities against `kt-analysis roster describe`, "
+            "or write `allow_unmatched: true` under `affected:`",
+        ))
+    return errors
+
+
+def check_matches(incident: Incident, matches: Matches, roster: str) -> None:
+    """Refuse unmatched names and empty windows unless the incident allows them."""
+    if incident.allow_unmatched:
+        return
+    errors = unmatched_errors(incident, matches, roster)
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise InputErrors(errors)
+
+
+def exposure_table(incident: Incident, keys: pd.DataFrame, matches: Matches | None = None) -> pd.DataFrame:
+    """One row per key (the roster's distinct key values) reached by at least one window."""
+    cols = [c for c in keys.columns if c in KEY_ORDER]
+    if matches is None:
+        matches = match_windows(incident, keys)
+    tz = ZoneInfo(incident.timezone)
+    reached: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
+    for window, hits in zip(incident.windows, matches.per_window, strict=True):
+        for idx in hits:
             reached[int(idx)].append((window.start, window.end))
     rows = []
+    key_values = keys[cols]
     for idx in sorted(reached):
-        exp = exposure_of(reached[idx])
-        rows.append([*keys.iloc[idx].tolist(), *(getattr(exp, c) for c in EXPOSURE_COLUMNS)])
+        exp = exposure_of(reached[idx], tz)
+        rows.append([*key_values.iloc[idx].tolist(), *(getattr(exp, c) for c in EXPOSURE_COLUMNS)])
     table = pd.DataFrame(rows, columns=[*cols, *EXPOSURE_COLUMNS])
     for c in EXPOSURE_COLUMNS:
         if c not in ("outage_start", "outage_end"):

@@ -5,27 +5,31 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .errors import InputError
+from .errors import InputError, InputErrors
+from .names import normalize
 from .policy import ID_PATTERN, SERVICES, Policy, find_project_root, load_policy, resolve_policy
-from .yamlio import Section, path_exists, read_yaml_mapping, sha256_file
+from .yamlio import Section, check_input_file, path_exists, read_yaml_mapping, sha256_file
 
 if TYPE_CHECKING:
     from .settlement import BillingError
 
 MAX_WINDOW_DAYS = 92
 MAX_WINDOWS = 200_000
+MAX_WINDOWS_FILE_BYTES = 64_000_000
 
 
 @dataclass(frozen=True)
 class Window:
-    """One outage window: from ``start`` to ``end`` (naive local time in the incident's zone).
+    """One outage window: from ``start`` to ``end`` (naive local time in the incident's zone; a
+    time the clock shows twice when daylight saving ends carries ``fold=1`` for the second).
 
     It reaches a line when the line's service, region and facility match; ``None`` matches all.
+    Region and facility names are kept in their normalised form (:func:`names.normalize`).
     """
 
     start: datetime
@@ -37,7 +41,33 @@ class Window:
 
     @property
     def minutes(self) -> int:
+        """Wall-clock minutes (see :func:`elapsed_minutes` for the minutes that really passed)."""
         return int((self.end - self.start).total_seconds() // 60)
+
+    @property
+    def where(self) -> str:
+        """Its reach in words, for messages and the reach table."""
+        parts = []
+        if self.regions:
+            parts.append("regions " + ", ".join(self.regions))
+        if self.facilities:
+            parts.append("facilities " + ", ".join(self.facilities))
+        if self.services:
+            parts.append("services " + ", ".join(self.services))
+        return "; ".join(parts) or "all"
+
+
+def to_utc(local: datetime, tz: ZoneInfo) -> datetime:
+    """A naive local time of the incident (``fold`` respected) as an aware UTC instant."""
+    return local.replace(tzinfo=tz).astimezone(UTC)
+
+
+def elapsed_minutes(start: datetime, end: datetime, tz: ZoneInfo | None) -> int:
+    """Whole minutes between two local times, counted between the instants they name: a window
+    from 01:00 to 04:00 on the night clocks go forward lasts 120 minutes, not 180."""
+    if tz is None:
+        return int((end - start).total_seconds()) // 60
+    return int((to_utc(end, tz) - to_utc(start, tz)).total_seconds()) // 60
 
 
 @dataclass(frozen=True)
@@ -57,6 +87,11 @@ class Incident:
     notes: str = ""
     sources: tuple[str, ...] = ()
     billing: BillingError | None = None
+    allow_unmatched: bool = False  # names no roster line has, and windows reaching no line, are listed, not refused
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     @property
     def start(self) -> datetime:
@@ -106,35 +141,124 @@ def _roster_digest(path: Path) -> str:
     return sha256_file(path)
 
 
-def load_incident(
-    path: str | Path, *, roster: str | Path | None = None, bills: str | Path | None = None
-) -> Incident:
-    """Read and validate an incident file (and its policy and windows file).
+class _Problems:
+    """Collects the problems of independent parts of an input, so that one run of ``validate``
+    lists them all instead of the first only."""
 
-    ``roster`` replaces the incident's roster (the CLI's ``--roster``), ``bills`` a billing error's
-    bills file (``--bills``).
-    """
-    path = Path(path)
-    doc = Section(read_yaml_mapping(path, "incident"), path, "")
-    root = find_project_root(path.parent)
+    def __init__(self) -> None:
+        self.errors: list[InputError] = []
+
+    def run(self, fn, *args, default=None, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+        try:
+            return fn(*args, **kwargs)
+        except InputErrors as exc:
+            self.errors.extend(exc.errors)
+        except InputError as exc:
+            self.errors.append(exc)
+        return default
+
+    def raise_any(self) -> None:
+        if len(self.errors) == 1:
+            raise self.errors[0]
+        if self.errors:
+            raise InputErrors(self.errors)
+
+
+def _incident_id(doc: Section) -> str:
     iid = doc.text("id")
     if not ID_PATTERN.match(iid):
         raise doc.error(
             "id", f"{iid!r} is not a valid incident id",
             "use lower-case letters, digits and - (it names the output folder)",
         )
-    title = doc.text("title")
-    kind = doc.text("kind", choices=("outage", "billing_error"))
-    tz_name = doc.text("timezone", "Asia/Seoul")
+    return iid
+
+
+def _zone(doc: Section, tz_name: str) -> ZoneInfo:
     try:
-        tz = ZoneInfo(tz_name)
+        return ZoneInfo(tz_name)
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder such as "America", a long name
         raise doc.error("timezone", f"{tz_name!r} is not a known time zone",
                         "use an IANA name such as Asia/Seoul") from None
+
+
+def load_incident(
+    path: str | Path, *, roster: str | Path | None = None, bills: str | Path | None = None
+) -> Incident:
+    """Read and validate an incident file (and its policy and windows file).
+
+    ``roster`` replaces the incident's roster (the CLI's ``--roster``), ``bills`` a billing error's
+    bills file (``--bills``). Every problem found is reported at once (:class:`InputErrors`).
+    """
+    path = Path(path)
+    doc = Section(read_yaml_mapping(path, "incident"), path, "")
+    root = find_project_root(path.parent)
+    found = _Problems()
+    iid = found.run(_incident_id, doc)
+    title = found.run(doc.text, "title")
+    kind = found.run(doc.text, "kind", choices=("outage", "billing_error"))
+    tz_name = found.run(doc.text, "timezone", "Asia/Seoul")
+    tz = found.run(_zone, doc, tz_name) if tz_name else None
     policy = None
-    if kind == "outage" or doc.has("policy"):
-        policy = load_policy(resolve_policy(doc.text("policy"), root, str(path), "policy"))
+    if kind != "billing_error" or doc.has("policy"):
+        policy = found.run(lambda: load_policy(resolve_policy(doc.text("policy"), root, str(path), "policy")))
     doc.used.add("roster")
+    roster_path = found.run(_roster_path, doc, path, root, roster)
+    notes = found.run(doc.text, "notes", "", default="")
+    sources = found.run(doc.text_list, "sources", (), default=())
+    if kind == "billing_error":
+        from .settlement import load_billing
+
+        billing = None
+        if tz is not None:
+            billing = found.run(lambda: load_billing(doc.section("billing"), root, tz,
+                                                     bills=Path(bills) if bills else None))
+        found.run(doc.done)
+        found.raise_any()
+        return Incident(
+            id=iid, title=title, kind=kind, timezone=tz_name, policy=policy, roster=roster_path,
+            windows=(), path=str(path), root=root, sha256=sha256_file(path), notes=notes,
+            sources=sources, billing=billing,
+        )
+    windows: list[Window] = []
+    services = windows_file = None
+    allow_unmatched = False
+    aff = found.run(doc.section, "affected")
+    if aff is not None and tz is not None:
+        services = found.run(aff.text_list, "services", None, choices=SERVICES)
+        allow_unmatched = found.run(aff.boolean, "allow_unmatched", False, default=False)
+        raw_windows = aff.raw("windows", [])
+        if not isinstance(raw_windows, list):
+            found.errors.append(aff.error("windows", "must be a list", "write - {start: …, end: …, where: all}"))
+            raw_windows = []
+        for i, item in enumerate(raw_windows):
+            window = found.run(lambda i=i, item=item: _window(Section(item, path, f"affected.windows[{i}]"), tz))
+            if window is not None:
+                windows.append(window)
+        wf = found.run(aff.text, "windows_file", None)
+        if wf is not None:
+            windows_file = Path(wf)
+            if not windows_file.is_absolute():
+                windows_file = root / windows_file
+            windows.extend(found.run(read_windows_file, windows_file, tz, default=[]))
+        found.run(aff.done)
+    found.run(doc.done)
+    if not found.errors and not windows:
+        found.errors.append(InputError(str(path), "affected", "names no outage window",
+                                       "add affected.windows or affected.windows_file"))
+    if len(windows) > MAX_WINDOWS:
+        found.errors.append(InputError(str(path), "affected", f"has {len(windows):,} windows",
+                                       f"keep it under {MAX_WINDOWS:,}"))
+    found.raise_any()
+    return Incident(
+        id=iid, title=title, kind=kind, timezone=tz_name, policy=policy, roster=roster_path,
+        windows=tuple(windows), services=services, path=str(path), root=root,
+        windows_file=windows_file, sha256=sha256_file(path), notes=notes, sources=sources,
+        allow_unmatched=allow_unmatched,
+    )
+
+
+def _roster_path(doc: Section, path: Path, root: Path, roster: str | Path | None) -> Path:
     if roster is not None:
         roster_path = Path(roster)
     else:
@@ -144,46 +268,7 @@ def load_incident(
     if not path_exists(roster_path):
         raise InputError(str(path), "roster", f"roster {str(roster_path)!r} not found",
                          "generate one with `kt-analysis generate` or fix the path")
-    notes = doc.text("notes", "")
-    sources = doc.text_list("sources", ())
-    if kind == "billing_error":
-        from .settlement import load_billing
-
-        billing = load_billing(doc.section("billing"), root, tz, bills=Path(bills) if bills else None)
-        doc.done()
-        return Incident(
-            id=iid, title=title, kind=kind, timezone=tz_name, policy=policy, roster=roster_path,
-            windows=(), path=str(path), root=root, sha256=sha256_file(path), notes=notes,
-            sources=sources, billing=billing,
-        )
-    aff = doc.section("affected")
-    services = aff.text_list("services", None, choices=SERVICES)
-    windows: list[Window] = []
-    raw_windows = aff.raw("windows", [])
-    if not isinstance(raw_windows, list):
-        raise aff.error("windows", "must be a list", "write - {start: …, end: …, where: all}")
-    for i, item in enumerate(raw_windows):
-        windows.append(_window(Section(item, path, f"affected.windows[{i}]"), tz))
-    windows_file = None
-    wf = aff.text("windows_file", None)
-    if wf is not None:
-        windows_file = Path(wf)
-        if not windows_file.is_absolute():
-            windows_file = root / windows_file
-        windows.extend(read_windows_file(windows_file, tz))
-    aff.done()
-    doc.done()
-    if not windows:
-        raise InputError(str(path), "affected", "names no outage window",
-                         "add affected.windows or affected.windows_file")
-    if len(windows) > MAX_WINDOWS:
-        raise InputError(str(path), "affected", f"has {len(windows):,} windows",
-                         f"keep it under {MAX_WINDOWS:,}")
-    return Incident(
-        id=iid, title=title, kind=kind, timezone=tz_name, policy=policy, roster=roster_path,
-        windows=tuple(windows), services=services, path=str(path), root=root,
-        windows_file=windows_file, sha256=sha256_file(path), notes=notes, sources=sources,
-    )
+    return roster_path
 
 
 def parse_time(value: object, tz: ZoneInfo, path: str, where: str) -> datetime:
@@ -204,16 +289,47 @@ def parse_time(value: object, tz: ZoneInfo, path: str, where: str) -> datetime:
         raise InputError(path, where, f"{value!r} is not a date and time",
                          "write it as 2021-10-25T11:16")
     if stamp.tzinfo is not None:
-        local_offset = stamp.replace(tzinfo=None).replace(tzinfo=tz).utcoffset()
-        if stamp.utcoffset() != local_offset:
+        naive = stamp.replace(tzinfo=None)
+        offsets = [naive.replace(tzinfo=tz, fold=f).utcoffset() for f in (0, 1)]
+        if stamp.utcoffset() not in offsets:
             raise InputError(
                 path, where,
                 f"{value} is in another time zone (UTC{_fmt_offset(stamp.utcoffset())}) than the "
-                f"incident ({tz.key}, UTC{_fmt_offset(local_offset)})",
+                f"incident ({tz.key}, UTC{_fmt_offset(offsets[0])})",
                 "write local time without a zone, or the incident's own offset",
             )
-        stamp = stamp.replace(tzinfo=None)
-    return stamp.replace(second=0, microsecond=0) if stamp.second or stamp.microsecond else stamp
+        # The offset says which of a repeated hour is meant (the clocks' second pass is fold=1).
+        fold = 1 if offsets[0] != offsets[1] and stamp.utcoffset() == offsets[1] else 0
+        stamp = naive.replace(fold=fold)
+        written_offset = True
+    else:
+        written_offset = False
+    stamp = stamp.replace(second=0, microsecond=0) if stamp.second or stamp.microsecond else stamp
+    _check_exists(stamp, tz, path, where, written_offset)
+    return stamp
+
+
+def _check_exists(stamp: datetime, tz: ZoneInfo, path: str, where: str, written_offset: bool) -> None:
+    """Refuse a local time the clocks skip (daylight saving starts) and, unless an offset says
+    which, a local time they show twice (it ends): either would put the outage an hour off."""
+    first, second = stamp.replace(tzinfo=tz, fold=0), stamp.replace(tzinfo=tz, fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return
+    back = first.astimezone(UTC).astimezone(tz).replace(tzinfo=None, fold=0)
+    if back != stamp.replace(fold=0):
+        raise InputError(
+            path, where,
+            f"{stamp:%Y-%m-%d %H:%M} does not exist in {tz.key}: the clocks skip it when daylight saving starts",
+            f"write the time the clocks showed (the instant UTC{_fmt_offset(first.utcoffset())} names is "
+            f"{first.astimezone(UTC).astimezone(tz):%H:%M} local)",
+        )
+    if not written_offset:
+        raise InputError(
+            path, where,
+            f"{stamp:%Y-%m-%d %H:%M} happens twice in {tz.key}: the clocks go back when daylight saving ends",
+            f"write the offset to say which: {stamp:%Y-%m-%dT%H:%M}{_fmt_offset(first.utcoffset())} "
+            f"(the first) or {stamp:%Y-%m-%dT%H:%M}{_fmt_offset(second.utcoffset())} (the second)",
+        )
 
 
 def _fmt_offset(delta: timedelta | None) -> str:
@@ -235,32 +351,54 @@ def check_in_calendar(day: date, path: str, where: str) -> None:
                          f"check the year (a typo such as 2204 for 2024?); dates from {first} to {last} work")
 
 
-def _check_span(start: datetime, end: datetime, path: str, where: str) -> None:
+def _check_span(start: datetime, end: datetime, path: str, where: str, tz: ZoneInfo | None = None) -> None:
     check_in_calendar(start, path, where)
     check_in_calendar(end, path, where)
-    if end <= start:
+    minutes = elapsed_minutes(start, end, tz)
+    if minutes <= 0:
         raise InputError(
             path, where,
             f"ends ({end:%Y-%m-%d %H:%M}) before it starts ({start:%Y-%m-%d %H:%M})"
-            if end < start else f"starts and ends at the same minute ({start:%Y-%m-%d %H:%M})",
+            if minutes < 0 else f"starts and ends at the same minute ({start:%Y-%m-%d %H:%M})",
             "swap start and end, or fix the date",
         )
-    if end - start > timedelta(days=MAX_WINDOW_DAYS):
-        raise InputError(path, where, f"lasts {(end - start).days} days",
+    if minutes > MAX_WINDOW_DAYS * 1440:
+        raise InputError(path, where, f"lasts {minutes // 1440} days",
                          f"split it or check the dates (at most {MAX_WINDOW_DAYS} days a window)")
+
+
+def _names(sec: Section, name: str) -> tuple[str, ...] | None:
+    """Region or facility names in their normalised form; a name that is only spaces is refused."""
+    values = sec.text_list(name, None)
+    if values is None:
+        return None
+    out = []
+    for i, value in enumerate(values):
+        norm = normalize(value)
+        if not norm:
+            raise InputError(sec.path, f"{sec.key(name)}[{i}]", f"{value!r} is blank", "write the name")
+        out.append(norm)
+    return tuple(dict.fromkeys(out))
 
 
 def _window(sec: Section, tz: ZoneInfo) -> Window:
     start = parse_time(sec.raw("start"), tz, sec.path, sec.key("start"))
     end = parse_time(sec.raw("end"), tz, sec.path, sec.key("end"))
-    _check_span(start, end, sec.path, sec.where)
+    _check_span(start, end, sec.path, sec.where, tz)
     services = sec.text_list("services", None, choices=SERVICES)
-    where = sec.raw("where", "all")
+    if "where" not in sec.data or sec.data["where"] is None:
+        sec.used.add("where")
+        raise sec.error("where", "is missing: a window must say which lines it reached",
+                        "write where: all for every line, or where: {regions: [...]} or {facilities: [...]}")
+    where = sec.raw("where")
     regions = facilities = None
     if where != "all":
+        if isinstance(where, str):
+            raise sec.error("where", f"is {where!r}, not all or a mapping",
+                            "write where: all, {regions: [...]} or {facilities: [...]}")
         wsec = Section(where, sec.path, sec.key("where"))
-        regions = wsec.text_list("regions", None)
-        facilities = wsec.text_list("facilities", None)
+        regions = _names(wsec, "regions")
+        facilities = _names(wsec, "facilities")
         wsec.done()
         if regions is None and facilities is None:
             raise sec.error("where", "names neither regions nor facilities",
@@ -270,12 +408,15 @@ def _window(sec: Section, tz: ZoneInfo) -> Window:
                   facilities=facilities, origin=f"{sec.path}: {sec.where}")
 
 
+MAX_ROW_PROBLEMS = 20
+
+
 def read_windows_file(path: Path, tz: ZoneInfo) -> list[Window]:
-    """A CSV of windows: ``facility_id, service, start, end`` (``region`` may replace facility_id)."""
-    if not path_exists(path):
-        raise InputError(str(path), "", "windows file not found", "check affected.windows_file")
-    if path.is_dir():
-        raise InputError(str(path), "", "is a folder, not a windows file", "name the .csv file")
+    """A CSV of windows: ``facility_id, service, start, end`` (``region`` may replace facility_id).
+
+    Every bad row is reported (up to 20), not only the first."""
+    check_input_file(path, "windows", max_bytes=MAX_WINDOWS_FILE_BYTES,
+                     fix_size="a windows file holds one row per site and service: check the file")
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8-sig")
@@ -286,38 +427,53 @@ def read_windows_file(path: Path, tz: ZoneInfo) -> list[Window]:
             raise InputError(str(path), "", "is neither UTF-8 nor CP949 text",
                              "save it as UTF-8 CSV") from None
     reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip() for h in (reader.fieldnames or [])]
+    header = [normalize(h) for h in (reader.fieldnames or [])]
     if not header:
         raise InputError(str(path), "line 1", "has no header", "start with facility_id,service,start,end")
+    reader.fieldnames = header
+    repeated = sorted({h for h in header if header.count(h) > 1})
+    if repeated:
+        raise InputError(str(path), "header", f"names column(s) {', '.join(repeated)} twice",
+                         "keep one column of each name")
     missing = [c for c in ("start", "end") if c not in header]
     if "facility_id" not in header and "region" not in header:
         missing.insert(0, "facility_id")
     if missing:
         raise InputError(str(path), "header", f"lacks column(s) {', '.join(missing)}",
                          "the header is facility_id,service,start,end")
-    windows = []
+    windows: list[Window] = []
+    found = _Problems()
     for lineno, row in enumerate(reader, start=2):
-        where = f"line {lineno}"
-        if None in row:  # more values than the header has columns (csv puts the rest under None)
-            raise InputError(str(path), where, f"has {len(header) + len(row[None])} values, the header "
-                             f"{len(header)}", "give every line the header's columns (quote a value holding a comma)")
-        row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
-        start = parse_time(row["start"], tz, str(path), f"{where}, start")
-        end = parse_time(row["end"], tz, str(path), f"{where}, end")
-        _check_span(start, end, str(path), where)
-        service = row.get("service") or None
-        if service is not None and service not in SERVICES:
-            raise InputError(str(path), f"{where}, service", f"{service!r} is not a service",
-                             f"use one of {', '.join(SERVICES)}")
-        facility = row.get("facility_id") or None
-        region = row.get("region") or None
-        if facility is None and region is None:
-            raise InputError(str(path), where, "names no facility_id or region", "fill one of them")
-        windows.append(Window(
-            start=start, end=end, services=(service,) if service else None,
-            facilities=(facility,) if facility else None, regions=(region,) if region else None,
-            origin=f"{path}: {where}",
-        ))
+        if len(found.errors) >= MAX_ROW_PROBLEMS:
+            break
+        window = found.run(_windows_row, path, lineno, header, row, tz)
+        if window is not None:
+            windows.append(window)
+    found.raise_any()
     if not windows:
         raise InputError(str(path), "", "holds a header but no windows", "add one row per window")
     return windows
+
+
+def _windows_row(path: Path, lineno: int, header: list[str], row: dict, tz: ZoneInfo) -> Window:
+    where = f"line {lineno}"
+    if None in row:  # more values than the header has columns (csv puts the rest under None)
+        raise InputError(str(path), where, f"has {len(header) + len(row[None])} values, the header "
+                         f"{len(header)}", "give every line the header's columns (quote a value holding a comma)")
+    row = {(k or ""): normalize(v or "") for k, v in row.items()}
+    start = parse_time(row["start"], tz, str(path), f"{where}, start")
+    end = parse_time(row["end"], tz, str(path), f"{where}, end")
+    _check_span(start, end, str(path), where, tz)
+    service = row.get("service") or None
+    if service is not None and service not in SERVICES:
+        raise InputError(str(path), f"{where}, service", f"{service!r} is not a service",
+                         f"use one of {', '.join(SERVICES)}")
+    facility = row.get("facility_id") or None
+    region = row.get("region") or None
+    if facility is None and region is None:
+        raise InputError(str(path), where, "names no facility_id or region", "fill one of them")
+    return Window(
+        start=start, end=end, services=(service,) if service else None,
+        facilities=(facility,) if facility else None, regions=(region,) if region else None,
+        origin=f"{path}: {where}",
+    )

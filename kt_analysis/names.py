@@ -46,11 +46,15 @@ def closest(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:
     >>> closest("부산시", ["서울", "부산", "대전"])
     ['부산']
     >>> closest("f-01", ["F-01", "F-10", "F-11"])
-    ['F-01', 'F-11', 'F-10']
+    ['F-01']
+    >>> closest("F-1", ["F-01", "F-10", "F-11"])
+    ['F-10', 'F-11', 'F-01']
     """
     pool = sorted({normalize(c) for c in candidates})
     folded = name.casefold()
     same_case = [c for c in pool if c.casefold() == folded]
+    if same_case:  # only the letter case differs: that is the answer
+        return same_case[:n]
     contains = [c for c in pool if c not in same_case and (c in name or name in c) and c]
     ranked = difflib.get_close_matches(name, pool, n=n, cutoff=0.4)
     ranked += difflib.get_close_matches(folded, [c.casefold() for c in pool], n=n, cutoff=0.4)

@@ -9,12 +9,13 @@ See DESIGN.md ("Policy") for the format; the extensions are documented in README
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Literal
 
 from .errors import InputError
+from .names import normalize
 from .yamlio import Section, path_exists, read_yaml_mapping, sha256_file
 
 SERVICES = ("mobile", "internet", "iptv", "landline")
@@ -112,7 +113,10 @@ class CreditRule:
 class When:
     customer_types: tuple[str, ...] | None = None
     services: tuple[str, ...] | None = None
-    regions: tuple[str, ...] | None = None
+    regions: tuple[str, ...] | None = None  # as written (normalised)
+    # The roster's own spellings of those regions (NFD, stray spaces), set when a roster is read:
+    # what the SQL compares, so that `서울` in a policy reaches a line whose region is `서울 `.
+    region_values: tuple[str, ...] | None = None
 
     def describe(self) -> str:
         parts = []
@@ -381,7 +385,7 @@ def _override(sec: Section, path: Path) -> Override:
     when = When(
         customer_types=types,
         services=wsec.text_list("services", None, choices=SERVICES),
-        regions=wsec.text_list("regions", None),
+        regions=_normalized(wsec.text_list("regions", None)),
     )
     wsec.done()
     if when == When():
@@ -395,3 +399,25 @@ def _override(sec: Section, path: Path) -> Override:
     credit = _credit_rule(sec, path)
     sec.done()
     return Override(when=when, credit=credit, eligibility=eligibility, combine=combine)
+
+
+def _normalized(names: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    return None if names is None else tuple(normalize(n) for n in names)
+
+
+def with_roster_spellings(policy: Policy, roster_regions: list[str]) -> Policy:
+    """The policy with each override's regions matched to the roster's own spellings of them
+    (same name after NFC and trimming); a policy without region conditions is returned as it is."""
+    if not any(o.when.regions for o in policy.overrides):
+        return policy
+    spellings: dict[str, list[str]] = {}
+    for raw in roster_regions:
+        if raw is not None:
+            spellings.setdefault(normalize(raw), []).append(raw)
+    overrides = []
+    for o in policy.overrides:
+        if o.when.regions:
+            values = tuple(v for r in o.when.regions for v in spellings.get(r, []))
+            o = replace(o, when=replace(o.when, region_values=values or None))
+        overrides.append(o)
+    return replace(policy, overrides=tuple(overrides))

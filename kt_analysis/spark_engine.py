@@ -51,6 +51,7 @@ from .analysis import (
     count_customers,
     distribution_rows,
     prepare,
+    roster_spellings,
     timeline_rows,
     totals_sql,
     what_if_rows,
@@ -285,7 +286,7 @@ def analyse_spark(
         using = ", ".join(per_line.keys)
         spark.sql(f"SELECT /*+ BROADCAST(e) */ * FROM roster AS r JOIN exposure AS e USING ({using})"
                   ).createOrReplaceTempView("per_line")
-        p = compile_policy(incident.policy, "spark")
+        p = compile_policy(roster_spellings(per_line, incident.policy), "spark")
         days = credit_days(incident.policy, incident.end.date(), _calendar(incident))
         cols = [c for c in LEDGER_COLUMNS
                 if c not in ("eligible", "eligibility_reason", "rule", "credit_krw", "credit_on")]
@@ -301,6 +302,7 @@ def analyse_spark(
             say("comparing policies (what-if) on Spark")
             policies = what_if_policies if what_if_policies is not None else catalogue_policies(incident)
             query = SparkQuery(spark)
+            policies = [roster_spellings(per_line, p) for p in policies]
             rows = (what_if_rows(query.rows(what_if_sql(policies, "per_line", "spark"))[0], policies,
                                  per_line.source.path) if policies else [])
             say("summarising on Spark")
@@ -312,7 +314,7 @@ def analyse_spark(
                              ) from None
         say("writing ledger.parquet from Spark's sorted parts")
         merge_parts(parts, out_dir / "ledger.parquet")
-        summary = summary_from(incident, figures, per_line.roster_lines, rows)
+        summary = summary_from(incident, figures, per_line.roster_lines, rows, per_line)
         return summary, rows
     finally:
         if per_line is not None:

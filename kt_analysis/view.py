@@ -244,13 +244,16 @@ def _version(pkg: str) -> str:
 
 
 def _windows_preview(inc: Incident, limit: int = 12) -> list[dict[str, str]]:
+    from .incident import elapsed_minutes
+
+    tz = inc.tz
     out = []
     for w in inc.windows[:limit]:
         where = "전국" if not (w.regions or w.facilities) else ", ".join(
             [*(w.regions or ()), *(w.facilities or ())])
         out.append({
             "start": present.korean_datetime(w.start), "end": present.korean_datetime(w.end),
-            "minutes": present.duration_korean(w.minutes), "where": where,
+            "minutes": present.duration_korean(elapsed_minutes(w.start, w.end, tz)), "where": where,
             "services": ", ".join(
                 present.label(s, present.SERVICE_KO) for s in (w.services or inc.services or ())
             ) or "전체",

@@ -283,8 +283,9 @@ def test_overlapping_windows_are_merged(project: Path, tmp_path: Path) -> None:
 
 
 def test_an_incident_that_reaches_no_line(project: Path, tmp_path: Path) -> None:
-    """A region no line is in: exit 0, a valid summary of zeros, and a report that says so (the
-    full report: its summary is the one --no-report writes)."""
+    """A region no line is in, allowed by the incident (``allow_unmatched: true``; without it the
+    name is refused): exit 0, a valid summary of zeros that lists the name, and a report that says
+    so (the full report: its summary is the one --no-report writes)."""
     result = kt("run", "incidents/zero_affected.yml", "--out", tmp_path, cwd=project, tmp=tmp_path)
     assert result.returncode == 0, result.stderr
     folder = tmp_path / "bad-corpus-nobody"
@@ -292,6 +293,8 @@ def test_an_incident_that_reaches_no_line(project: Path, tmp_path: Path) -> None
     assert summary["affected_lines"] == summary["eligible_lines"] == summary["total_credit_krw"] == 0
     assert summary["by_region"] == {} and summary["credit_timeline"] == []
     assert summary["roster_lines"] == 5
+    assert [(u["column"], u["value"]) for u in summary["unmatched_names"]] == [("region", "울릉도")]
+    assert [(r["lines"], r["customers"]) for r in summary["reach"]] == [(0, 0)]
     assert duckdb.sql(f"SELECT count(*) FROM '{folder / 'ledger.parquet'}'").fetchall() == [(0,)]
     html = (folder / "report.html").read_text(encoding="utf-8")
     assert "영향 회선 0" in html and "0원" in html
