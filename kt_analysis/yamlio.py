@@ -4,12 +4,23 @@ Input files come from analysts and from other systems, so nothing in them is eve
 only plain YAML (no custom tags such as ``!!python/object``), no aliases (an alias bomb expands a
 few lines into gigabytes), timestamps kept as text so that the loaders parse them with the
 incident's time zone instead of PyYAML guessing one.
+
+Two more silent changes of meaning are refused or undone:
+
+* a key written twice in one mapping (at any depth) is an error: YAML would keep the last one;
+* plain scalars follow the YAML 1.2 core schema, not PyYAML's YAML 1.1: ``yes``/``no``/``on``/
+  ``off``, ``1:30``, ``1_000`` and ``0b101`` are text; only ``true``/``false`` (3 spellings) are
+  booleans; an integer is decimal, ``0o17`` or ``0x1F``. A number remembers how it was written
+  (:class:`YamlInt`, :class:`YamlFloat`), so a value read as text (a facility ``0012``, a region
+  ``1.10``) is always the text as written, never ``str()`` of the number.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Any
@@ -23,10 +34,61 @@ MAX_YAML_BYTES = 1_000_000
 MAX_YAML_DEPTH = 64
 
 
+class YamlInt(int):
+    """An integer read from YAML that remembers its text (``0x1F``, ``0012``, ``+12``)."""
+
+    source: str
+
+    def __new__(cls, value: int, source: str = "") -> YamlInt:
+        obj = super().__new__(cls, value)
+        obj.source = source or str(int(value))
+        return obj
+
+    def __getnewargs__(self) -> tuple[int, str]:  # copy and pickle keep the text
+        return int(self), self.source
+
+
+class YamlFloat(float):
+    """A float read from YAML that remembers its text (``1.10``, ``.5``, ``1e3``)."""
+
+    source: str
+
+    def __new__(cls, value: float, source: str = "") -> YamlFloat:
+        obj = super().__new__(cls, value)
+        obj.source = source or repr(float(value))
+        return obj
+
+    def __getnewargs__(self) -> tuple[float, str]:  # type: ignore[override]
+        return float(self), self.source
+
+
+def source_text(value: Any) -> str | None:
+    """A scalar as the input file wrote it: the text itself, or a number's own spelling;
+    None for anything else (a boolean, nothing, a list, a mapping, a number not read from YAML)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, YamlInt | YamlFloat):
+        return value.source
+    return None
+
+
+class _InputYAMLError(yaml.MarkedYAMLError):
+    """A YAML problem found by this loader, with the fix the user needs."""
+
+    def __init__(self, problem: str, mark: Any, fix: str) -> None:
+        super().__init__(None, None, problem, mark)
+        self.fix = fix
+
+
 class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader without timestamp guessing, without aliases and without deep nesting."""
+    """SafeLoader with the YAML 1.2 core schema, without timestamp guessing, aliases, deep
+    nesting or duplicate keys."""
 
     _depth = 0
+
+    def construct_document(self, node):  # type: ignore[override]
+        _refuse_duplicate_keys(self, node, "")
+        return super().construct_document(node)
 
     def compose_node(self, parent, index):  # type: ignore[override]
         if self.check_event(yaml.AliasEvent):
@@ -60,14 +122,100 @@ class _StrictLoader(yaml.SafeLoader):
             ) from None
 
 
-# Keep dates and times as strings: the loaders parse them with the incident's time zone.
-_StrictLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+def _refuse_duplicate_keys(loader: _StrictLoader, node: yaml.Node, where: str) -> None:
+    """Every mapping, at any depth, names each key once (``1`` and ``0x1`` are one key, as are
+    ``true`` and ``1`` to Python's dict): YAML would silently keep the last value."""
+    if isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _refuse_duplicate_keys(loader, item, f"{where}[{i}]")
+        return
+    if not isinstance(node, yaml.MappingNode):
+        return
+    first: dict[Any, yaml.Node] = {}
+    for key_node, value_node in node.value:
+        name = key_node.value if isinstance(key_node, yaml.ScalarNode) else "?"
+        if isinstance(key_node, yaml.ScalarNode):
+            key = loader.construct_object(key_node, deep=True)
+            try:
+                earlier = first.get(key)
+            except TypeError:  # an unhashable key: the constructor refuses it below
+                earlier = None
+            else:
+                if earlier is not None:
+                    line = earlier.start_mark.line + 1
+                    inside = f" in {where}" if where else ""
+                    also = f" (first at line {line})" if earlier.value == name else \
+                        f" (first at line {line} as {earlier.value!r})"
+                    raise _InputYAMLError(
+                        f"key {name!r}{inside} appears twice{also}", key_node.start_mark,
+                        f"keep one `{name}:` and delete the other (YAML would silently use the last)",
+                    )
+                first[key] = key_node
+        _refuse_duplicate_keys(loader, value_node, f"{where}.{name}" if where else str(name))
+
+
+# Plain scalars resolve by the YAML 1.2 core schema (https://yaml.org/spec/1.2.2/#1032-tag-resolution);
+# dates and times stay strings: the loaders parse them with the incident's time zone. PyYAML's
+# YAML 1.1 rules would read yes/no/on/off as booleans, 0012 as octal 10, 1:30 as 90, 1_000 as 1000
+# and `<<` as a merge that silently overrides keys.
+_NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
+_BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+_INT = re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")
+_FLOAT = re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?)$")
+_INF = re.compile(r"^[-+]?(?:\.inf|\.Inf|\.INF)$")
+_NAN = re.compile(r"^(?:\.nan|\.NaN|\.NAN)$")
+
+_StrictLoader.yaml_implicit_resolvers = {}
+_StrictLoader.add_implicit_resolver("tag:yaml.org,2002:null", _NULL, ["~", "n", "N", ""])
+_StrictLoader.add_implicit_resolver("tag:yaml.org,2002:bool", _BOOL, list("tTfF"))
+_StrictLoader.add_implicit_resolver("tag:yaml.org,2002:int", _INT, list("-+0123456789"))
+_StrictLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+.0123456789"))
+_StrictLoader.add_implicit_resolver("tag:yaml.org,2002:float", _INF, list("-+."))
+_StrictLoader.add_implicit_resolver("tag:yaml.org,2002:float", _NAN, ["."])
+
+
+def _construct_null(loader: _StrictLoader, node: yaml.ScalarNode) -> None:
+    if not _NULL.match(loader.construct_scalar(node)):
+        raise ValueError("not a null")
+
+
+def _construct_bool(loader: _StrictLoader, node: yaml.ScalarNode) -> bool:
+    text = loader.construct_scalar(node)
+    if not _BOOL.match(text):
+        raise ValueError("not a YAML 1.2 boolean")
+    return text.lower() == "true"
+
+
+def _construct_int(loader: _StrictLoader, node: yaml.ScalarNode) -> YamlInt:
+    text = loader.construct_scalar(node)
+    if not _INT.match(text):  # int() would also take 1_000 and " 12 "
+        raise ValueError("not a YAML 1.2 integer")
+    if text.startswith(("0o", "0x")):
+        return YamlInt(int(text[2:], 8 if text[1] == "o" else 16), text)
+    return YamlInt(int(text, 10), text)
+
+
+def _construct_float(loader: _StrictLoader, node: yaml.ScalarNode) -> YamlFloat:
+    text = loader.construct_scalar(node)
+    if _FLOAT.match(text):
+        return YamlFloat(float(text), text)
+    if _INF.match(text):
+        return YamlFloat(-math.inf if text.startswith("-") else math.inf, text)
+    if _NAN.match(text):
+        return YamlFloat(math.nan, text)
+    raise ValueError("not a YAML 1.2 float")
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:null", _construct_null)
+_StrictLoader.add_constructor("tag:yaml.org,2002:bool", _construct_bool)
+_StrictLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+_StrictLoader.add_constructor("tag:yaml.org,2002:float", _construct_float)
 
 
 def sha256_file(path: str | Path) -> str:
+    """The file's sha256; a device, FIFO or socket is refused (:func:`check_input_file`) before a
+    byte is read: ``/dev/zero`` never ends and a FIFO nobody writes to never answers."""
+    check_input_file(path, "input")
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -154,7 +302,9 @@ def read_yaml_mapping(path: str | Path, what: str) -> dict[str, Any]:
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = exc.problem or str(exc)
         fix = "fix the YAML syntax there (quote text that holds : ? # [ ] { } ,)"
-        if "could not determine a constructor" in str(exc):
+        if isinstance(exc, _InputYAMLError):
+            fix = exc.fix
+        elif "could not determine a constructor" in str(exc):
             problem = "custom YAML tags are not accepted (" + (exc.problem or "").strip() + ")"
             fix = "write plain YAML values: no tags such as !!python/…"
         elif "aliases" in problem:
@@ -219,7 +369,8 @@ class Section:
         value = self.raw(name, default)
         if value is default and default is not _MISSING:
             return value
-        if not isinstance(value, str) or not value.strip():
+        value = _text_as_written(value, self.path, self.key(name), "write a word or sentence")
+        if not value.strip():
             raise self.error(name, f"must be text, found {_kind(value)}", "write a word or sentence")
         if choices and value not in choices:
             raise self.error(
@@ -239,7 +390,10 @@ class Section:
     def boolean(self, name: str, default: Any = _MISSING) -> Any:
         value = self.raw(name, default)
         if not isinstance(value, bool):
-            raise self.error(name, f"must be true or false, found {value!r}", "write true or false")
+            fix = "write true or false"
+            if isinstance(value, str) and value.lower() in _YAML11_BOOLS:
+                fix += f" ({value} is text in YAML 1.2, not a yes/no value)"
+            raise self.error(name, f"must be true or false, found {as_written(value)}", fix)
         return value
 
     def text_list(
@@ -248,18 +402,13 @@ class Section:
         value = self.raw(name, default)
         if value is default and default is not _MISSING:
             return value
-        if isinstance(value, str):
+        if source_text(value) is not None:  # one name: a list of one
             value = [value]
         if not isinstance(value, list) or not value:
             raise self.error(name, f"must be a list, found {_kind(value)}", "write [a, b, …]")
         out = []
         for i, item in enumerate(value):
-            if not isinstance(item, str | int) or isinstance(item, bool):
-                raise InputError(
-                    self.path, f"{self.key(name)}[{i}]", f"must be text, found {_kind(item)}",
-                    "write a name",
-                )
-            item = str(item)
+            item = _text_as_written(item, self.path, f"{self.key(name)}[{i}]", "write a name")
             if choices and item not in choices:
                 raise InputError(
                     self.path, f"{self.key(name)}[{i}]",
@@ -277,7 +426,7 @@ class Section:
     def done(self) -> None:
         unknown = [k for k in self.data if k not in self.used]
         if unknown:
-            name = str(unknown[0])
+            name = as_written(unknown[0]).strip("'")
             known = ", ".join(sorted(self.used)) or "none"
             raise self.error(name, "is not a known key", f"remove it or check the spelling (known: {known})")
 
@@ -289,12 +438,41 @@ def check_int(
         hint = "write a whole number without quotes, commas or units"
         if isinstance(value, float):
             hint = "money and time are whole numbers here: write an integer"
-        raise InputError(path, where, f"must be a whole number, found {value!r}", hint)
+        elif isinstance(value, bool):
+            hint = "true and false are not numbers: write a whole number such as 0 or 1"
+        raise InputError(path, where, f"must be a whole number, found {as_written(value)}", hint)
     if minimum is not None and value < minimum:
         raise InputError(path, where, f"is {value}, below the minimum {minimum}", f"use {minimum} or more")
     if maximum is not None and value > maximum:
         raise InputError(path, where, f"is {value}, above the maximum {maximum:,}", f"use {maximum:,} or less")
-    return value
+    return int(value)  # a plain int from here on (a YamlInt's text is for text fields only)
+
+
+_YAML11_BOOLS = ("yes", "no", "on", "off", "y", "n")
+
+
+def as_written(value: Any) -> str:
+    """A scalar as the file wrote it, for messages: ``0x1F``, ``true``, ``'yes'``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, YamlInt | YamlFloat):
+        return value.source
+    if isinstance(value, str):
+        return repr(value)
+    return _kind(value)
+
+
+def _text_as_written(value: Any, path: str, where: str, fix: str) -> str:
+    """A value read as text: the text as written, a number's own spelling (``0012``, not ``12``).
+    A boolean, nothing, a list or a mapping where text belongs is refused."""
+    text = source_text(value)
+    if text is not None:
+        return text
+    if isinstance(value, bool):
+        word = "true" if value else "false"
+        raise InputError(path, where, f"must be text, found {word} (a yes/no value in YAML)",
+                         f"quote it: '{word}' if it is a name, or write the text meant")
+    raise InputError(path, where, f"must be text, found {_kind(value)}", fix)
 
 
 def _kind(value: Any) -> str:
@@ -306,4 +484,8 @@ def _kind(value: Any) -> str:
         return "a list"
     if isinstance(value, str):
         return f"text {value!r}"
+    if isinstance(value, bool):
+        return f"boolean {as_written(value)}"
+    if isinstance(value, YamlInt | YamlFloat):
+        return f"number {value.source}"
     return f"{type(value).__name__} {value!r}"
