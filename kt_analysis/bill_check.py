@@ -38,6 +38,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .bills import open_bills
 from .errors import InputError
 
 __all__ = [
@@ -111,9 +112,6 @@ EXIT_CODES: dict[str, int] = {"ok": 0, "suspect": 3, "blocked": 4}
 
 _SEVERITY = {"ok": 0, "suspect": 1, "blocked": 2}
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-_COLUMNS = ("line_id", "bill_month", "amount_krw")
-_INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
-                  "UBIGINT")
 _STATS = ("total_krw", "mean_krw", "median_krw", "p90_krw")
 
 
@@ -202,38 +200,10 @@ def _month_label(index: int) -> str:
 
 
 def _source(con: duckdb.DuckDBPyConnection, path: Path, role: str) -> tuple[str, dict[str, int]]:
-    """SQL for a bills file (Parquet, folder of Parquet, CSV) and its rows per month, validated."""
-    if not path.exists():
-        raise InputError(str(path), "", f"{role} file not found",
-                         "give a bills file (.parquet or .csv); `kt-analysis generate` writes one")
-    if path.is_dir():
-        sql = f"read_parquet({_q(str(path / '**' / '*.parquet'))})"
-    elif path.suffix.lower() in (".csv", ".txt"):
-        sql = f"read_csv({_q(str(path))}, header = true)"
-    else:
-        sql = f"read_parquet({_q(str(path))})"
-    try:
-        types = {name: str(kind) for name, kind, *_ in con.execute(f"DESCRIBE SELECT * FROM {sql}").fetchall()}
-    except duckdb.Error as exc:
-        problem = str(exc).splitlines()[0]
-        raise InputError(str(path), "", f"cannot be read ({problem})",
-                         "give a Parquet or CSV file with line_id, bill_month, amount_krw") from exc
-    missing = [c for c in _COLUMNS if c not in types]
-    if missing:
-        raise InputError(str(path), "columns", f"missing {', '.join(missing)} (has {', '.join(types)})",
-                         "a bills file has line_id, bill_month (YYYY-MM) and amount_krw (whole won)")
-    for column in ("line_id", "amount_krw"):
-        if types[column] not in _INTEGER_TYPES:
-            raise InputError(str(path), column, f"is {types[column]}, not whole numbers",
-                             "write line ids and amounts in whole won (integers)")
-    rows = con.execute(
-        f"SELECT CAST(bill_month AS VARCHAR), count(*) FROM {sql} GROUP BY 1 ORDER BY 1"
-    ).fetchall()
-    bad = [m for m, _ in rows if m is None or not _MONTH.fullmatch(m)]
-    if bad:
-        raise InputError(str(path), "bill_month", f"has values that are not YYYY-MM, e.g. {bad[0]!r}",
-                         "write bill months like 2023-09")
-    return sql, {m: int(n) for m, n in rows}
+    """SQL for a bills file (Parquet, folder of Parquet, CSV) and its rows per month, checked on
+    every row by :func:`kt_analysis.bills.open_bills` (types declared, not guessed)."""
+    bills = open_bills(con, path, role)
+    return bills.sql, bills.months
 
 
 def _available(months: Iterable[str]) -> str:

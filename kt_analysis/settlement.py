@@ -22,9 +22,9 @@ from typing import Any, Literal
 import duckdb
 import pandas as pd
 
-from .errors import InputError, shown
+from .errors import InputError
 from .policy import ID_PATTERN, PAYMENT_METHODS
-from .yamlio import Section, path_exists, read_yaml_mapping, sha256_file
+from .yamlio import Section, as_written, path_exists, read_yaml_mapping, sha256_file, source_text
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 MAX_LAG = 60
@@ -81,10 +81,13 @@ class BillingError:
 def _date(value: Any, path: str, where: str) -> date:
     if isinstance(value, date) and not isinstance(value, datetime):
         return value
+    text = source_text(value)  # as written: 20230911 is not str() of a number here
     try:
-        return date.fromisoformat(str(value).strip())
+        if text is None:
+            raise ValueError(value)
+        return date.fromisoformat(text.strip())
     except ValueError:
-        raise InputError(path, where, f"{value!r} is not a date", "write it as 2023-09-11") from None
+        raise InputError(path, where, f"{as_written(value)} is not a date", "write it as 2023-09-11") from None
 
 
 def _dates(sec: Section, name: str) -> tuple[date, ...]:
@@ -143,9 +146,10 @@ def resolve_settlement(ref: str, root: Path, referrer: str, where: str) -> Path:
 def load_billing(sec: Section, root: Path, tz: Any, *, bills: Path | None = None) -> BillingError:
     """The ``billing:`` section of a billing-error incident."""
     def month(name: str) -> str:
-        value = str(sec.raw(name)).strip()
+        raw = sec.raw(name)
+        value = (source_text(raw) or "").strip()
         if not MONTH.match(value):
-            raise sec.error(name, f"{value!r} is not a month", "write it as 2023-09 (quoted if needed)")
+            raise sec.error(name, f"{as_written(raw)} is not a month", "write it as 2023-09 (quoted if needed)")
         return value
 
     wrong, charged = month("wrong_month"), month("charged_month")
@@ -178,7 +182,7 @@ def load_billing(sec: Section, root: Path, tz: Any, *, bills: Path | None = None
             isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 31 for d in cycle
         ):  # `true` is an int to Python; as a bill day it would silently mean the 1st
             raise sec.error("bill_cycle_days", "must be a list of days 1-31", "write [11, 19]")
-        cycle_days = tuple(cycle)
+        cycle_days = tuple(int(d) for d in cycle)
     from .policy import SERVICES
 
     services = sec.text_list("services", None, choices=SERVICES)
@@ -199,49 +203,25 @@ def _date_list(days: list[date]) -> str:
 
 
 def _bills_sql(path: Path) -> str:
-    if path.is_dir():
-        return f"read_parquet({_q(path / '**' / '*.parquet')})"
-    if path.suffix.lower() == ".csv":
-        return f"read_csv({_q(path)}, header=true)"
-    return f"read_parquet({_q(path)})"
+    """The typed relation over the bills file (``line_id BIGINT, bill_month VARCHAR, amount_krw BIGINT``)."""
+    from .bills import bills_sql
+
+    return bills_sql(path)
 
 
 def validate_bills(con: duckdb.DuckDBPyConnection, b: BillingError) -> None:
-    """The bills file has its columns, whole-won amounts and both months.
+    """The bills file is checked on every row and holds both months.
 
-    Raises :class:`InputError` naming the file, the column or line, and the fix: a text amount
-    (``33,000원``) would otherwise stop the run with a cast error, and a missing month would give
-    an empty (and wrong) ledger. (A line billed twice is found in the ledger: see below.)"""
-    path, sql = str(b.bills), _bills_sql(b.bills)
-    try:
-        types = {name: str(kind) for name, kind, *_ in con.execute(f"DESCRIBE SELECT * FROM {sql}").fetchall()}
-    except duckdb.Error as exc:
-        raise InputError(path, "", f"cannot be read as bills ({str(exc).strip().splitlines()[0][:300]})",
-                         "give a Parquet or CSV file with line_id, bill_month, amount_krw") from None
-    missing = [c for c in ("line_id", "bill_month", "amount_krw") if c not in types]
-    if missing:
-        raise InputError(path, "columns", f"missing required column(s): {', '.join(missing)}",
-                         "a bills file has line_id, bill_month (YYYY-MM) and amount_krw (whole won)")
-    csv_file = b.bills.suffix.lower() == ".csv"
-    for column in ("line_id", "amount_krw"):
-        if types[column] in ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER"):
-            continue
-        bad = con.execute(
-            f"SELECT rn, v FROM (SELECT row_number() OVER () AS rn, CAST({column} AS VARCHAR) AS v FROM {sql}) "
-            f"WHERE v IS NULL OR NOT regexp_full_match(trim(v), '[+-]?[0-9]+') OR TRY_CAST(trim(v) AS BIGINT) IS NULL "
-            f"ORDER BY rn LIMIT 5"
-        ).fetchall()
-        if bad:
-            where = ", ".join(f"{'line' if csv_file else 'row'} {rn + 1 if csv_file else rn} ({shown(v)})"
-                              for rn, v in bad)
-            fix = ("write whole won as digits only, e.g. 33000, not 33,000원" if column == "amount_krw"
-                   else "write whole numbers")
-            raise InputError(path, f"column {column}", f"values are not whole numbers: {where}", fix)
-    months = (b.charged_month, b.wrong_month)
-    found = dict(con.execute(
-        f"SELECT CAST(bill_month AS VARCHAR), count(*) FROM {sql} "
-        f"WHERE CAST(bill_month AS VARCHAR) IN ({', '.join(map(_q, months))}) GROUP BY 1"
-    ).fetchall())
+    Raises :class:`InputError` naming the file, the column or line, and the fix: the file is read
+    with declared types (:func:`kt_analysis.bills.open_bills`), so a text amount (``33,000원``) on
+    any line, an empty or negative amount, an amount or a month total beyond 64 bits, or a month
+    that is not ``YYYY-MM`` is refused instead of stopping the run with a cast error; a FIFO or a
+    device is refused before it is opened; and a missing month would give an empty (and wrong)
+    ledger. (A line billed twice is found in the ledger: see below.)"""
+    from .bills import open_bills
+
+    path = str(b.bills)
+    found = open_bills(con, b.bills).months
     for month, role in ((b.wrong_month, "wrong_month"), (b.charged_month, "charged_month")):
         if month not in found:
             raise InputError(path, "bill_month", f"has no bills for {month} (the incident's billing.{role})",

@@ -331,3 +331,52 @@ def test_cli_generate_writes_bills(tmp_path: Path) -> None:
     bad = run_cli("generate", "--lines", "50", "--out", str(tmp_path / "s"), "--first-month", "2023-13")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert not (tmp_path / "s").exists(), "a bad month fails before anything is written"
+
+
+# ---- bad values anywhere in the file -------------------------------------------------------
+
+
+def test_a_bad_csv_value_past_the_sniffed_rows_is_refused(bills: Path, tmp_path: Path) -> None:
+    csv = tmp_path / "bills.csv"
+    duckdb.sql(f"COPY (SELECT * FROM read_parquet('{bills}')) TO '{csv}' (HEADER)")
+    lines = csv.read_text().splitlines()
+    assert len(lines) > 30_000
+    lines[29_999] = lines[29_999].rsplit(",", 1)[0] + ",abc"  # line 30,000
+    csv.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError) as err:
+        check_bills(csv, "2023-09")
+    assert err.value.where == "column amount_krw" and "line 30000 ('abc')" in err.value.problem
+
+
+def test_a_bad_candidate_is_named(bills: Path, tmp_path: Path) -> None:
+    bad = rewrite(bills, tmp_path / "neg.parquet",
+                  "SELECT line_id, bill_month, CASE WHEN line_id = 7 THEN -amount_krw - 1 ELSE amount_krw END "
+                  "AS amount_krw FROM {b} WHERE bill_month = '2023-09'")
+    with pytest.raises(InputError) as err:
+        check_bills(bills, "2023-09", candidate=bad)
+    assert err.value.path == str(bad) and "negative" in err.value.problem
+
+
+def test_a_fifo_is_refused_without_reading_it(tmp_path: Path) -> None:
+    import os
+
+    os.mkfifo(tmp_path / "bills.csv")
+    with pytest.raises(InputError, match="pipe"):
+        check_bills(tmp_path / "bills.csv", "2023-09")
+
+
+def test_cli_faults_exit_1_in_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import kt_analysis.bill_check as bill_check
+    from kt_analysis.cli import main
+
+    def io_error(*_a: object, **_k: object) -> None:
+        raise duckdb.IOException("IO Error: read failed\nsecond line")
+
+    def disk_error(*_a: object, **_k: object) -> None:
+        raise OSError(5, "Input/output error", "bills.parquet")
+
+    for fault in (io_error, disk_error):
+        monkeypatch.setattr(bill_check, "check_bills", fault)
+        assert main(["check-bills", "bills.parquet", "--month", "2023-09"]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("error: bills.parquet: ") and len(err.splitlines()) == 1 and " — " in err

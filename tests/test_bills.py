@@ -277,3 +277,170 @@ def test_sample_bills_are_current() -> None:
         pq.write_table(roster, Path(tmp) / "roster.parquet")
         fresh = pq.read_table(generate_bills(Path(tmp) / "roster.parquet", 20211025, tmp, months=1))
     assert head.equals(fresh), "regenerate data/sample/bills.parquet (see data/README.md)"
+
+
+# ---- reading a bills file: declared types, every row checked (kt_analysis.bills) ---------------
+
+
+def _open(path: Path):  # noqa: ANN202 - a Bills
+    import duckdb
+
+    from kt_analysis.bills import open_bills
+
+    con = duckdb.connect()
+    try:
+        return open_bills(con, path)
+    finally:
+        con.close()
+
+
+def _csv(tmp_path: Path, rows: list[str], name: str = "b.csv") -> Path:
+    path = tmp_path / name
+    path.write_text("line_id,bill_month,amount_krw\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+GOOD_ROWS = [f"{i},2023-0{m},{10_000 + i}" for m in (8, 9) for i in range(1, 4)]
+
+
+def test_open_bills_types_and_months(tmp_path: Path) -> None:
+    import duckdb
+
+    bills = _open(_csv(tmp_path, GOOD_ROWS))
+    assert bills.months == {"2023-08": 3, "2023-09": 3}
+    types = [t for _n, t, *_r in duckdb.sql(f"DESCRIBE SELECT * FROM {bills.sql}").fetchall()]
+    assert types == ["BIGINT", "VARCHAR", "BIGINT"]
+
+
+def test_a_bad_value_far_down_a_csv_is_found_with_its_line(tmp_path: Path) -> None:
+    """DuckDB's sniffer would guess BIGINT from the first rows and fail halfway through."""
+    rows = [f"{i},2023-09,{1000 + i % 50}" for i in range(1, 40_001)]
+    rows[29_998] = "29999,2023-09,abc"  # line 30,000 (the header is line 1)
+    rows[35_000] = '35001,2023-09,"12,000원"'
+    with pytest.raises(InputError) as err:
+        _open(_csv(tmp_path, rows))
+    assert err.value.where == "column amount_krw"
+    assert "2 value(s) are not whole numbers: line 30000 ('abc'), line 35002 ('12,000원')" in err.value.problem
+    assert "digits only" in err.value.fix
+
+
+@pytest.mark.parametrize(("row", "where", "expect"), [
+    ("2,2023-09,-500", "column amount_krw", "negative: line 3 ('-500')"),
+    ("2,2023-09,99999999999999999999", "column amount_krw", "too large"),
+    ("2,2023-09,", "column amount_krw", "empty: line 3"),
+    ("2,2023-9,500", "column bill_month", "not YYYY-MM months: line 3 ('2023-9')"),
+    ("2,2023-13,500", "column bill_month", "not YYYY-MM months: line 3 ('2023-13')"),
+    (",2023-09,500", "column line_id", "empty: line 3"),
+    ("2.5,2023-09,500", "column line_id", "not whole numbers: line 3 ('2.5')"),
+    ("99999999999999999999,2023-09,500", "column line_id", "too large"),
+    ("2,2023-09,5.5", "column amount_krw", "not whole numbers: line 3 ('5.5')"),
+    ("2,2023-09,1e3", "column amount_krw", "not whole numbers: line 3 ('1e3')"),
+])
+def test_bad_csv_values_are_refused(tmp_path: Path, row: str, where: str, expect: str) -> None:
+    with pytest.raises(InputError) as err:
+        _open(_csv(tmp_path, ["1,2023-09,100", row, "3,2023-09,300"]))
+    assert err.value.where == where and expect in err.value.problem and err.value.fix
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    from kt_analysis.errors import InputErrors
+
+    with pytest.raises(InputErrors) as err:
+        _open(_csv(tmp_path, ["1,2023-09,-1", "2,2023-9,5", "x,2023-09,5"]))
+    assert [e.where for e in err.value.errors] == ["column line_id", "column bill_month", "column amount_krw"]
+
+
+def _parquet(tmp_path: Path, name: str = "b.parquet", **columns: pa.Array) -> Path:
+    table = {"line_id": pa.array([1, 2, 3], pa.int64()), "bill_month": pa.array(["2023-09"] * 3),
+             "amount_krw": pa.array([100, 200, 300], pa.int64())}
+    table.update(columns)
+    pq.write_table(pa.table(table), tmp_path / name)
+    return tmp_path / name
+
+
+@pytest.mark.parametrize(("columns", "where", "expect"), [
+    ({"amount_krw": pa.array([100.0, 200.5, 300.0])}, "column amount_krw",
+     "is double, not whole numbers (e.g. row 2: 200.5)"),
+    ({"line_id": pa.array(["1", "2", "3"])}, "column line_id", "is string, not whole numbers"),
+    ({"bill_month": pa.array([202309, 202309, 202309])}, "column bill_month", "is int64, not text YYYY-MM"),
+    ({"amount_krw": pa.array([100, None, 300], pa.int64())}, "column amount_krw", "empty: row 2"),
+    ({"amount_krw": pa.array([100, -5, 300], pa.int64())}, "column amount_krw", "negative: row 2 (-5)"),
+    ({"amount_krw": pa.array([100, 2**64 - 1, 300], pa.uint64())}, "column amount_krw", "too large"),
+    ({"line_id": pa.array([1, 2**64 - 1, 3], pa.uint64())}, "column line_id", "too large"),
+    ({"bill_month": pa.array(["2023-09", "2023-13", None])}, "column bill_month", "empty: row 3"),
+])
+def test_bad_parquet_columns_are_refused(tmp_path: Path, columns: dict, where: str, expect: str) -> None:
+    from kt_analysis.errors import InputErrors
+
+    with pytest.raises(InputError) as err:
+        _open(_parquet(tmp_path, **columns))
+    errors = err.value.errors if isinstance(err.value, InputErrors) else [err.value]
+    assert any(e.where == where and expect in e.problem and e.fix for e in errors), err.value.message
+
+
+def test_every_file_of_a_folder_is_checked(tmp_path: Path) -> None:
+    folder = tmp_path / "bills"
+    folder.mkdir()
+    _parquet(folder, "a.parquet")
+    _parquet(folder, "b.parquet", amount_krw=pa.array([1.0, 2.0, 3.0]))
+    with pytest.raises(InputError) as err:
+        _open(folder)
+    assert err.value.path.endswith("b.parquet") and "is double" in err.value.problem
+    (folder / "b.parquet").unlink()
+    _parquet(folder, "c.parquet", amount_krw=pa.array([1, 2, -3], pa.int64()))
+    with pytest.raises(InputError, match=r"negative: c\.parquet row 3 \(-3\)"):
+        _open(folder)
+
+
+def test_a_month_total_beyond_int64_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import kt_analysis.bills as bills_module
+
+    monkeypatch.setattr(bills_module, "MAX_BILL_KRW", 2**63 - 1)  # each amount fits; their sum does not
+    big = pa.array([4 * 10**18, 4 * 10**18, 4 * 10**18], pa.int64())
+    for path in (_parquet(tmp_path, amount_krw=big),
+                 _csv(tmp_path, [f"{i},2023-09,{4 * 10**18}" for i in (1, 2, 3)])):
+        with pytest.raises(InputError) as err:
+            _open(path)
+        assert "2023-09: 12,000,000,000,000,000,000 won" in err.value.problem and "unit" in err.value.fix
+
+
+@pytest.mark.parametrize("kind", ["empty", "header only", "folder without parquet", "not parquet", "semicolons",
+                                  "missing column", "fifo", "device"])
+def test_unusable_files_are_refused(tmp_path: Path, kind: str) -> None:
+    import os
+
+    path = tmp_path / "b.csv"
+    if kind == "empty":
+        path.write_text("")
+    elif kind == "header only":
+        path.write_text("line_id,bill_month,amount_krw\n")
+    elif kind == "folder without parquet":
+        path = tmp_path / "folder"
+        path.mkdir()
+    elif kind == "not parquet":
+        path = tmp_path / "b.parquet"
+        path.write_text("line_id,bill_month,amount_krw\n")
+    elif kind == "semicolons":
+        path.write_text("line_id;bill_month;amount_krw\n1;2023-09;5\n")
+    elif kind == "missing column":
+        path.write_text("line_id,month,amount_krw\n1,2023-09,5\n")
+    elif kind == "fifo":
+        os.mkfifo(path := tmp_path / "fifo.csv")
+    else:
+        path = Path("/dev/zero")
+    with pytest.raises(InputError) as err:
+        _open(path)
+    assert err.value.fix
+
+
+def test_validate_bills_names_a_missing_month(tmp_path: Path) -> None:
+    import duckdb
+
+    from kt_analysis.settlement import validate_bills
+
+    class Billing:  # the fields validate_bills reads
+        bills = _csv(tmp_path, GOOD_ROWS)
+        wrong_month, charged_month = "2023-09", "2023-07"
+
+    with pytest.raises(InputError, match="has no bills for 2023-07"):
+        validate_bills(duckdb.connect(), Billing())  # type: ignore[arg-type]
