@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import InputError, KtAnalysisError
+from .errors import InputError, KtAnalysisError, mask_text, output_fault
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -73,9 +73,24 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def cmd_check_bills(args: argparse.Namespace) -> int:
     import json
 
-    from .bill_check import EXIT_CODES, check_bills
+    import duckdb
 
-    result = check_bills(args.bills, args.month, candidate=args.candidate)
+    from .bill_check import EXIT_CODES, check_bills
+    from .errors import RunError
+
+    # Only the documented codes leave: 0/3/4 a verdict, 2 bad input (InputError), 1 a fault.
+    try:
+        result = check_bills(args.bills, args.month, candidate=args.candidate)
+    except BrokenPipeError:
+        raise
+    except OSError as exc:  # the disk, not the data: a read error, no permission
+        where = exc.filename if exc.filename is not None else (args.candidate or args.bills)
+        raise RunError(f"{where}: cannot be read ({exc.strerror or type(exc).__name__}) — check the disk and "
+                       f"the file's permissions") from None
+    except duckdb.Error as exc:  # checked input that still fails: a fault, never a verdict
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        raise RunError(f"{args.candidate or args.bills}: the bill check failed ({first}) — check the disk; "
+                       f"if it recurs, report it with this file") from None
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -88,12 +103,12 @@ def cmd_check_bills(args: argparse.Namespace) -> int:
 
 def _validate_one(path: Path) -> list[str]:
     """Problems found in one input file (empty list: fine)."""
-    from .analysis import connect
+    from .analysis import connect, prepare
     from .incident import load_incident
     from .policy import load_policy
     from .roster import open_roster, validate_roster
     from .settlement import load_settlement, validate_bills
-    from .yamlio import read_yaml_mapping
+    from .yamlio import path_exists, read_yaml_mapping
 
     def check_roster(roster: Path) -> None:
         con = connect()
@@ -106,18 +121,44 @@ def _validate_one(path: Path) -> list[str]:
                 src.close()  # a CP949 roster's UTF-8 copy goes, whatever the verdict
             con.close()
 
+    def check_incident(doc: dict) -> list[str]:
+        """The incident, its policy and windows file; then its roster, the names it uses against
+        the roster's, and its bills: every problem found, not only the first."""
+        problems: list[str] = []
+        try:
+            inc = load_incident(path)
+        except InputError as exc:
+            problems += exc.message.splitlines()
+            roster = doc.get("roster")
+            if isinstance(roster, str) and roster.strip():
+                from .policy import find_project_root
+
+                roster_path = Path(roster) if Path(roster).is_absolute() else find_project_root(path.parent) / roster
+                if path_exists(roster_path):
+                    try:
+                        check_roster(roster_path)
+                    except InputError as exc2:
+                        problems += exc2.message.splitlines()
+            return problems
+        con = connect()
+        try:
+            if inc.billing is None:
+                per_line = prepare(inc, con)  # roster check, names against the roster, reach
+                per_line.source.close()
+            else:
+                check_roster(inc.roster)
+                validate_bills(con, inc.billing)
+        except InputError as exc:
+            problems += exc.message.splitlines()
+        finally:
+            con.close()
+        return problems
+
     try:
         if path.suffix.lower() in (".yml", ".yaml"):
             doc = read_yaml_mapping(path, "input")
             if "affected" in doc or "kind" in doc:
-                inc = load_incident(path)
-                check_roster(inc.roster)
-                if inc.billing is not None:
-                    con = connect()
-                    try:
-                        validate_bills(con, inc.billing)
-                    finally:
-                        con.close()
+                return check_incident(doc)
             elif "methods" in doc:
                 load_settlement(path)
             else:
@@ -184,6 +225,19 @@ def cmd_run_all(args: argparse.Namespace) -> int:
     print(f"{len(outcomes) - len(failed)} of {len(outcomes)} incidents ok "
           f"({sum(o.status == 'skipped' for o in outcomes)} unchanged, skipped); index: {out / 'index.html'}")
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def cmd_roster_describe(args: argparse.Namespace) -> int:
+    import json
+
+    from .roster import describe_roster, format_description
+
+    desc = describe_roster(Path(args.roster))  # validated first: a bad roster is exit 2
+    if args.json:
+        print(json.dumps(desc, ensure_ascii=False, indent=2))
+    else:
+        print(format_description(desc))
+    return EXIT_OK
 
 
 def _engine_options(parser: argparse.ArgumentParser) -> None:
@@ -254,7 +308,28 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--cell-timeout", type=int, default=1800, help="seconds a notebook cell may take")
     _engine_options(a)
     a.set_defaults(func=cmd_run_all)
+
+    ro = sub.add_parser("roster", help="look at a roster (roster describe: the names incidents must use)")
+    ro_sub = ro.add_subparsers(dest="roster_command", required=True)
+    rd = ro_sub.add_parser(
+        "describe", help="each service, region, facility, customer type and payment method with its lines",
+        description="Validate the roster, then list each distinct service, region, facility_id, customer "
+                    "type and payment method with its number of lines (most first), and the total lines "
+                    "and customers, so that incidents are written with the roster's own names. Names "
+                    "written in several ways that are matched as one (a trailing blank, NFD) are warned of.",
+    )
+    rd.add_argument("roster", help="roster: a .parquet file, a folder of .parquet files, or a .csv file")
+    rd.add_argument("--json", action="store_true", help="print every value as JSON (text shows the top 30)")
+    rd.set_defaults(func=cmd_roster_describe)
     return parser
+
+
+def _refuse(exc: KtAnalysisError) -> int:
+    """Print ``exc`` as ``error: …`` lines (phone numbers masked: they reach terminals and logs)."""
+    text = exc.message if isinstance(exc, InputError) else str(exc)
+    for line in text.splitlines() or [type(exc).__name__]:
+        print(f"error: {mask_text(line)}", file=sys.stderr)
+    return exc.exit_code
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -267,10 +342,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except KtAnalysisError as exc:
-        text = exc.message if isinstance(exc, InputError) else str(exc)
-        for line in text.splitlines():
-            print(f"error: {line}", file=sys.stderr)
-        return exc.exit_code
+        return _refuse(exc)
+    except BrokenPipeError:
+        # stdout closed by the reader (`| head`): not a fault of the disk. Point stdout at
+        # /dev/null so the interpreter's final flush does not print a second error.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, as a shell reports a command killed by the pipe
+    except OSError as exc:
+        # A fault of the disk or the output folder met outside the checks (full, read-only, a file
+        # where a folder goes): one line naming the path and the fix, no traceback.
+        return _refuse(output_fault(exc, getattr(args, "out", None)))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

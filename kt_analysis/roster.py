@@ -11,15 +11,19 @@ import csv
 import os
 import re
 import tempfile
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .errors import InputError, InputErrors, shown
+from .names import normalize
 from .policy import CUSTOMER_TYPES, PAYMENT_METHODS, SERVICES
-from .yamlio import path_exists
+from .yamlio import check_input_file, path_exists
 
 INTEGER_COLUMNS = ("line_id", "customer_id", "monthly_fee_krw", "bill_cycle_day")
 TEXT_COLUMNS = ("service", "region", "facility_id", "customer_type", "payment_method")
@@ -31,6 +35,10 @@ REQUIRED_COLUMNS = (
 # and the bound keeps every credit computation far inside int64.
 MAX_MONTHLY_FEE_KRW = 100_000_000
 EXAMPLES = 5
+INT64_MAX = 2**63 - 1
+# Schema problems of a Parquet folder: a folder of thousands of files exported alike would give
+# thousands of identical lines; the first ones say what to fix.
+MAX_FILE_PROBLEMS = 10
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,9 @@ class RosterSource:
     row_base: int  # number to add to a 0-based data-row index to get the row people see
     row_word: str  # "line" (CSV line numbers) or "row"
     cleanup: Path | None = None
+    # A relation with ``rn`` (0-based row), ``fname`` (the file of a Parquet folder, else NULL) and
+    # the contract's columns, for naming rows in messages; empty: numbered from ``sql``.
+    numbered: str = ""
 
     def close(self) -> None:
         if self.cleanup is not None and self.cleanup.exists():
@@ -87,6 +98,8 @@ def open_roster(path: str | Path) -> RosterSource:
     path = Path(path)
     if not path_exists(path):
         raise InputError(str(path), "", "roster not found", "check the path or run `kt-analysis generate`")
+    # From metadata alone: a FIFO, a device (/dev/zero) or a socket is refused before it is opened.
+    check_input_file(path, "roster", folder_ok=True)
     if path.is_dir() or path.suffix.lower() == ".parquet":
         return _open_parquet(path)
     if path.suffix.lower() in (".csv", ".txt"):
@@ -95,38 +108,178 @@ def open_roster(path: str | Path) -> RosterSource:
                      "use a .parquet file, a folder of .parquet files, or a .csv file")
 
 
-def _open_parquet(path: Path) -> RosterSource:
-    files = sorted(path.rglob("*.parquet")) if path.is_dir() else [path]
+def _parquet_files(path: Path) -> list[Path]:
+    """The files of a Parquet roster, each a regular file (a FIFO named x.parquet is refused)."""
+    if not path.is_dir():
+        return [path]
+    files = sorted(p for p in path.rglob("*.parquet") if not p.is_dir())
     if not files:
         raise InputError(str(path), "", "folder holds no .parquet files", "point at a roster")
+    for f in files:
+        check_input_file(f, "roster")
+    return files
+
+
+def _duplicate_names(names: list[str]) -> str:
+    """What repeats among column names, compared without case (DuckDB's names ignore case: it
+    would read the first column and rename the other, silently); empty: nothing."""
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        if name:
+            groups.setdefault(name.casefold(), []).append(name)
+    out = []
+    for spellings in groups.values():
+        if len(spellings) > 1:
+            if len(set(spellings)) == 1:
+                out.append(f"column {spellings[0]!r} appears {len(spellings)} times")
+            else:
+                out.append("columns " + " and ".join(map(repr, spellings))
+                           + " are one name (case is not told apart)")
+    return "; ".join(out)
+
+
+def _value_type(typ: pa.DataType) -> pa.DataType:
+    return typ.value_type if pa.types.is_dictionary(typ) else typ
+
+
+def _is_integer(typ: pa.DataType) -> bool:
+    return pa.types.is_integer(_value_type(typ)) or pa.types.is_null(typ)
+
+
+def _is_text(typ: pa.DataType) -> bool:
+    t = _value_type(typ)
+    return (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
+            or pa.types.is_null(typ))
+
+
+def _first_beyond_int64(file: Path, column: str) -> tuple[int, int] | None:
+    """(0-based row, value) of the first unsigned value above int64 in ``column``, or None."""
+    offset = 0
+    limit = pa.scalar(INT64_MAX, pa.uint64())
+    for batch in pq.ParquetFile(file).iter_batches(columns=[column], batch_size=1 << 20):
+        values = batch.column(0)
+        if pa.types.is_dictionary(values.type):
+            values = values.dictionary_decode()
+        over = pc.greater(values.cast(pa.uint64()), limit)
+        if pc.any(over).as_py():
+            i = pc.index(over, True).as_py()
+            return offset + i, values[i].as_py()
+        offset += len(values)
+    return None
+
+
+def _file_problems(file: Path) -> tuple[list[InputError], pa.Schema | None]:
+    """Everything wrong with one Parquet file's schema: duplicate names, missing columns, types."""
     try:
-        schema = pq.read_schema(files[0])
+        schema = pq.read_schema(file)
     except Exception as exc:  # pyarrow raises several types for a damaged file
-        raise InputError(str(files[0]), "", f"is not a readable Parquet file ({exc})",
-                         "regenerate or re-export it") from None
+        fix = "regenerate or re-export it"
+        try:
+            with open(file, "rb") as fh:
+                if fh.read(4) != b"PAR1":
+                    fix = "it is not Parquet: re-export it as Parquet, or name a CSV roster .csv"
+        except OSError:
+            pass
+        return [InputError(str(file), "", f"is not a readable Parquet file ({exc})", fix)], None
     names = schema.names
+    dups = _duplicate_names(names)
+    if dups:
+        return [InputError(str(file), "columns", dups,
+                           "keep one column of each name: drop or rename the copy and export again")], None
     missing = [c for c in REQUIRED_COLUMNS if c not in names]
     if missing:
-        raise InputError(str(path), "columns", f"missing required column(s): {', '.join(missing)}",
-                         "add them (see the roster contract in README)")
+        return [InputError(str(file), "columns", f"missing required column(s): {', '.join(missing)}",
+                           "add them (see the roster contract in README)")], None
     problems = []
     for col in INTEGER_COLUMNS:
         typ = schema.field(col).type
-        if not (str(typ).startswith("int") or str(typ).startswith("uint")):
+        if not _is_integer(typ):
             fix = "store whole won as an integer column (no commas or 원)" if col.endswith("_krw") \
                 else "store it as an integer column"
-            problems.append(InputError(str(path), f"column {col}", f"has type {typ}, not integer", fix))
+            if pa.types.is_floating(_value_type(typ)) or pa.types.is_decimal(_value_type(typ)):
+                fix += "; a fraction would be rounded without a word"
+            problems.append(InputError(str(file), f"column {col}", f"has type {typ}, not integer", fix))
+        elif _value_type(typ) == pa.uint64():
+            over = _first_beyond_int64(file, col)
+            if over is not None:
+                row, value = over
+                fix = ("check for a unit mistake (a monthly fee is at most 100,000,000 won)"
+                       if col.endswith("_krw") else "ids and days must fit in 64 bits: check the export")
+                problems.append(InputError(
+                    str(file), f"column {col}",
+                    f"has type uint64 and values above 9,223,372,036,854,775,807: row {row + 1} ({value})", fix))
+    for col in TEXT_COLUMNS:
+        typ = schema.field(col).type
+        if not _is_text(typ):
+            problems.append(InputError(str(file), f"column {col}", f"has type {typ}, not text (string)",
+                                       "store it as a string column (UTF-8 text)"))
+    return problems, schema
+
+
+def _open_parquet(path: Path) -> RosterSource:
+    files = _parquet_files(path)
+    problems: list[InputError] = []
+    types: dict[str, set[str]] = {c: set() for c in REQUIRED_COLUMNS}
+    all_names: set[str] = set()
+    bad_files = 0
+    for f in files:
+        found, schema = _file_problems(f)
+        if found:
+            bad_files += 1
+            problems.extend(found)
+        if schema is not None:
+            all_names.update(n.casefold() for n in schema.names)
+            for c in REQUIRED_COLUMNS:
+                types[c].add(str(schema.field(c).type))
     if problems:
+        if len(problems) > MAX_FILE_PROBLEMS:
+            rest = len(problems) - MAX_FILE_PROBLEMS
+            problems = problems[:MAX_FILE_PROBLEMS] + [InputError(
+                str(path), "", f"and {rest:,} more problem(s); {bad_files:,} of {len(files):,} files have some",
+                "fix the files named above, then run `kt-analysis validate` again")]
         raise InputErrors(problems)
-    source = (
-        f"read_parquet({_q(str(path / '**' / '*.parquet'))})" if path.is_dir()
-        else f"read_parquet({_q(str(path))})"
-    )
-    select = ", ".join(
+    # The files are named one by one: what DuckDB reads is exactly what was checked. Types that
+    # differ between files (int32 here, int64 there) are widened, not cast to the first file's.
+    union = ", union_by_name=true" if any(len(t) > 1 for t in types.values()) else ""
+    listed = "[" + ", ".join(_q(str(f)) for f in files) + "]"
+    casts = ", ".join(
         [f"CAST({c} AS BIGINT) AS {c}" for c in INTEGER_COLUMNS]
         + [f"CAST({c} AS VARCHAR) AS {c}" for c in TEXT_COLUMNS]
     )
-    return RosterSource(path=path, sql=f"(SELECT {select} FROM {source})", row_base=1, row_word="row")
+    sql = f"(SELECT {casts} FROM read_parquet({listed}{union}))"
+    numbered = ""
+    if "file_row_number" not in all_names and "_kt_file" not in all_names:
+        fname = "_kt_file" if path.is_dir() else "NULL"
+        numbered = (f"(SELECT file_row_number AS rn, {fname} AS fname, {casts} FROM read_parquet("
+                    f"{listed}{union}, filename='_kt_file', file_row_number=true))")
+    return RosterSource(path=path, sql=sql, row_base=1, row_word="row", numbered=numbered)
+
+
+def _check_csv_header(path: Path, read_path: Path) -> list[str]:
+    """The header's column names, read with the csv module (a quoted header ``"line_id",…`` is
+    read as DuckDB reads it); refused: another separator, duplicate names, missing columns."""
+    with open(read_path, encoding="utf-8-sig", newline="") as fh:
+        try:
+            raw = next(csv.reader(fh), [])
+        except csv.Error as exc:
+            raise InputError(str(path), "header (line 1)", f"cannot be read as a CSV header ({exc})",
+                             "export the roster as CSV with a header row of column names") from None
+    if len(raw) == 1:
+        for candidate in (";", "\t", "|"):
+            if raw[0].count(candidate) >= 3:
+                raise InputError(str(path), "line 1", f"is separated by {candidate!r}, not commas",
+                                 "export the CSV with commas as separators")
+    header = [h.strip().lstrip("\ufeff") for h in raw]
+    dups = _duplicate_names(header)
+    if dups:
+        raise InputError(str(path), "header (line 1)", dups,
+                         "keep one column of each name: delete or rename the copy")
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise InputError(str(path), "header (line 1)",
+                         f"missing required column(s): {', '.join(missing)}",
+                         "add them (see the roster contract in README)")
+    return header
 
 
 def _open_csv(path: Path) -> RosterSource:
@@ -136,24 +289,12 @@ def _open_csv(path: Path) -> RosterSource:
     read_path, cleanup = path, None
     if encoding == "cp949":
         read_path = cleanup = _transcode(path)
-    with open(read_path, encoding="utf-8-sig", newline="") as fh:
-        header_line = fh.readline().rstrip("\r\n")
-    delim = ","
-    if header_line.count(",") == 0:
-        for candidate in (";", "\t", "|"):
-            if header_line.count(candidate) >= 3:
-                if cleanup is not None:
-                    cleanup.unlink()
-                raise InputError(str(path), "line 1", f"is separated by {candidate!r}, not commas",
-                                 "export the CSV with commas as separators")
-    header = [h.strip().lstrip("\ufeff") for h in header_line.split(delim)]
-    missing = [c for c in REQUIRED_COLUMNS if c not in header]
-    if missing:
+    try:
+        _check_csv_header(path, read_path)
+    except BaseException:
         if cleanup is not None:
             cleanup.unlink()
-        raise InputError(str(path), "header (line 1)",
-                         f"missing required column(s): {', '.join(missing)}",
-                         "add them (see the roster contract in README)")
+        raise
     source = (
         f"read_csv({_q(str(read_path))}, header=true, all_varchar=true, delim=',', quote='\"', "
         f"escape='\"', strict_mode=true)"
@@ -251,24 +392,28 @@ def validate_roster(con: duckdb.DuckDBPyConnection, src: RosterSource) -> int:
     if n == 0:
         raise InputError(path, "", "holds no lines", "export the roster with its rows")
     problems = []
-    numbered = f"(SELECT row_number() OVER () - 1 AS rn, * FROM {src.sql})"
+    # A Parquet roster numbers rows within each file (a folder's message names the file).
+    numbered = src.numbered or f"(SELECT row_number() OVER () - 1 AS rn, NULL AS fname, * FROM {src.sql})"
     for (cond, column, problem, fix), bad in zip(checks.values(), row[2:], strict=True):
         if not bad:
             continue
         examples = con.execute(
-            f"SELECT rn, {column} FROM {numbered} WHERE {cond} ORDER BY rn LIMIT {EXAMPLES}"
+            f"SELECT fname, rn, {column} FROM {numbered} WHERE {cond} ORDER BY fname NULLS FIRST, rn "
+            f"LIMIT {EXAMPLES}"
         ).fetchall()
-        where = ", ".join(f"{src.row_word} {r + src.row_base} ({shown(v)})" for r, v in examples)
+        where = ", ".join(f"{_at(src, f, r)} ({shown(v)})" for f, r, v in examples)
         problems.append(InputError(path, f"column {column}", f"{bad:,} row(s) {problem}: {where}", fix))
     if duplicated:
         dups = con.execute(
-            f"SELECT line_id, list(rn ORDER BY rn)[:3] FROM {numbered} WHERE line_id IN "
+            f"SELECT line_id, list(rn ORDER BY fname NULLS FIRST, rn)[:3], "
+            f"list(fname ORDER BY fname NULLS FIRST, rn)[:3] FROM {numbered} WHERE line_id IN "
             f"(SELECT line_id FROM {src.sql} WHERE line_id IS NOT NULL GROUP BY line_id HAVING count(*) > 1) "
-            f"GROUP BY line_id ORDER BY min(rn) LIMIT {EXAMPLES}"
+            f"GROUP BY line_id ORDER BY min({{'f': fname, 'r': rn}}) LIMIT {EXAMPLES}"
         ).fetchall()
         where = "; ".join(
-            f"line_id {lid} at {src.row_word}s " + ", ".join(str(r + src.row_base) for r in rows)
-            for lid, rows in dups
+            f"line_id {lid} at {src.row_word}s "
+            + ", ".join(_at(src, f, r, word=False) for r, f in zip(rows, files, strict=True))
+            for lid, rows, files in dups
         )
         problems.append(InputError(path, "column line_id", f"has duplicates: {where}",
                                    "keep one row per line_id"))
@@ -277,11 +422,23 @@ def validate_roster(con: duckdb.DuckDBPyConnection, src: RosterSource) -> int:
     return n
 
 
+def _at(src: RosterSource, fname: str | None, rn: int, *, word: bool = True) -> str:
+    """Where a 0-based row is: ``row 3``, ``line 4`` (CSV), ``row 3 of part-1.parquet`` (a folder)."""
+    place = f"{src.row_word} {rn + src.row_base}" if word else str(rn + src.row_base)
+    if fname is None:
+        return place
+    try:
+        name = str(Path(fname).relative_to(src.path))
+    except ValueError:
+        name = str(fname)
+    return f"{place} of {name}"
+
+
 def ids_strictly_increasing(path: Path) -> bool:
     """True when the Parquet roster's ``line_id``, read file by file in name order, rises strictly
     and has no null: then no id repeats. False says nothing (an unsorted roster, a null, a file
     that cannot be read): the caller counts distinct ids exactly."""
-    files = sorted(path.rglob("*.parquet")) if path.is_dir() else [path]
+    files = sorted(p for p in path.rglob("*.parquet") if not p.is_dir()) if path.is_dir() else [path]
     last = None
     try:
         for f in files:
@@ -328,3 +485,112 @@ def _ragged_lines(src: RosterSource) -> InputError | None:
 def _short(exc: Exception) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return text[:300]
+
+
+# --- describe: the roster's own names, for writing incidents -----------------------------------------
+
+DESCRIBED = (
+    ("service", "services"),
+    ("region", "regions"),
+    ("facility_id", "facilities (facility_id)"),
+    ("customer_type", "customer types"),
+    ("payment_method", "payment methods"),
+)
+DESCRIBE_TOP = 30
+
+
+def describe_roster(path: str | Path) -> dict:
+    """The roster's services, regions, facilities, customer types and payment methods, each value
+    with its number of lines (most lines first, then by value), the total lines and customers, and
+    a warning for every name written in several ways that :func:`normalize` makes one.
+
+    The roster is validated first: a bad roster is an :class:`InputError` as in ``validate``.
+    """
+    from .analysis import connect  # analysis imports this module
+
+    con = connect()
+    src = None
+    try:
+        src = open_roster(path)
+        n = validate_roster(con, src)
+        cols = [c for c, _label in DESCRIBED]
+        rows = con.execute(
+            f"SELECT {', '.join(cols)}, {', '.join(f'grouping({c})' for c in cols)}, count(*), "
+            f"(SELECT count(DISTINCT customer_id) FROM {src.sql}) "
+            f"FROM {src.sql} GROUP BY GROUPING SETS ({', '.join(f'({c})' for c in cols)}, ())"
+        ).fetchall()
+    finally:
+        if src is not None:
+            src.close()
+        con.close()
+    k = len(cols)
+    counts: dict[str, list[tuple[str, int]]] = {c: [] for c in cols}
+    total = customers = None
+    for row in rows:
+        grouped = [g == 0 for g in row[k:2 * k]]
+        lines, customers = row[2 * k], row[2 * k + 1]
+        if not any(grouped):
+            total = lines
+            continue
+        i = grouped.index(True)
+        counts[cols[i]].append((row[i], lines))
+    assert total == n, (total, n)  # the grouping and the validation read the same roster
+    columns = {}
+    warnings = []
+    for c in cols:
+        ordered = sorted(counts[c], key=lambda vc: (-vc[1], vc[0]))
+        columns[c] = [{"value": v, "lines": cnt} for v, cnt in ordered]
+        spellings: dict[str, list[tuple[str, int]]] = {}
+        for v, cnt in ordered:
+            spellings.setdefault(normalize(v), []).append((v, cnt))
+        for name, ways in sorted(spellings.items()):
+            if len(ways) > 1:
+                warnings.append({
+                    "column": c, "name": name, "lines": sum(cnt for _v, cnt in ways),
+                    "spellings": [{"value": v, "lines": cnt} for v, cnt in ways],
+                    "message": (f"{c} {name!r} is written {len(ways)} ways in the roster ("
+                                + ", ".join(f"{_display(v, quote=True)}: {cnt:,} line(s)" for v, cnt in ways)
+                                + f"); they are matched as one name: write {name!r} in incidents"),
+                })
+    return {"roster": str(path), "lines": n, "customers": customers, "columns": columns, "warnings": warnings}
+
+
+def _display_width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+
+def _display(value: str, *, quote: bool = False) -> str:
+    """A value as written; quoted (blanks and invisible characters escaped) when they would hide
+    its form, and marked when its letters are decomposed (NFD, as macOS writes Hangul)."""
+    plain = bool(value) and normalize(value) == value and value.isprintable()
+    text = repr(value) if quote or not plain else value
+    if unicodedata.normalize("NFC", value) != value:
+        text += " (decomposed: NFD)"
+    return text
+
+
+def format_description(desc: dict, top: int = DESCRIBE_TOP) -> str:
+    """``describe_roster``'s result as readable sections with aligned counts (``top`` per column)."""
+    out = [f"roster {desc['roster']}: {desc['lines']:,} lines, {desc['customers']:,} customers"]
+    more = False
+    for col, label in DESCRIBED:
+        values = desc["columns"][col]
+        out += ["", f"{label}: {len(values):,}"]
+        shown_values = values[:top]
+        names = [_display(v["value"]) for v in shown_values]
+        name_width = max((_display_width(s) for s in names), default=0)
+        count_width = max((len(f"{v['lines']:,}") for v in shown_values), default=0)
+        for name, v in zip(names, shown_values, strict=True):
+            pad = " " * (name_width - _display_width(name))
+            out.append(f"  {name}{pad}  {v['lines']:>{count_width},}")
+        if len(values) > top:
+            more = True
+            rest = values[top:]
+            out.append(f"  … and {len(rest):,} more ({sum(v['lines'] for v in rest):,} lines)")
+    if desc["warnings"]:
+        out.append("")
+        out += [f"warning: {w['message']}" for w in desc["warnings"]]
+    out += ["", "Write regions, facilities and services in incidents as the roster writes them."]
+    if more:
+        out.append("`kt-analysis roster describe --json` lists every value.")
+    return "\n".join(out)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -369,3 +372,171 @@ def test_rising_ids_across_the_files_of_a_folder(duck, tmp_path):
     write_parquet(second, folder / "b.parquet")
     assert not ids_strictly_increasing(folder)
     assert "line_id 4 at rows" in str(problem(duck, folder))
+
+
+# --- every file of a Parquet folder, duplicate columns, quoted headers, describe --------------------
+
+
+def two_file_folder(tmp_path, second) -> Path:
+    """A folder whose first file is good and whose second is ``second`` (a pyarrow table)."""
+    folder = tmp_path / "roster"
+    write_parquet(small_roster(), folder / "part-0.parquet")
+    pq.write_table(second, folder / "part-1.parquet")
+    return folder
+
+
+def second_table(**columns) -> pa.Table:
+    frame = small_roster()
+    frame["line_id"] = [5, 6, 7, 8]
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    for name, values in columns.items():
+        table = table.set_column(table.column_names.index(name), name, values)
+    return table
+
+
+@pytest.mark.parametrize(
+    ("column", "values", "words", "fix"),
+    [
+        ("monthly_fee_krw", pa.array([12000.5, 1.0, 2.0, 3.0]), "has type double, not integer",
+         "store whole won as an integer column"),
+        ("line_id", pa.array(["5", "6", "7", "8"]), "has type string, not integer", "integer column"),
+        ("bill_cycle_day", pa.array([5.0, 5.0, 25.0, 31.0]), "has type double, not integer", "integer column"),
+        ("customer_id", pa.array([True, False, True, True]), "has type bool, not integer", "integer column"),
+        ("region", pa.array([1, 2, 3, 4]), "has type int64, not text", "string column"),
+        ("facility_id", pa.array([b"a", b"b", b"c", b"d"]), "has type binary, not text", "string column"),
+    ],
+)
+def test_every_file_of_a_folder_is_checked(duck, tmp_path, column, values, words, fix):
+    """The second file's types are checked too: DuckDB would cast 12000.5 to an integer silently."""
+    folder = two_file_folder(tmp_path, second_table(**{column: values}))
+    err = problem(duck, folder)
+    message = str(err)
+    assert message.startswith(f"{folder / 'part-1.parquet'}: column {column}: "), message
+    assert words in message and fix in message, message
+    assert "part-0.parquet" not in message
+
+
+def test_a_folder_with_integer_widths_that_differ_is_read_whole(duck, tmp_path):
+    """int32 in one file, int64 in the next: read at 64 bits, not cast to the first file's type."""
+    table = second_table(customer_id=pa.array([2**40, 2**40 + 1, 2**40 + 2, 2**40 + 3], pa.int64()))
+    folder = tmp_path / "roster"
+    first = pa.Table.from_pandas(small_roster(), preserve_index=False)
+    first = first.set_column(1, "customer_id", first.column("customer_id").cast(pa.int32()))
+    folder.mkdir()
+    pq.write_table(first, folder / "part-0.parquet")
+    pq.write_table(table, folder / "part-1.parquet")
+    rows = rows_of(duck, folder)
+    assert [r[1] for r in rows] == [10, 10, 11, 12, 2**40, 2**40 + 1, 2**40 + 2, 2**40 + 3]
+
+
+def test_dictionary_strings_and_small_uint64_are_accepted(duck, tmp_path):
+    table = second_table(
+        region=pa.array(["서울", "서울", "부산", "제주"]).dictionary_encode(),
+        line_id=pa.array([5, 6, 7, 8], pa.uint64()),
+    )
+    assert len(rows_of(duck, two_file_folder(tmp_path, table))) == 8
+
+
+def test_uint64_above_int64_is_refused(duck, tmp_path):
+    table = second_table(line_id=pa.array([5, 6, 2**63 + 7, 8], pa.uint64()))
+    message = str(problem(duck, two_file_folder(tmp_path, table)))
+    assert "part-1.parquet: column line_id: has type uint64 and values above" in message, message
+    assert "row 3 (9223372036854775815)" in message
+
+
+def test_folder_rows_are_named_by_file(duck, tmp_path):
+    table = second_table(service=pa.array(["mobile", "5g", "iptv", "iptv"]))
+    message = str(problem(duck, two_file_folder(tmp_path, table)))
+    assert "column service" in message and "row 2 of part-1.parquet ('5g')" in message, message
+
+
+def test_many_bad_files_give_a_bounded_message(duck, tmp_path):
+    folder = tmp_path / "roster"
+    for i in range(25):
+        frame = small_roster()
+        frame["line_id"] = [4 * i + k for k in range(4)]
+        frame["monthly_fee_krw"] = frame["monthly_fee_krw"].astype(float)
+        write_parquet(frame, folder / f"part-{i:02d}.parquet")
+    err = problem(duck, folder)
+    lines = str(err).splitlines()
+    assert len(lines) == 11 and "and 15 more problem(s); 25 of 25 files have some" in lines[-1], lines
+
+
+def test_duplicate_columns_are_refused(duck, tmp_path):
+    table = pa.Table.from_pandas(small_roster(), preserve_index=False)
+    doubled = pa.Table.from_arrays([*table.columns, table.column("region")], names=[*table.column_names, "region"])
+    pq.write_table(doubled, tmp_path / "r.parquet")
+    err = problem(duck, tmp_path / "r.parquet")
+    assert err.where == "columns" and "column 'region' appears 2 times" in err.problem, str(err)
+    path = csv_file(tmp_path, [HEADER + ",FEE,fee", *(r + ",1,2" for r in GOOD_ROWS)])
+    err = problem(duck, path)
+    assert err.where == "header (line 1)" and "columns 'FEE' and 'fee' are one name" in err.problem, str(err)
+    path = csv_file(tmp_path, [HEADER + ",line_id", *(r + ",9" for r in GOOD_ROWS)], name="d.csv")
+    assert "column 'line_id' appears 2 times" in str(problem(duck, path))
+
+
+def test_quoted_header_is_read(duck, tmp_path):
+    quoted = ",".join(f'"{c}"' for c in ROSTER_COLUMNS)
+    plain = rows_of(duck, csv_file(tmp_path, [HEADER, *GOOD_ROWS], name="plain.csv"))
+    assert rows_of(duck, csv_file(tmp_path, [quoted, *GOOD_ROWS], name="quoted.csv")) == plain
+    cp949 = csv_file(tmp_path, [quoted, *GOOD_ROWS], name="cp949.csv", encoding="cp949")
+    assert rows_of(duck, cp949) == plain
+
+
+def test_a_fifo_or_device_is_refused_without_reading(duck, tmp_path):
+    import os
+
+    fifo = tmp_path / "r.csv"
+    os.mkfifo(fifo)
+    assert "is a pipe (FIFO), not a roster file" in str(problem(duck, fifo))
+    folder = tmp_path / "roster"
+    write_parquet(small_roster(), folder / "part-0.parquet")
+    (folder / "part-1.parquet").symlink_to("/dev/zero")
+    err = problem(duck, folder)
+    assert "part-1.parquet: is a device, not a roster file" in str(err), str(err)
+
+
+def test_describe_roster_counts(tmp_path):
+    """Exact counts; 부산 written in NFD (as macOS types it) is the roster's other spelling of 부산."""
+    import unicodedata
+
+    from kt_analysis.roster import describe_roster, format_description
+
+    nfd = unicodedata.normalize("NFD", "부산")
+    path = csv_file(tmp_path, [
+        HEADER,
+        "1,10,mobile,72000,서울,F-01,individual,credit_card,5",
+        "2,10,internet,25000,서울,F-01,individual,credit_card,5",
+        "3,11,internet,33000,부산,F-02,small_business,giro,25",
+        f"4,12,iptv,0,{nfd},F-02,enterprise,giro,31",
+        "5,13,mobile,10000,제주,F-03,individual,bank_transfer,1",
+        "6,13,internet,10000,서울,F-01,individual,bank_transfer,1",
+    ])
+    desc = describe_roster(path)
+    assert (desc["lines"], desc["customers"]) == (6, 4)
+    cols = {c: [(v["value"], v["lines"]) for v in values] for c, values in desc["columns"].items()}
+    assert cols == {
+        "service": [("internet", 3), ("mobile", 2), ("iptv", 1)],
+        "region": [("서울", 3), (nfd, 1), ("부산", 1), ("제주", 1)],  # NFD jamo sort first
+        "facility_id": [("F-01", 3), ("F-02", 2), ("F-03", 1)],
+        "customer_type": [("individual", 4), ("enterprise", 1), ("small_business", 1)],
+        "payment_method": [("bank_transfer", 2), ("credit_card", 2), ("giro", 2)],
+    }
+    for values in desc["columns"].values():
+        assert sum(v["lines"] for v in values) == 6
+    [warning] = desc["warnings"]
+    assert (warning["column"], warning["name"], warning["lines"]) == ("region", "부산", 2)
+    assert [s["value"] for s in warning["spellings"]] == [nfd, "부산"]
+    text = format_description(desc, top=2)
+    assert "roster" in text and "6 lines, 4 customers" in text
+    assert re.search(r"^  서울 +3$", text, re.M) and "… and 2 more (2 lines)" in text and "--json" in text
+    assert re.search(rf"^  {re.escape(repr(nfd))} \(decomposed: NFD\) +1$", text, re.M), text
+    assert "warning: region '부산' is written 2 ways" in text and "write '부산' in incidents" in text
+
+
+def test_describe_roster_refuses_a_bad_roster(tmp_path):
+    from kt_analysis.roster import describe_roster
+
+    path = csv_file(tmp_path, [HEADER, GOOD_ROWS[0].replace("mobile", "5g")])
+    with pytest.raises(InputError, match="column service"):
+        describe_roster(path)
