@@ -20,10 +20,10 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InputError, KtAnalysisError
-from .incident import load_incident
+from .errors import InputError, InputErrors, KtAnalysisError, mask_text
+from .incident import Incident, load_incident
 from .index import write_index
-from .run import up_to_date
+from .run import prepare_out, remove_leftover, up_to_date, write_error_txt
 
 Say = Callable[[str], None]
 
@@ -42,10 +42,16 @@ class Outcome:
 
 
 def _record_failure(out: Path, incident_id: str, text: str) -> None:
-    """Leave the reason next to (never over) the last good report, for the index."""
+    """Leave the reason next to (never over) the last good report, for the index. Best effort: a
+    full or read-only disk is reported by the run itself (and by the index write after)."""
     failed = out / incident_id / "failed"
-    failed.mkdir(parents=True, exist_ok=True)
-    (failed / "error.txt").write_text(text.strip() + "\n", encoding="utf-8")
+    try:
+        if failed.exists() and not failed.is_dir():
+            remove_leftover(failed)  # a leftover file where the folder goes
+        failed.mkdir(parents=True, exist_ok=True)
+        write_error_txt(failed, text)
+    except OSError:
+        pass
 
 
 def _incident_id(path: Path) -> str:
@@ -53,14 +59,16 @@ def _incident_id(path: Path) -> str:
 
 
 def run_one(path: Path, out: Path, *, report: bool, pdf: bool, force: bool, timeout: float,
-            cell_timeout: int, engine: str = "duckdb", spark_master: str | None = None) -> Outcome:
+            cell_timeout: int, engine: str = "duckdb", spark_master: str | None = None,
+            loaded: Incident | InputError | None = None) -> Outcome:
+    """Run one incident file in its own process. ``loaded``: what :func:`_load` already made of it."""
     started = time.monotonic()
-    try:
-        incident = load_incident(path)
-    except InputError as exc:
+    incident = loaded if loaded is not None else _load(path)
+    if isinstance(incident, InputError):
         iid = _incident_id(path)
-        _record_failure(out, iid, f"bad input: {exc.message}")
-        return Outcome(path, iid, "bad_input", time.monotonic() - started, exc.message)
+        message = mask_text(incident.message)
+        _record_failure(out, iid, f"bad input: {message}")
+        return Outcome(path, iid, "bad_input", time.monotonic() - started, message)
     if not force and up_to_date(incident, out, report=report or pdf, pdf=pdf):
         return Outcome(path, incident.id, "skipped", time.monotonic() - started, "inputs unchanged")
     cmd = [sys.executable, "-m", "kt_analysis.cli", "--quiet", "run", str(path), "--out", str(out),
@@ -86,7 +94,7 @@ def run_one(path: Path, out: Path, *, report: bool, pdf: bool, force: bool, time
         return Outcome(path, incident.id, "timeout", time.monotonic() - started, text)
     seconds = time.monotonic() - started
     lines = [ln.removeprefix("error: ") for ln in stderr.strip().splitlines() if ln.strip()]
-    message = " ".join(lines[-3:]) if lines else ""
+    message = mask_text(" ".join(lines[-3:])) if lines else ""
     if proc.returncode == 0:
         return Outcome(path, incident.id, "ok", seconds)
     if proc.returncode == 2:
@@ -95,6 +103,38 @@ def run_one(path: Path, out: Path, *, report: bool, pdf: bool, force: bool, time
     if not (out / incident.id / "failed" / "error.txt").exists():
         _record_failure(out, incident.id, message or f"exit code {proc.returncode}")
     return Outcome(path, incident.id, "failed", seconds, message or f"exit code {proc.returncode}")
+
+
+def _load(path: Path) -> Incident | InputError:
+    try:
+        return load_incident(path)
+    except InputError as exc:
+        return exc
+
+
+def _refuse_shared_ids(paths: list[Path], loaded: dict[Path, Incident | InputError], out: Path) -> None:
+    """Two incident files that would write the same report folder (the same ``id``, or a file that
+    does not load and is recorded under its file name) are refused before anything runs: which one
+    the folder and the index end up showing would depend on --jobs and timing."""
+    owner: dict[str, Path] = {}
+    problems: list[InputError] = []
+    for path in paths:
+        item = loaded[path]
+        iid = item.id if isinstance(item, Incident) else _incident_id(path)
+        if iid not in owner:
+            owner[iid] = path
+            continue
+        unread = [str(q) for q in (owner[iid], path) if not isinstance(loaded[q], Incident)]
+        note = f" ({' and '.join(unread)} does not load and is recorded under its file name)" if unread else ""
+        problems.append(InputError(
+            str(path), "id",
+            f"{owner[iid]} and {path} both have the id {iid!r}{note}: both would write {out / iid}, "
+            f"and which one is published would depend on --jobs",
+            "give each incident its own id, or move one of the files out of the folder; nothing was run"))
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise InputErrors(problems)
 
 
 def run_all(folder: Path, out: Path, *, jobs: int = 2, force: bool = False, timeout: float = 3600,
@@ -109,16 +149,21 @@ def run_all(folder: Path, out: Path, *, jobs: int = 2, force: bool = False, time
         raise InputError(str(folder), "", "holds no incident files (*.yml)", "name the incidents folder")
     if jobs < 1:
         raise KtAnalysisError("--jobs must be 1 or more")
-    out.mkdir(parents=True, exist_ok=True)
+    with ThreadPoolExecutor(max_workers=jobs) as pool:  # every file read first: ids are compared below
+        loaded = dict(zip(paths, pool.map(_load, paths), strict=True))
+    _refuse_shared_ids(paths, loaded, out)
+    prepare_out(out)
     outcomes: dict[Path, Outcome] = {}
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {pool.submit(run_one, p, out, report=report, pdf=pdf, force=force, timeout=timeout,
-                               cell_timeout=cell_timeout, engine=engine, spark_master=spark_master): p
+                               cell_timeout=cell_timeout, engine=engine, spark_master=spark_master,
+                               loaded=loaded[p]): p
                    for p in paths}
         for done, future in enumerate(as_completed(futures), start=1):
             outcome = future.result()
             outcomes[outcome.path] = outcome
             detail = f" — {outcome.message}" if outcome.message and outcome.failed else ""
-            say(f"[{done}/{len(paths)}] {outcome.incident_id}: {outcome.status} ({outcome.seconds:.1f} s){detail}")
+            say(mask_text(f"[{done}/{len(paths)}] {outcome.incident_id}: {outcome.status} "
+                          f"({outcome.seconds:.1f} s){detail}"))
     write_index(out)
     return [outcomes[p] for p in paths]

@@ -36,6 +36,58 @@ def shown(value: object) -> str:
     return repr(value)
 
 
+# A Korean phone number anywhere in a text: +82 forms, (0xx) forms, 0xx-xxxx-xxxx with one of
+# "-", "." or " " between groups, and bare mobile/area numbers of 9-11 digits. Not inside a longer
+# number (a decimal fraction, a 1,441,441 count), hence the look-arounds; a bare run of digits not
+# inside a word either (a sha256 digest holds such runs between its letters).
+_SEP = r"[-. ]"
+_PHONE_IN_TEXT = re.compile(
+    r"(?<![0-9+])(?<!\d[.,])"
+    r"(?:"
+    rf"\+82{_SEP}?(?:\(0\){_SEP}?)?0?\d{{1,2}}{_SEP}?\d{{3,4}}{_SEP}?\d{{4}}"  # +82-10-1234-5678
+    rf"|\(0\d{{1,2}}\){_SEP}?\d{{3,4}}{_SEP}?\d{{4}}"  # (010) 9876-5432
+    rf"|0\d{{1,2}}{_SEP}\d{{3,4}}{_SEP}\d{{4}}"  # 010-9876-5432, 02.123.4567
+    r"|(?<![A-Za-z_])(?:01[016789]|070|0[3-6][1-5]|02)\d{7,8}(?![A-Za-z_])"  # 01098765432, 0212345678
+    r")"
+    r"(?!\d)(?![.,]\d)"
+)
+
+
+def _mask_phone_match(match: re.Match[str]) -> str:
+    text = match.group(0)
+    digits = sum(c.isdigit() for c in text)
+    if text.startswith("+"):
+        keep_head = 2  # the country code 82
+    elif text.startswith("("):
+        keep_head = text.index(")") - 1
+    elif not text[1:].isdigit():
+        keep_head = len(re.split(_SEP, text, maxsplit=1)[0])
+    else:
+        keep_head = 2 if text.startswith("02") else 3
+    out, seen = [], 0
+    for c in text:
+        if c.isdigit():
+            seen += 1
+            out.append(c if seen <= keep_head or seen > digits - 4 else "*")
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def mask_text(text: str) -> str:
+    """``text`` with every Korean phone number in it masked: the area or mobile prefix (or +82)
+    and the last four digits stay, the rest become ``*``. For whatever leaves the program as text
+    (``error:`` lines, logs, ``failed/error.txt``, the run index); names are masked where a value
+    is quoted (:func:`shown`), not here, so that region names stay readable.
+
+    >>> mask_text("tel:01098765432, (010) 9876-5432 or +82 10 1234 5678 on 2024-03-04 10:00")
+    'tel:010****5432, (010) ****-5432 or +82 ** **** 5678 on 2024-03-04 10:00'
+    >>> mask_text("서울: 1,441,441 lines, 3,332원, line 12345678")
+    '서울: 1,441,441 lines, 3,332원, line 12345678'
+    """
+    return _PHONE_IN_TEXT.sub(_mask_phone_match, str(text))
+
+
 class KtAnalysisError(Exception):
     """Base of every error kt-analysis raises on purpose."""
 
@@ -93,6 +145,42 @@ class RunError(KtAnalysisError):
     """A run failed after its inputs were accepted (a notebook cell, the kernel, a check)."""
 
     exit_code = 1
+
+
+class OutputError(KtAnalysisError):
+    """A fault of the disk or of the output folder (a file in its place, read-only, full): exit 1,
+    one line naming the path and the fix.
+
+    >>> str(OutputError("reports/x", "--out is a file, not a folder", "name a folder"))
+    'reports/x: --out is a file, not a folder — name a folder'
+    """
+
+    exit_code = 1
+
+    def __init__(self, path: str, problem: str, fix: str) -> None:
+        self.path, self.problem, self.fix = str(path), problem, fix
+        super().__init__(f"{self.path}: {problem} — {fix}")
+
+
+def output_fault(exc: OSError, out: object = None) -> OutputError:
+    """The :class:`OutputError` for an ``OSError`` met while writing (under ``out``, the output folder)."""
+    import errno
+
+    path = exc.filename if exc.filename is not None else (out if out is not None else "?")
+    reason = exc.strerror or type(exc).__name__
+    where = f" (the output folder {out})" if out is not None and str(path) != str(out) else ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return OutputError(path, f"cannot write ({reason})",
+                           f"free space on the disk{where}, or name another folder with --out; "
+                           "an earlier good report is unchanged")
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return OutputError(path, f"cannot write ({reason})",
+                           f"make the folder{where} writable, or name a writable folder with --out")
+    if exc.errno in (errno.ENOTDIR, errno.EEXIST):
+        return OutputError(path, f"cannot make a folder here ({reason}): a file is in its place or on its path",
+                           "name a folder with --out, not a file")
+    return OutputError(path, f"cannot read or write it ({reason})", "check the disk and the output folder"
+                       f"{where}, or name another folder with --out")
 
 
 class EnvironmentProblem(KtAnalysisError):

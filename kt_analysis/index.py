@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import jinja2
 
 from . import present
+from .errors import mask_text
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("kt_analysis", "templates"),
@@ -16,31 +18,75 @@ _ENV = jinja2.Environment(
 )
 
 
-def collect(out: Path) -> list[dict]:
-    rows = []
-    for folder in sorted(p for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        summary_path, run_path = folder / "summary.json", folder / "run.json"
-        failed = (folder / "failed" / "error.txt")
-        row = {"id": folder.name, "title": folder.name, "status": "ok", "report": None,
-               "failed_notebook": None, "error": None, "finished_at": "", "affected": "",
-               "credit": ""}
-        if summary_path.exists():
-            s = json.loads(summary_path.read_text(encoding="utf-8"))
-            row.update(title=s.get("title", folder.name),
-                       affected=present.count(int(s["affected_lines"])),
-                       credit=present.krw(int(s["total_credit_krw"])))
-        if run_path.exists():
-            row["finished_at"] = json.loads(run_path.read_text(encoding="utf-8")).get("finished_at", "")
-        if (folder / "report.html").exists():
-            row["report"] = f"{folder.name}/report.html"
-        if failed.exists() and (not run_path.exists() or failed.stat().st_mtime >= run_path.stat().st_mtime):
-            row["status"] = "failed"
-            row["error"] = failed.read_text(encoding="utf-8").strip().splitlines()[0][:300]
-            nbs = sorted((folder / "failed" / "notebooks").glob("*.ipynb"))
+NO_MESSAGE = "no message recorded"
+
+
+def _json(path: Path) -> dict | None:
+    """A JSON object file, or None when it is missing, unreadable or not an object."""
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _first_line(path: Path) -> str:
+    """The first non-blank line of a failed run's ``error.txt``, masked; whatever state it is in."""
+    try:
+        raw = path.read_bytes()[:65536]
+    except OSError:
+        return NO_MESSAGE
+    text = raw.decode("utf-8", errors="replace").replace("\x00", "")
+    text = "".join(c if c.isprintable() or c in "\n\t" else "\ufffd" for c in text)
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return mask_text(lines[0][:300]) if lines else NO_MESSAGE
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _row(out: Path, folder: Path) -> dict:
+    summary_path, run_path = folder / "summary.json", folder / "run.json"
+    failed_dir = folder / "failed"
+    row = {"id": folder.name, "title": folder.name, "status": "ok", "report": None,
+           "failed_notebook": None, "error": None, "finished_at": "", "affected": "",
+           "credit": ""}
+    s = _json(summary_path)
+    if s is not None:
+        row["title"] = mask_text(str(s.get("title", folder.name)))
+        total = s.get("total_credit_krw", s.get("total_refund_krw"))
+        with contextlib.suppress(TypeError, ValueError):
+            row["affected"] = present.count(int(s["affected_lines"]))
+        with contextlib.suppress(TypeError, ValueError):
+            row["credit"] = present.krw(int(total)) if total is not None else ""
+    run = _json(run_path)
+    if run is not None:
+        row["finished_at"] = str(run.get("finished_at", ""))
+    if (folder / "report.html").is_file():
+        row["report"] = f"{folder.name}/report.html"
+    if failed_dir.exists() and (run is None or _mtime(failed_dir / "error.txt") >= _mtime(run_path)
+                                or not (failed_dir / "error.txt").exists()):
+        row["status"] = "failed"
+        row["error"] = _first_line(failed_dir / "error.txt")
+        with contextlib.suppress(OSError):
+            nbs = sorted((failed_dir / "notebooks").glob("*.ipynb"))
             if nbs:
                 row["failed_notebook"] = str(nbs[-1].relative_to(out))
-        rows.append(row)
-    return rows
+    elif s is None or run is None:
+        row["status"] = "failed"  # a folder without a readable summary and run record is no good run
+        row["error"] = NO_MESSAGE
+    return row
+
+
+def collect(out: Path) -> list[dict]:
+    """One row per incident folder in ``out``. A damaged folder (a failed run's leftovers, an empty
+    or binary ``error.txt``, a half-written JSON) is shown as failed, never a reason to fail."""
+    return [_row(out, folder)
+            for folder in sorted(p for p in out.iterdir() if p.is_dir() and not p.name.startswith("."))]
 
 
 def write_index(out: Path) -> Path:
@@ -48,6 +94,9 @@ def write_index(out: Path) -> Path:
     html = _ENV.get_template("index.html.j2").render(rows=collect(out))
     dest = out / "index.html"
     tmp = dest.with_name("index.html.partial")
-    tmp.write_text(html, encoding="utf-8")
-    os.replace(tmp, dest)
+    try:
+        tmp.write_text(html, encoding="utf-8")
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)  # a full disk leaves the last index, not half of a new one
     return dest

@@ -543,6 +543,9 @@ def use_report_style() -> str:
             "xtick.labelsize": 10,
             "ytick.labelsize": 10,
             "legend.frameon": False,
+            # Text from inputs (a region "$x$", a title "a$b") is text: no mathtext, which would
+            # render it as math or fail the whole chart on an odd "$".
+            "text.parse_math": False,
         }
     )
     return families[0]
@@ -612,6 +615,21 @@ def _categories(series: pd.Series, labels: Mapping[str, str] | None) -> list[str
     return [label(k, labels) for k in series.index]
 
 
+def _plain_text(ax: Axes) -> None:
+    """Mathtext off for every text drawn on ``ax`` (title, axis labels, tick labels, bar labels,
+    legend), whatever the rcParams of the caller: names from inputs may hold ``$``."""
+    texts = [ax.title, ax._left_title, ax._right_title, ax.xaxis.label, ax.yaxis.label, *ax.texts,
+             *ax.get_xticklabels(), *ax.get_yticklabels()]
+    for axis in (ax.xaxis, ax.yaxis):
+        for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+            texts += [tick.label1, tick.label2]
+    legend = ax.get_legend()
+    if legend is not None:
+        texts += [*legend.get_texts(), legend.get_title()]
+    for text in texts:
+        text.set_parse_math(False)
+
+
 def _bars(series: pd.Series, *, horizontal: bool, title: str, value_kind: ValueKind,
           labels: Mapping[str, str] | None, value_label: str | None, ax: Axes | None) -> Figure:
     """One annotated bar chart, vertical or horizontal (see :func:`bar_chart`)."""
@@ -630,6 +648,7 @@ def _bars(series: pd.Series, *, horizontal: bool, title: str, value_kind: ValueK
     ax.set_title(title)
     if value_label:
         (ax.set_xlabel if horizontal else ax.set_ylabel)(value_label)
+    _plain_text(ax)
     return fig
 
 
@@ -715,4 +734,5 @@ def histogram_krw(
     ax.set_title(title)
     if value_label:
         ax.set_ylabel(value_label)
+    _plain_text(ax)
     return fig

@@ -29,7 +29,7 @@ import nbformat
 
 from . import present
 from .analysis import analyse
-from .errors import InputError, KtAnalysisError, RunError
+from .errors import InputError, KtAnalysisError, OutputError, RunError, mask_text, output_fault
 from .incident import Incident, load_incident
 from .kernel import ensure_kernel
 from .view import reproduce_command
@@ -53,6 +53,30 @@ class RunResult:
     out_dir: Path
     summary: dict[str, Any]
     seconds: float
+
+
+def prepare_out(out: Path) -> None:
+    """Make the output folder ``out`` (and its parents), or refuse with one line naming the path and
+    the fix when it cannot be one: a file in its place or on its path, a read-only folder, a full disk."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise OutputError(out, "--out is a file, not a folder", "name a folder (it is made if missing)")
+    for parent in out.parents:
+        if parent.exists() or parent.is_symlink():
+            if not parent.is_dir():
+                raise OutputError(out, f"--out lies under {parent}, which is a file, not a folder",
+                                  "name a folder whose parents are folders")
+            break
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise output_fault(exc, out) from None
+    try:  # can a file be made in it (read-only mount, no permission)?
+        fd, probe = tempfile.mkstemp(prefix=".probe-", dir=out)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise output_fault(OSError(exc.errno, exc.strerror, str(out)), out) from None
 
 
 @contextlib.contextmanager
@@ -197,7 +221,12 @@ def _publish(staging: Path, final: Path) -> None:
     old = final.with_name(f".old-{final.name}-{os.getpid()}")
     if final.exists():
         os.replace(final, old)
-    os.replace(staging, final)
+    try:
+        os.replace(staging, final)
+    except BaseException:
+        if old.exists() and not final.exists():
+            os.replace(old, final)  # the last good report goes back into place
+        raise
     if old.exists():
         shutil.rmtree(old, ignore_errors=True)
 
@@ -272,12 +301,13 @@ def run_incident(
     """Validate, compute, execute the chapters, render, reconcile, publish atomically.
 
     ``engine`` computes the ledger and summary: ``duckdb`` here, or ``spark`` at ``spark_master``."""
-    say = say or (lambda _m: None)
+    say = _masked(say or (lambda _m: None))
     started = time.monotonic()
     started_at = datetime.now(UTC)
     incident = load_incident(incident_path, roster=roster, bills=bills)
     out = Path(out)
     final = out / incident.id
+    prepare_out(out)
     with incident_lock(out, incident.id):
         _remove_dead_staging(out, incident.id)
         staging = out / f".staging-{incident.id}-{os.getpid()}"
@@ -314,10 +344,36 @@ def run_incident(
             shutil.rmtree(staging, ignore_errors=True)
             raise
         except BaseException as exc:
-            _keep_failure(staging, final, exc)
+            fault = _disk_fault(exc, out)
+            _keep_failure(staging, final, fault or exc)
+            if fault is not None:
+                raise fault from exc
             raise
     say(f"{incident.id}: done in {time.monotonic() - started:.1f} s → {final}")
     return RunResult(incident.id, final, summary, time.monotonic() - started)
+
+
+def _disk_fault(exc: BaseException, out: Path) -> OutputError | None:
+    """The one-line :class:`OutputError` when ``exc`` is the disk or the output folder failing a
+    write (full, read-only, not writable), from Python or from DuckDB; else None."""
+    import errno
+
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES,
+                                                   errno.EPERM, errno.EFBIG):
+        if exc.filename is None or "/.staging-" in str(exc.filename) or str(exc.filename).startswith(".staging-"):
+            exc = OSError(exc.errno, exc.strerror, str(out))  # the run's own scratch files: name the folder
+        return output_fault(exc, out)
+    if type(exc).__module__.split(".")[0] in ("duckdb", "_duckdb"):
+        text = str(exc)
+        for code in (errno.ENOSPC, errno.EROFS, errno.EACCES):
+            if os.strerror(code) in text:
+                return output_fault(OSError(code, os.strerror(code), str(out)), out)
+    return None
+
+
+def _masked(say: Say) -> Say:
+    """``say`` with phone numbers masked: log lines quote inputs too."""
+    return lambda message: say(mask_text(message))
 
 
 def _report(incident: Incident, staging: Path, roster: str | Path | None, say: Say,
@@ -364,16 +420,41 @@ def _cell_error(exc: BaseException) -> str:
 
 
 def _keep_failure(staging: Path, final: Path, exc: BaseException) -> None:
-    """Keep the failed run's notebooks and error next to (not over) the last good report."""
+    """Keep the failed run's notebooks and error next to (not over) the last good report.
+
+    Best effort: when the disk is full or read-only this fails too, and the run's own error is
+    what the caller reports (the last good report is untouched either way)."""
     try:
         failed = final / "failed"
-        if failed.exists():
-            shutil.rmtree(failed)
+        remove_leftover(failed)
         failed.mkdir(parents=True)
         if (staging / "notebooks").exists():
             shutil.move(str(staging / "notebooks"), str(failed / "notebooks"))
         text = str(exc) if isinstance(exc, KtAnalysisError) else "".join(
             traceback.format_exception(type(exc), exc, exc.__traceback__))
-        (failed / "error.txt").write_text(text + "\n", encoding="utf-8")
+        write_error_txt(failed, text)
+    except OSError:
+        pass
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def remove_leftover(path: Path) -> None:
+    """Remove ``path`` whatever it is (a folder, a file, a dangling link); nothing if absent."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def write_error_txt(failed: Path, text: str) -> None:
+    """``failed/error.txt`` with phone numbers masked, written whole or not at all."""
+    dest = failed / "error.txt"
+    if dest.is_dir():
+        remove_leftover(dest)
+    tmp = failed / ".error.txt.partial"
+    try:
+        tmp.write_text(mask_text(text).strip() + "\n", encoding="utf-8")
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
