@@ -185,28 +185,33 @@ def window_reach(con: duckdb.DuckDBPyConnection, source_sql: str, incident: Inci
     reach part of the affected lines; a window that reaches all of them (a nationwide outage)
     has the incident's own customer count, filled in by the summary (``customers: None`` here)."""
     counts = keys["lines"].to_numpy()
-    union = set()
+    union: set[int] = set()
     for hits in matches.per_window:
         union.update(hits.tolist())
-    partial = [i for i, hits in enumerate(matches.per_window) if 0 < len(hits) < len(union)]
+    # Windows with the same reach (a facility's services restored at several times, a windows
+    # file repeating a site) share one count: customers are counted once per distinct reach.
+    groups: dict[tuple[int, ...], int] = {}
+    for hits in matches.per_window:
+        if 0 < len(hits) < len(union):
+            groups.setdefault(tuple(hits.tolist()), len(groups))
     customers: dict[int, int] = {}
-    if partial:
+    if groups:
         cols = [c for c in keys.columns if c != "lines"]
         pairs = pd.concat(
-            [keys.iloc[matches.per_window[i]][cols].assign(_window=i) for i in partial], ignore_index=True
+            [keys.iloc[list(hits)][cols].assign(_group=number) for hits, number in groups.items()], ignore_index=True
         )
         for c in cols:
             pairs[c] = pairs[c].astype(object)
         con.register("window_keys", pairs)
         try:
             customers = dict(con.execute(
-                f"SELECT _window, count(DISTINCT customer_id) FROM {source_sql} JOIN window_keys "
-                f"USING ({', '.join(cols)}) GROUP BY _window"
+                f"SELECT _group, count(DISTINCT customer_id) FROM {source_sql} JOIN window_keys "
+                f"USING ({', '.join(cols)}) GROUP BY _group"
             ).fetchall())
         finally:
             con.unregister("window_keys")
     rows = []
-    for i, (window, hits) in enumerate(zip(incident.windows, matches.per_window, strict=True)):
+    for window, hits in zip(incident.windows, matches.per_window, strict=True):
         lines = int(counts[hits].sum()) if len(hits) else 0
         origin_path, _, origin_where = window.origin.partition(": ")
         rows.append({
@@ -215,7 +220,8 @@ def window_reach(con: duckdb.DuckDBPyConnection, source_sql: str, incident: Inci
             "end": window.end.isoformat(timespec="minutes"),
             "where": window.where,
             "lines": lines,
-            "customers": 0 if not lines else (int(customers.get(i, 0)) if i in partial else None),
+            "customers": 0 if not lines else (
+                int(customers.get(groups[key], 0)) if (key := tuple(hits.tolist())) in groups else None),
         })
     return rows
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .errors import InputError, InputErrors
+from .errors import InputError, InputErrors, mask_text
 from .names import normalize
 from .policy import ID_PATTERN, SERVICES, Policy, find_project_root, load_policy, resolve_policy
 from .yamlio import Section, check_input_file, path_exists, read_yaml_mapping, sha256_file
@@ -171,6 +171,9 @@ def _incident_id(doc: Section) -> str:
             "id", f"{iid!r} is not a valid incident id",
             "use lower-case letters, digits and - (it names the output folder)",
         )
+    if mask_text(iid) != iid:  # the id names a folder and shows in the index, unmasked
+        raise doc.error("id", f"{mask_text(iid)!r} looks like a phone number",
+                        "name the incident by date and what happened, e.g. 2024-08-10-landline")
     return iid
 
 

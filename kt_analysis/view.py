@@ -217,7 +217,9 @@ class IncidentView:
             versions[pkg] = _version(pkg)
         return Html(_ENV.get_template("appendix.html.j2").render(
             policy=pol, policy_lines=pol.describe(), incident=inc, summary=self.summary,
-            command=self.command, versions=versions, windows=_windows_preview(inc),
+            command=self.command, versions=versions, windows=_windows_preview(inc, reach=self.summary.get("reach")),
+            unmatched=self.summary.get("unmatched_names") or [],
+            empty_windows=[r for r in self.summary.get("reach") or [] if r["lines"] == 0],
             reasons=REASON_KO,
         ))
 
@@ -243,12 +245,15 @@ def _version(pkg: str) -> str:
         return "?"
 
 
-def _windows_preview(inc: Incident, limit: int = 12) -> list[dict[str, str]]:
+def _windows_preview(inc: Incident, limit: int = 12, reach: list[dict[str, Any]] | None = None
+                     ) -> list[dict[str, str]]:
+    """The first windows as the appendix shows them, with the lines and customers each reached."""
     from .incident import elapsed_minutes
 
     tz = inc.tz
     out = []
-    for w in inc.windows[:limit]:
+    for i, w in enumerate(inc.windows[:limit]):
+        hit = reach[i] if reach and i < len(reach) else None
         where = "전국" if not (w.regions or w.facilities) else ", ".join(
             [*(w.regions or ()), *(w.facilities or ())])
         out.append({
@@ -257,6 +262,8 @@ def _windows_preview(inc: Incident, limit: int = 12) -> list[dict[str, str]]:
             "services": ", ".join(
                 present.label(s, present.SERVICE_KO) for s in (w.services or inc.services or ())
             ) or "전체",
+            "lines": present.count(hit["lines"]) if hit else "",
+            "customers": present.count(hit["customers"]) if hit else "",
         })
     return out
 

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kt_analysis.analysis import LEDGER_COLUMNS, analyse
+from kt_analysis.errors import InputError
 from kt_analysis.incident import load_incident
 
 INCIDENT = """
@@ -330,7 +331,13 @@ def test_incident_reaching_no_line(tmp_path):
         .replace("[대전]", "[Atlantis]")
         .replace("[F-01, F-02]", "[NONE]"),
     )
+    with pytest.raises(InputError, match="`Atlantis`: no line of the roster"):  # names no line has: refused
+        run(path, tmp_path / "refused")
+    assert not (tmp_path / "refused" / "ledger.parquet").exists()
+    path.write_text(path.read_text(encoding="utf-8").replace("affected:\n", "affected:\n  allow_unmatched: true\n"),
+                    encoding="utf-8")
     summary = run(path, tmp_path / "out")
+    assert {u["value"] for u in summary["unmatched_names"]} == {"Atlantis", "NONE"}
     assert (summary["affected_lines"], summary["total_credit_krw"]) == (0, 0)
     assert all(r["total_credit_krw"] == 0 for r in summary["what_if"])
     assert pq.read_table(tmp_path / "out" / "ledger.parquet").num_rows == 0

@@ -1129,7 +1129,9 @@ def test_outage_engine_invariants(engine_root: Path, frame: pd.DataFrame, window
     root = engine_root
     _write_project_policies(root, policy_doc)
     incident_doc: dict[str, Any] = {"id": "fuzz-outage", "title": "시험", "kind": "outage", "timezone": "Asia/Seoul",
-                                    "policy": "fuzz-policy", "roster": "unused.csv", "affected": {"windows": windows}}
+                                    "policy": "fuzz-policy", "roster": "unused.csv",
+                                    # the windows name regions no line has (없는곳): listed, not refused
+                                    "affected": {"allow_unmatched": True, "windows": windows}}
     if services:
         incident_doc["affected"]["services"] = services
     incident_path = root / "incident.yml"
@@ -1381,7 +1383,7 @@ BILLING_HEAD = ("id: x\ntitle: t\nkind: billing_error\nroster: data/roster.csv\n
                 "charged_month: '2023-07', bills: data/bills.csv, payment_methods: [credit_card], "
                 "charged_on: '2023-09-11', settlement: fuzz-settle")
 POLICY_HEAD = "id: p\ntitle: t\nservices: [mobile]\ncredit: {outage_multiplier: 10}\n"
-WINDOWS = "affected: {windows: [{start: 2024-03-04T10:00, end: 2024-03-04T12:00}]}\n"
+WINDOWS = "affected: {windows: [{start: 2024-03-04T10:00, end: 2024-03-04T12:00, where: all}]}\n"
 # The defects the properties above found (each was a traceback, or a silent misreading), now refused
 # with a message that names the place: (file, text, windows file, what the message must say).
 FOUND = {

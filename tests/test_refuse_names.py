@@ -182,7 +182,7 @@ def test_allow_unmatched_lists_the_names_and_empty_windows(project: Path, tmp_pa
     window's reach (0 for the one that reached nothing)."""
     path = incident(project, "allowed", "  allow_unmatched: true\n" + window("{regions: [서울, 울릉도]}") + (
         "    - {start: 2024-03-04T10:00, end: 2024-03-04T12:00, where: {facilities: [F-99]}}\n"))
-    proc = kt("run", path, "--no-report", "--out", tmp_path, cwd=project)
+    proc = kt("run", path, "--out", tmp_path, cwd=project)  # with the report: it lists them too
     assert proc.returncode == 0, proc.stderr
     summary = summary_of(tmp_path, "names-allowed")
     assert (summary["affected_lines"], summary["total_credit_krw"]) == (3, 3_332)
@@ -194,6 +194,10 @@ def test_allow_unmatched_lists_the_names_and_empty_windows(project: Path, tmp_pa
         ("incidents/allowed.yml: affected.windows[0]", 3, 2),
         ("incidents/allowed.yml: affected.windows[1]", 0, 0),
     ]
+    html = (tmp_path / "names-allowed" / "report.html").read_text(encoding="utf-8")
+    assert "명부에 없는 이름 (2개" in html
+    assert "<code>울릉도</code>" in html and "<code>F-99</code>" in html
+    assert "<th>닿은 회선</th>" in html
 
 
 def test_reach_per_window_counts_lines_and_customers(project: Path, tmp_path: Path) -> None:
@@ -227,3 +231,17 @@ def test_minutes_are_counted_between_instants_across_a_clock_change(project: Pat
         summary = summary_of(tmp_path, iid)
         assert summary["total_credit_krw"] == sum(fee * 120 * 10 // 43_200 for fee in (72_000, 33_000, 55_000, 0,
                                                                                          15_000))
+
+
+def test_an_incident_id_that_looks_like_a_phone_number_is_refused(project: Path, good_out: Path) -> None:
+    """The id names the output folder and shows in the index: a phone number pasted there would
+    travel unmasked, so it is refused, and the message itself shows it masked."""
+    text = HEAD.format(id="010-9876-5432", tz="Asia/Seoul", roster="roster.csv") + window("all")
+    (project / "incidents" / "phone-id.yml").write_text(text, encoding="utf-8")
+    before = snapshot(good_out)
+    for args in (("validate", "incidents/phone-id.yml"),
+                 ("run", "incidents/phone-id.yml", "--no-report", "--out", good_out)):
+        proc = kt(*args, cwd=project)
+        assert_refused(proc, "phone-id.yml", "id: '010-****-5432' looks like a phone number", "name the incident")
+        assert "9876" not in proc.stderr
+    assert snapshot(good_out) == before and not (good_out / "010-9876-5432").exists()

@@ -87,9 +87,22 @@ def test_an_incident_reaching_no_line_gives_the_same_empty_ledger(tmp_path: Path
     roster = tmp_path / "mobile_only.parquet"
     duckdb.sql(f"COPY (SELECT * FROM '{ROOT / 'data' / 'sample' / 'roster.parquet'}' WHERE service = 'mobile') "
                f"TO '{roster}'")
-    a, b = _both(INCIDENTS / "kt-2024-08-10-landline.yml", tmp_path, spark, roster=roster)
+    # A landline incident over a roster without landlines: refused on both engines ...
+    for engine in ("duckdb", "spark"):
+        with pytest.raises(InputError, match="`landline`: no line of the roster"):
+            analyse(load_incident(INCIDENTS / "kt-2024-08-10-landline.yml", roster=roster), tmp_path / engine,
+                    engine=engine, spark=spark)
+    # ... unless the incident allows it: then both give the same empty ledger and summary.
+    project = tmp_path / "project"
+    shutil.copytree(ROOT / "data" / "policies", project / "data" / "policies")
+    allowed = project / "data" / "incidents" / "landline.yml"
+    allowed.parent.mkdir()
+    allowed.write_text((INCIDENTS / "kt-2024-08-10-landline.yml").read_text(encoding="utf-8").replace(
+        "affected:\n", "affected:\n  allow_unmatched: true\n"), encoding="utf-8")
+    a, b = _both(allowed, tmp_path, spark, roster=roster)
     assert (a / "summary.json").read_bytes() == (b / "summary.json").read_bytes()
-    assert json.loads((b / "summary.json").read_text(encoding="utf-8"))["affected_lines"] == 0
+    summary = json.loads((b / "summary.json").read_text(encoding="utf-8"))
+    assert summary["affected_lines"] == 0 and summary["reach"][0]["lines"] == 0
     left, right = _ledger(a / "ledger.parquet"), _ledger(b / "ledger.parquet")
     assert left.num_rows == right.num_rows == 0
     assert left.schema == right.schema
