@@ -266,14 +266,46 @@ def what_if(per_line: PerLine, policies: list[Policy]) -> list[dict[str, Any]]:
     return what_if_rows(row, policies, per_line.source.path)
 
 
+def with_own_policy(own: Policy, policies: list[Policy]) -> tuple[list[Policy], int]:
+    """The what-if pass's policies with the incident's own policy among them, and its position.
+
+    The own policy is appended when the what-if list lacks it (it is then computed, not
+    published): the pass's figures for it are what the ledger is reconciled with."""
+    for i, pol in enumerate(policies):
+        if pol is own or pol == own:  # the same rules (an edited copy with the same id is another policy)
+            return policies, i
+    return [*policies, own], len(policies)
+
+
+def pass_figures(row: tuple, policies: list[Policy], own_at: int, published: int,
+                 roster: str | Path) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """The what-if pass's row → (the published what-if rows, the own policy's lines, eligible
+    lines and total credit as the per-line pass computed them)."""
+    rows = what_if_rows(row, policies, roster)
+    own = {"affected_lines": int(row[-1] or 0), "eligible_lines": rows[own_at]["eligible_lines"],
+           "total_credit_krw": rows[own_at]["total_credit_krw"]}
+    return rows[:published], own
+
+
+def what_if_pass(per_line: PerLine, own: Policy,
+                 policies: list[Policy]) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """:func:`what_if` for ``policies`` and, in the same pass over the roster, the incident's own
+    policy's totals (see :func:`pass_figures`)."""
+    everything, own_at = with_own_policy(own, policies)
+    row = per_line.con.execute(what_if_sql(everything, per_line.sql)).fetchone()
+    return pass_figures(row, everything, own_at, len(policies), per_line.source.path)
+
+
 def what_if_sql(policies: list[Policy], src: str, dialect: str = "duckdb") -> str:
     """One query: eligible lines and the exact total under each policy (DuckDB sums BIGINT into
-    HUGEINT; Spark is asked for DECIMAL(38, 0)), so an int64 overflow is reported, not wrapped."""
+    HUGEINT; Spark is asked for DECIMAL(38, 0)), so an int64 overflow is reported, not wrapped;
+    the lines the pass reached come last."""
     selects = []
     for i, pol in enumerate(policies):
         p = compile_policy(pol, dialect)
         total = f"sum({p.credit_krw})" if dialect == "duckdb" else f"sum(CAST({p.credit_krw} AS DECIMAL(38, 0)))"
         selects.append(f"count(*) FILTER (WHERE {p.eligible}) AS e{i}, {total} AS c{i}")
+    selects.append("count(*) AS lines")
     return f"SELECT {', '.join(selects)} FROM {src}"
 
 
@@ -584,11 +616,11 @@ def analyse(
     if engine == "spark":
         from .spark_engine import analyse_spark
 
-        summary, rows = analyse_spark(incident, out_dir, what_if_policies=what_if_policies, progress=say,
-                                      master=spark_master, spark=spark)
+        summary, computed = analyse_spark(incident, out_dir, what_if_policies=what_if_policies, progress=say,
+                                          master=spark_master, spark=spark)
         con = connect(threads)
         try:
-            _reconcile(incident, con, out_dir / "ledger.parquet", summary, rows)
+            _reconcile(con, out_dir / "ledger.parquet", summary, computed)
         finally:
             con.close()
         write_json(summary, out_dir / "summary.json")
@@ -606,10 +638,11 @@ def analyse(
         write_ledger(per_line, roster_spellings(per_line, incident.policy), ledger, credit_on=credit_on_sql(days))
         say("comparing policies (what-if)")
         policies = what_if_policies if what_if_policies is not None else catalogue_policies(incident)
-        rows = what_if(per_line, [roster_spellings(per_line, p) for p in policies])
+        rows, computed = what_if_pass(per_line, roster_spellings(per_line, incident.policy),
+                                      [roster_spellings(per_line, p) for p in policies])
         say("summarising")
         summary = build_summary(incident, con, ledger, per_line.roster_lines, rows, per_line)
-        _reconcile(incident, con, ledger, summary, rows)
+        _reconcile(con, ledger, summary, computed)
         write_json(summary, out_dir / "summary.json")
         return summary
     finally:
@@ -618,17 +651,42 @@ def analyse(
         con.close()
 
 
-def _reconcile(incident: Incident, con: duckdb.DuckDBPyConnection, ledger: Path, summary: dict[str, Any],
-               rows: list[dict[str, Any]]) -> None:
-    """The ledger file read back sums to the summary's total, and so does the own policy's what-if."""
-    check = ledger_total(con, ledger)
-    if check != summary["total_credit_krw"]:
-        raise RunError(f"reconciliation failed: ledger sums to {check:,} won, summary says "
-                       f"{summary['total_credit_krw']:,} won")
-    own = next((r for r in rows if r["policy_id"] == incident.policy.id), None)
-    if own is not None and own["total_credit_krw"] != summary["total_credit_krw"]:
-        raise RunError("reconciliation failed: the what-if total of the incident's own policy "
-                       "differs from the ledger")
+# The fix every failed reconciliation names: the inputs were accepted, so the fault is the program's
+# or the disk's, and the last good report is still in place.
+NOT_PUBLISHED = "nothing was published (the last good report stays); keep the run's failed/ folder and report it"
+RECONCILED = (("affected_lines", "lines"), ("eligible_lines", "eligible lines"), ("total_credit_krw", "won"))
+
+
+def ledger_figures(con: duckdb.DuckDBPyConnection, ledger: Path) -> dict[str, int]:
+    """The ledger file read back: its rows, eligible rows and exact credit sum."""
+    n, eligible, total = con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE eligible), coalesce(sum(CAST(credit_krw AS DECIMAL(38, 0))), 0) "
+        f"FROM read_parquet({_q(ledger)})").fetchone()
+    return {"affected_lines": int(n), "eligible_lines": int(eligible or 0), "total_credit_krw": int(total)}
+
+
+def _agree(left_name: str, left: dict[str, Any], right_name: str, right: dict[str, Any],
+           keys: tuple[tuple[str, str], ...] = RECONCILED) -> None:
+    for key, unit in keys:
+        if int(left[key]) != int(right[key]):
+            raise RunError(f"reconciliation failed: {key} is {int(left[key]):,} {unit} in {left_name} but "
+                           f"{int(right[key]):,} {unit} in {right_name} — {NOT_PUBLISHED}")
+
+
+def _reconcile(con: duckdb.DuckDBPyConnection, ledger: Path, summary: dict[str, Any],
+               computed: dict[str, int]) -> None:
+    """Independent accounts of the incident's lines agree before anything is published: the
+    per-line pass over the roster (the own policy's lines, eligible lines and total, computed in
+    the what-if pass), the ledger file read back, the summary's totals, and the sum of each of
+    its breakdowns. A mismatch is a :class:`RunError` naming both figures."""
+    read_back = ledger_figures(con, ledger)
+    _agree("the per-line pass over the roster", computed, "the ledger file read back", read_back)
+    totals = {key: summary[key] for key, _ in RECONCILED}
+    _agree("the ledger file read back", read_back, "the summary", totals)
+    for by in BREAKDOWNS:
+        parts = summary[f"by_{by}"].values()
+        sums = {key: sum(int(part[key]) for part in parts) for key, _ in RECONCILED}
+        _agree("the summary's totals", totals, f"the sum of the summary's by_{by}", sums)
 
 
 def _calendar(incident: Incident):
@@ -662,7 +720,12 @@ def analyse_billing(incident: Incident, out_dir: Path, *, say: Progress, threads
         plan = write_billing_ledger(con, incident, source.sql, ledger, calendar)
         bad = con.execute(
             f"SELECT count(*) FILTER (WHERE cancelled_krw + refund_krw <> charged_krw), "
-            f"count(*) FILTER (WHERE recharge_krw <> owed_krw) FROM read_parquet({_q(ledger)})"
+            f"count(*) FILTER (WHERE recharge_krw <> owed_krw), "
+            f"coalesce(sum(CAST(cancelled_krw AS DECIMAL(38, 0)) + refund_krw), 0), "
+            f"coalesce(sum(CAST(charged_krw AS DECIMAL(38, 0))), 0), "
+            f"coalesce(sum(CAST(recharge_krw AS DECIMAL(38, 0))), 0), "
+            f"coalesce(sum(CAST(owed_krw AS DECIMAL(38, 0))), 0) "
+            f"FROM read_parquet({_q(ledger)})"
         ).fetchone()
         early = con.execute(f"SELECT count(*) FROM read_parquet({_q(ledger)}) WHERE recharge_on < settled_on"
                             ).fetchone()[0]
@@ -671,20 +734,61 @@ def analyse_billing(incident: Incident, out_dir: Path, *, say: Progress, threads
             raise InputError(rules.path, "methods", f"{early:,} line(s) would be re-charged before their wrong "
                              "charge is reversed", "give re-charge dates on or after the cancellation/refund dates")
         if bad[0] or bad[1]:
-            raise RunError(f"money not conserved: {bad[0]:,} line(s) reverse another amount than was charged, "
-                           f"{bad[1]:,} re-charge another amount than is owed")
+            raise RunError(f"money not conserved: {bad[0]:,} line(s) of the ledger reverse another amount than was "
+                           f"charged ({int(bad[2]):,} won cancelled or refunded, {int(bad[3]):,} won charged), "
+                           f"{bad[1]:,} re-charge another amount than is owed ({int(bad[4]):,} won re-charged, "
+                           f"{int(bad[5]):,} won owed) — {NOT_PUBLISHED}")
         say("summarising")
         summary = build_billing_summary(incident, con, ledger, n, plan)
         if summary["affected_lines"] == 0:
             say("no line matches the error's payment methods and bill months")
-        if summary["total_cancelled_krw"] + summary["total_refund_krw"] != summary["total_charged_krw"]:
-            raise RunError("reconciliation failed: reversals do not add up to the wrong charges")
+        _reconcile_billing(con, ledger, summary, plan)
         write_json(summary, out_dir / "summary.json")
         return summary
     finally:
         if source is not None:
             source.close()
         con.close()
+
+
+BILLING_RECONCILED = (("affected_lines", "lines"), ("charged_krw", "won charged"), ("owed_krw", "won owed"),
+                      ("cancelled_krw", "won cancelled"), ("refund_krw", "won refunded"),
+                      ("recharge_krw", "won re-charged"))
+
+
+def _reconcile_billing(con: duckdb.DuckDBPyConnection, ledger: Path, summary: dict[str, Any],
+                       plan: dict[str, Any]) -> None:
+    """A billing error's money is conserved and every account of it agrees: the pass over roster
+    and bills (lines, won charged and owed per payment method), the ledger file read back, the
+    summary's totals and the sum of each of its breakdowns. In the summary what was cancelled or
+    refunded is what was charged, and what is re-charged is what is owed."""
+    keys = BILLING_RECONCILED
+    totals = {"affected_lines": summary["affected_lines"], "charged_krw": summary["total_charged_krw"],
+              "owed_krw": summary["total_owed_krw"], "cancelled_krw": summary["total_cancelled_krw"],
+              "refund_krw": summary["total_refund_krw"], "recharge_krw": summary["total_recharge_krw"]}
+    reversed_krw = int(totals["cancelled_krw"]) + int(totals["refund_krw"])
+    if reversed_krw != totals["charged_krw"] or totals["recharge_krw"] != totals["owed_krw"]:
+        raise RunError(f"money not conserved: the summary reverses {reversed_krw:,} won (cancelled "
+                       f"{totals['cancelled_krw']:,} + refunded {totals['refund_krw']:,}) of "
+                       f"{totals['charged_krw']:,} won charged, and re-charges {totals['recharge_krw']:,} won of "
+                       f"{totals['owed_krw']:,} won owed — {NOT_PUBLISHED}")
+    computed = {"affected_lines": sum(int(p["lines"]) for p in plan.values()),
+                "charged_krw": sum(int(p["charged_krw"]) for p in plan.values()),
+                "owed_krw": sum(int(p["owed_krw"]) for p in plan.values())}
+    row = con.execute(
+        "SELECT count(*), " + ", ".join(f"coalesce(sum(CAST({k} AS DECIMAL(38, 0))), 0)" for k, _ in keys[1:])
+        + f" FROM read_parquet({_q(ledger)})").fetchone()
+    read_back = {k: int(v) for (k, _), v in zip(keys, row, strict=True)}
+    _agree("the pass over roster and bills", computed, "the ledger file read back", read_back, keys[:3])
+    _agree("the ledger file read back", read_back, "the summary", totals, keys)
+    methods = summary["by_payment_method"].values()
+    _agree("the summary's totals", totals, "the sum of the summary's by_payment_method",
+           {k: sum(int(m[k]) for m in methods) for k, _ in keys}, keys)
+    shared = (keys[0], keys[1], keys[4])  # lines, charged, refunded
+    for by in ("service", "region", "customer_type"):
+        parts = summary[f"by_{by}"].values()
+        _agree("the summary's totals", totals, f"the sum of the summary's by_{by}",
+               {k: sum(int(p[k]) for p in parts) for k, _ in shared}, shared)
 
 
 __all__ = ["analyse", "build_summary", "breakdown", "what_if", "prepare", "write_ledger", "__version__"]

@@ -28,7 +28,7 @@ from typing import Any
 import nbformat
 
 from . import present
-from .analysis import analyse
+from .analysis import NOT_PUBLISHED, analyse
 from .errors import InputError, KtAnalysisError, OutputError, RunError, mask_text, output_fault
 from .incident import Incident, load_incident
 from .kernel import ensure_kernel
@@ -402,14 +402,52 @@ def _report(incident: Incident, staging: Path, roster: str | Path | None, say: S
     finally:
         source.unlink(missing_ok=True)
     say(f"{incident.id}: rendering report.html")
-    html = render_report([target], incident.title, staging / "report.html")
+    render_report([target], incident.title, staging / "report.html")
     summary = json.loads((staging / "summary.json").read_text(encoding="utf-8"))
-    keys = ("total_credit_krw",) if incident.kind == "outage" else ("total_charged_krw", "total_refund_krw")
-    for key in keys:
-        shown = present.krw(summary[key])
-        if shown not in html:
-            raise RunError(f"{incident.id}: reconciliation failed: the report does not show the "
-                           f"summary's {key} {shown}")
+    check_headline(incident.id, incident.kind, summary, (staging / "report.html").read_text(encoding="utf-8"))
+
+
+# The figures the report's headline must show exactly as the summary has them: per kind, the card's
+# name, which of its lines ("big" or "small"), the summary's key and the text expected there.
+HEADLINE_FIGURES: dict[str, tuple[tuple[str, str, str, Callable[[dict[str, Any]], str]], ...]] = {
+    "outage": (
+        ("영향 회선", "small", "affected_lines",
+         lambda s: f"{present.count(s['affected_lines'])} 회선 / 고객 {present.count(s['affected_customers'])}명"),
+        ("보상 대상", "big", "eligible_lines", lambda s: f"{present.count(s['eligible_lines'])} 회선"),
+        ("보상 총액", "small", "total_credit_krw", lambda s: present.krw(s["total_credit_krw"])),
+    ),
+    "billing_error": (
+        ("오청구 회선", "big", "affected_lines", lambda s: f"{present.count(s['affected_lines'])} 회선"),
+        ("잘못 청구된 금액", "small", "total_charged_krw", lambda s: present.krw(s["total_charged_krw"])),
+        ("환불 (실제 출금분)", "small", "total_refund_krw", lambda s: present.krw(s["total_refund_krw"])),
+    ),
+}
+
+
+def check_headline(incident_id: str, kind: str, summary: dict[str, Any], html: str) -> None:
+    """The report's one headline shows the summary's figures, each exactly as rendered, in its card.
+
+    A figure anywhere else on the page (a table, the appendix) does not count: the headline is
+    what is read. A mismatch is a :class:`RunError` naming the figure shown and the summary's."""
+    import html as html_lib
+    import re
+
+    sections = re.findall(r'<section class="kt-headline">(.*?)</section>', html, flags=re.S)
+    if len(sections) != 1:
+        raise RunError(f"{incident_id}: reconciliation failed: report.html has {len(sections)} headline "
+                       f"sections (wanted 1) — {NOT_PUBLISHED}")
+    cards = {html_lib.unescape(name.strip()): {"big": html_lib.unescape(big.strip()),
+                                               "small": html_lib.unescape(small.strip())}
+             for name, big, small in re.findall(
+                 r'<div class="kt-card-name">(.*?)</div>\s*<div class="kt-card-big">(.*?)</div>\s*'
+                 r'<div class="kt-card-small">(.*?)</div>', sections[0], flags=re.S)}
+    for card, line, key, expected in HEADLINE_FIGURES[kind]:
+        want = expected(summary)
+        shown = cards.get(card, {}).get(line)
+        if shown != want:
+            raise RunError(f"{incident_id}: reconciliation failed: the report's headline shows "
+                           f"{'no ' + card + ' card' if shown is None else repr(shown)} for the summary's {key} "
+                           f"{want!r} — {NOT_PUBLISHED}")
 
 
 def _cell_error(exc: BaseException) -> str:

@@ -263,11 +263,15 @@ def settlement_days(rule: MethodRule, discovered_on: date, lines: int, calendar:
 
 def write_billing_ledger(con: duckdb.DuckDBPyConnection, incident: Any, roster_sql: str, path: Path,
                          calendar: Any) -> dict[str, Any]:
-    """Per-line ledger of a billing error, straight to Parquet. Returns per-method day lists."""
+    """Per-line ledger of a billing error, straight to Parquet. Returns per method: the day lists,
+    and the lines, won charged and won owed as the pass over roster and bills counted them (what
+    the ledger is reconciled with)."""
     b: BillingError = incident.billing
     validate_bills(con, b)
     lines_sql = billing_lines_sql(incident, roster_sql)
-    counts = dict(con.execute(f"SELECT payment_method, count(*) FROM {lines_sql} GROUP BY 1").fetchall())
+    sums = {m: (int(n), int(charged or 0), int(owed or 0)) for m, n, charged, owed in con.execute(
+        f"SELECT payment_method, count(*), sum(charged_krw), sum(owed_krw) FROM {lines_sql} GROUP BY 1").fetchall()}
+    counts = {m: v[0] for m, v in sums.items()}
     settle_cases, recharge_cases, action_cases, plan = [], [], [], {}
     for method in b.payment_methods:
         rule = b.settlement.methods[method]
@@ -289,7 +293,8 @@ def write_billing_ledger(con: duckdb.DuckDBPyConnection, incident: Any, roster_s
         settle_cases.append(f"WHEN payment_method = {_q(method)} THEN list_extract({_date_list(days)}, {slot})")
         recharge_cases.append(f"WHEN payment_method = {_q(method)} THEN {recharge}")
         action_cases.append(f"WHEN payment_method = {_q(method)} THEN {_q(rule.action)}")
-        plan[method] = {"lines": n, "days": [d.isoformat() for d in days], "rule": rule.describe()}
+        plan[method] = {"lines": n, "days": [d.isoformat() for d in days], "rule": rule.describe(),
+                        "charged_krw": sums.get(method, (0, 0, 0))[1], "owed_krw": sums.get(method, (0, 0, 0))[2]}
     charged_on = f"DATE '{b.charged_on.isoformat()}'"
     query = (
         f"SELECT line_id, customer_id, service, region, customer_type, payment_method, bill_cycle_day, "

@@ -50,12 +50,13 @@ from .analysis import (
     connect,
     count_customers,
     distribution_rows,
+    pass_figures,
     prepare,
     roster_spellings,
     timeline_rows,
     totals_sql,
-    what_if_rows,
     what_if_sql,
+    with_own_policy,
 )
 from .credits import compile_policy
 from .errors import InputError, RunError
@@ -255,8 +256,9 @@ def merge_parts(parts: Path, path: Path) -> int:
 def analyse_spark(
     incident: Incident, out_dir: Path, *, what_if_policies: list[Policy] | None = None,
     progress: Progress | None = None, master: str | None = None, spark: Any = None,
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Write ``ledger.parquet`` in ``out_dir`` with Spark and return (summary, what-if rows).
+) -> tuple[dict[str, Any], dict[str, int]]:
+    """Write ``ledger.parquet`` in ``out_dir`` with Spark and return (summary, the own policy's lines,
+    eligible lines and total as the per-line pass on Spark computed them, for the reconciliation).
 
     ``spark``: an open session to use (tests share one); otherwise one is started and stopped."""
     from .analysis import summary_from
@@ -303,8 +305,9 @@ def analyse_spark(
             policies = what_if_policies if what_if_policies is not None else catalogue_policies(incident)
             query = SparkQuery(spark)
             policies = [roster_spellings(per_line, p) for p in policies]
-            rows = (what_if_rows(query.rows(what_if_sql(policies, "per_line", "spark"))[0], policies,
-                                 per_line.source.path) if policies else [])
+            everything, own_at = with_own_policy(roster_spellings(per_line, incident.policy), policies)
+            rows, computed = pass_figures(query.rows(what_if_sql(everything, "per_line", "spark"))[0], everything,
+                                          own_at, len(policies), per_line.source.path)
             say("summarising on Spark")
             spark.read.parquet(str(parts)).createOrReplaceTempView("ledger")
             figures = spark_figures(query, "ledger", out_dir / "ledger.parquet")
@@ -315,7 +318,7 @@ def analyse_spark(
         say("writing ledger.parquet from Spark's sorted parts")
         merge_parts(parts, out_dir / "ledger.parquet")
         summary = summary_from(incident, figures, per_line.roster_lines, rows, per_line)
-        return summary, rows
+        return summary, computed
     finally:
         if per_line is not None:
             per_line.source.close()

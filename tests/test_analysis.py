@@ -97,7 +97,7 @@ def test_ledger_sum_equals_summary_and_own_what_if(base):
     assert own == [
         {
             "policy_id": "kt-terms-2022",
-            "title": own[0]["title"],
+            "title": "KT 이용약관 (2022년 7월 개정) — 2시간 이상 장애, 장애시간 요금의 10배",
             "eligible_lines": s["eligible_lines"],
             "total_credit_krw": s["total_credit_krw"],
         }

@@ -53,12 +53,25 @@ def test_notebooks_are_thin_and_parameterised(name: str) -> None:
             assert out.get("output_type") != "error"
 
 
-def test_other_names_of_this_interpreter_count_but_the_base_python_does_not() -> None:
+def test_other_names_of_this_interpreter_count_but_the_base_python_does_not(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # This environment (a venv or conda alike): python3 beside this interpreter is another name of it.
     here = os.path.abspath(sys.executable)
     alias = os.path.join(os.path.dirname(here), "python3")
-    if os.path.exists(alias) and os.path.samefile(alias, here):
-        assert kernel._same_interpreter(alias)
-    base = os.path.realpath(here)
-    if os.path.dirname(base) != os.path.dirname(here):  # inside a venv: the interpreter it links to
-        assert not kernel._same_interpreter(base)
+    assert os.path.samefile(alias, here)
+    assert kernel._same_interpreter(alias)
+    # A venv made here, whatever this environment is: its python3 links to a base interpreter in
+    # another bin/, which is the mix-up to catch.
+    base = tmp_path / "base" / "bin" / "python3"
+    base.parent.mkdir(parents=True)
+    base.write_text("", encoding="utf-8")
+    venv = tmp_path / "venv" / "bin"
+    venv.mkdir(parents=True)
+    (venv / "python3").symlink_to(base)
+    (venv / "python").symlink_to("python3")
+    monkeypatch.setattr(sys, "executable", str(venv / "python"))
+    assert os.path.samefile(venv / "python", base)  # the base is the same file, reached through links
+    assert kernel._same_interpreter(str(venv / "python3"))
+    assert not kernel._same_interpreter(str(base))
+    assert not kernel._same_interpreter(str(tmp_path / "missing" / "bin" / "python"))
     assert not kernel._same_interpreter("/usr/bin/python3-elsewhere")

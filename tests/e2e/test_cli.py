@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from kt_analysis import present
+from kt_analysis.run import check_headline
 
 from .conftest import NATIONWIDE, ROOT, kt
 
@@ -140,8 +141,9 @@ def test_nationwide_report_reconciles(nationwide_report: Path) -> None:
     assert ledger_sum == summary["total_credit_krw"] > 0
     assert str(pq.read_schema(folder / "ledger.parquet").field("credit_krw").type) == "int64"
     html = (folder / "report.html").read_text(encoding="utf-8")
-    assert present.krw(summary["total_credit_krw"]) in html
-    assert present.count(summary["affected_lines"]) in html
+    # The headline's cards show the summary's figures exactly (not merely somewhere on the page).
+    check_headline(summary["incident_id"], "outage", summary, html)
+    assert f'<div class="kt-card-small">{present.krw(summary["total_credit_krw"])}</div>' in html
 
 
 @pytest.mark.slow
@@ -214,8 +216,9 @@ def test_billing_error_report_reconciles_and_masks(tmp_path: Path) -> None:
     assert sums[3] == sums[4] == summary["total_recharge_krw"]
     assert summary["refund_completion_date"] == "2023-09-12"
     html = (folder / "report.html").read_text(encoding="utf-8")
+    check_headline(summary["incident_id"], "billing_error", summary, html)
     for key in ("total_charged_krw", "total_refund_krw"):
-        assert present.krw(summary[key]) in html
+        assert f'<div class="kt-card-small">{present.krw(summary[key])}</div>' in html
     assert "--bills data/sample/bills.parquet" in json.loads((folder / "run.json").read_text())["command"]
     roster = pq.read_table(ROOT / "data/sample/roster.parquet", columns=["name", "phone"])
     blobs = [p.read_bytes() for p in folder.rglob("*") if p.is_file()]

@@ -117,6 +117,7 @@ def test_a_run_that_hangs_is_stopped_and_the_last_report_kept(project: Path) -> 
 def test_a_hanging_cell_hits_the_cell_timeout(tmp_path: Path) -> None:
     """The same executor the runs use stops a cell that never returns, with a clear error."""
     import nbformat
+    from nbclient.exceptions import CellTimeoutError
 
     from kt_analysis.kernel import ensure_kernel
     from kt_analysis.run import _cell_error, _execute
@@ -126,10 +127,12 @@ def test_a_hanging_cell_hits_the_cell_timeout(tmp_path: Path) -> None:
     source, target = tmp_path / "hang.ipynb", tmp_path / "out.ipynb"
     nbformat.write(nb, source)
     started = time.monotonic()
-    with pytest.raises(Exception) as info:
+    with pytest.raises(CellTimeoutError) as info:
         _execute(source, target, {}, tmp_path, ensure_kernel(), 2, False)
     assert time.monotonic() - started < 60
-    assert "timed out" in _cell_error(info.value).lower() or "timeout" in type(info.value).__name__.lower()
+    assert type(info.value) is CellTimeoutError
+    assert _cell_error(info.value).startswith(
+        "CellTimeoutError: A cell timed out while it was being executed, after 2 seconds."), _cell_error(info.value)
     assert target.exists()  # the partial notebook is kept for the failed run's folder
 
 
