@@ -18,7 +18,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from kt_analysis.policy import CreditRule, Eligibility, Policy, When
+from kt_analysis.policy import (
+    BillableTime,
+    CreditRule,
+    Delivery,
+    Eligibility,
+    Override,
+    Policy,
+    Rounding,
+    Tier,
+    When,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 POLICIES = ROOT / "data" / "policies"
@@ -268,3 +278,47 @@ def reference_credit(policy: Policy, line: Mapping[str, Any]) -> tuple[bool, str
     ok = is_eligible(policy.eligibility, line)
     credit = round_krw(exact_credit(policy, policy.credit, line), r.unit_krw, r.mode) if ok else 0
     return ok, _reason(policy.eligibility, line), "base", credit
+
+
+def policy_from_doc(doc: Mapping[str, Any]) -> Policy:
+    """What a policy document says, read here by hand from the parsed YAML (README's keys and
+    defaults), not by ``load_policy``: a property that writes the document as YAML text, loads it
+    and compares with this sees a key the loader misreads or ignores."""
+
+    def eligibility(d: Mapping[str, Any] | None) -> Eligibility:
+        d = d or {}
+        return Eligibility(d.get("min_continuous_minutes"), d.get("min_monthly_cumulative_minutes"),
+                           bool(d.get("monthly_cumulative_exceeds", False)))
+
+    def rule(d: Mapping[str, Any]) -> CreditRule:
+        bt = d.get("billable_time") or {}
+        return CreditRule(
+            outage_multiplier=d.get("outage_multiplier", 0),
+            billable_time=BillableTime(bt.get("unit_minutes", 1), bt.get("mode", "up"), bt.get("applies_to", "outage")),
+            days_of_fee=d.get("days_of_fee", d.get("flat_days_of_fee", 0)),
+            months_of_fee=d.get("months_of_fee", 0),
+            tiers_by_outage_days=tuple(Tier(t["from_days"], t["krw"]) for t in d.get("tiers_by_outage_days", ())),
+        )
+
+    def names(values: Any) -> tuple[str, ...] | None:
+        return tuple(values) if values else None
+
+    credit = doc["credit"]
+    overrides = []
+    for o in credit.get("overrides", ()):
+        w = o["when"]
+        when = When(customer_types=names(w.get("customer_type", w.get("customer_types"))),
+                    services=names(w.get("services")), regions=names(w.get("regions")))
+        overrides.append(Override(when, rule(o), eligibility(o["eligibility"]) if "eligibility" in o else None,
+                                  o.get("combine", "replace")))
+    r, d = credit.get("rounding") or {}, doc.get("delivery") or {}
+    return Policy(
+        id=doc["id"], title=doc["title"], sources=tuple(doc.get("sources", ())), services=tuple(doc["services"]),
+        eligibility=eligibility(doc.get("eligibility")),
+        hours_per_month=(doc.get("hourly_fee") or {}).get("hours_per_month", 720),
+        credit=rule(credit), overrides=tuple(overrides),
+        rounding=Rounding(r.get("unit_krw", 1), r.get("mode", "floor")),
+        delivery=Delivery(d.get("method", "bill_credit"), d.get("claim_required", False), d.get("claim_window_days"),
+                          d.get("applied_on", "next_bill")),
+        notes=doc.get("notes", ""),
+    )

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from fractions import Fraction
+from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import POLICIES, SERVICES, exact_credit, reference_credit
-from hypothesis import HealthCheck, given, settings
+import yaml
+from conftest import POLICIES, SERVICES, exact_credit, policy_from_doc, reference_credit
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from test_fuzz import policy_docs
 
 from kt_analysis.credits import compile_policy
 from kt_analysis.policy import (
@@ -190,15 +194,83 @@ def lines(draw):
     )
 
 
+# --- exact ties: a credit k + ½ rounding units ------------------------------------------------
+# 60 minutes × 1 of a fee F over 720 h is F / 720 won, so F = 360 × unit × odd lies exactly half a
+# unit above a multiple of it. Over `days_in_month` in a 29-day month (696 h), F = 348 × unit × odd.
+# A 30-minute outage billed in 60-minute units half_up is a tie in minutes too (→ 60 minutes).
+TIE_UNITS = (1, 10, 100, 1000)
+TIE_ODDS = (1, 3, 7)
+
+
+def tie_docs(unit: int, mode: str = "half_up") -> list[tuple[dict, list[dict]]]:
+    """(policy document, lines) pairs in which every line's exact credit is a tie at ``unit``."""
+    base = {"id": "tie", "title": "반올림 경계", "services": list(SERVICES)}
+    rounding = {"unit_krw": unit, "mode": mode}
+    return [
+        ({**base, "credit": {"outage_multiplier": 1, "rounding": rounding}},
+         [line(360 * unit * k, 60) for k in TIE_ODDS]),
+        ({**base, "hourly_fee": {"hours_per_month": "days_in_month"},
+          "credit": {"outage_multiplier": 1, "rounding": rounding}},
+         [line(348 * unit * k, 60, days_in_month=29) for k in TIE_ODDS]),
+        ({**base, "credit": {"outage_multiplier": 1, "rounding": rounding,
+                             "billable_time": {"unit_minutes": 60, "mode": "half_up", "applies_to": "outage"}}},
+         [line(360 * unit * k, 30) for k in TIE_ODDS]),
+    ]
+
+
+def with_tie_examples(test):
+    """Replay the tie cases first, at every unit (``policy``, or ``doc`` for the YAML property)."""
+    for unit in TIE_UNITS:
+        for doc, batch in tie_docs(unit):
+            kw = {"doc": doc} if "doc" in test.__code__.co_varnames else {"policy": policy_from_doc(doc)}
+            test = example(**kw, batch=batch)(test)
+    return test
+
+
+@pytest.mark.parametrize("unit", TIE_UNITS)
+def test_tie_examples_are_exact_ties(duck, unit):
+    """The examples above stay ties (else the properties would replay ordinary cases), and half_up
+    takes a tie up, floor down, ceil up, at every unit."""
+    for mode in ("half_up", "floor", "ceil"):
+        for doc, batch in tie_docs(unit, mode):
+            policy = policy_from_doc(doc)
+            exact = [exact_credit(policy, policy.credit, ln) / unit for ln in batch]
+            assert all(q - math.floor(q) == Fraction(1, 2) for q in exact), doc
+            up = [(math.floor(q) + 1) * unit for q in exact]
+            want = {"half_up": up, "ceil": up, "floor": [math.floor(q) * unit for q in exact]}[mode]
+            assert [row[3] for row in evaluate(duck, policy, batch)] == want, doc
+
+
 # --- the SQL equals the exact reference ------------------------------------------------------
 
 
 @HYP
 @given(policy=policies, batch=st.lists(lines(), min_size=1, max_size=25))
+@with_tie_examples
 def test_sql_equals_fraction_reference(duck, policy, batch):
     got = evaluate(duck, policy, batch)
     want = [reference_credit(policy, ln) for ln in batch]
     assert got == want
+
+
+@pytest.fixture(scope="module")
+def yaml_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("policy-yaml")
+
+
+@settings(HYP, max_examples=80, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(doc=policy_docs(), batch=st.lists(lines(), min_size=1, max_size=25))
+@with_tie_examples
+def test_policy_yaml_equals_fraction_reference(duck, yaml_dir, doc, batch):
+    """A generated policy document, written as YAML text and read by ``load_policy``, means what
+    the document says (``policy_from_doc`` reads it by hand), and its SQL pays the exact reference
+    of that meaning: a key the loader misreads or drops fails here."""
+    path = yaml_dir / "policy.yml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    policy = load_policy(path)
+    meant = policy_from_doc(doc)
+    assert replace(policy, path="", sha256="") == meant
+    assert evaluate(duck, policy, batch) == [reference_credit(meant, ln) for ln in batch]
 
 
 @HYP
