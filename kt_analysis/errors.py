@@ -88,6 +88,15 @@ def mask_text(text: str) -> str:
     return _PHONE_IN_TEXT.sub(_mask_phone_match, str(text))
 
 
+def phone_like(text: object) -> bool:
+    """``text`` holds a Korean phone number: what :func:`mask_text` would mask.
+
+    >>> phone_like("서울 010-9876-5432"), phone_like("SEOUL-MAPO-01"), phone_like("서울")
+    (True, False, False)
+    """
+    return _PHONE_IN_TEXT.search(str(text)) is not None
+
+
 class KtAnalysisError(Exception):
     """Base of every error kt-analysis raises on purpose."""
 

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from .errors import InputError, InputErrors, shown
+from .errors import InputError, InputErrors, mask_text, phone_like, shown
 from .names import normalize
 from .policy import CUSTOMER_TYPES, PAYMENT_METHODS, SERVICES
 from .yamlio import check_input_file, path_exists
@@ -403,6 +403,7 @@ def validate_roster(con: duckdb.DuckDBPyConnection, src: RosterSource) -> int:
         ).fetchall()
         where = ", ".join(f"{_at(src, f, r)} ({shown(v)})" for f, r, v in examples)
         problems.append(InputError(path, f"column {column}", f"{bad:,} row(s) {problem}: {where}", fix))
+    problems += _phone_numbers_in_free_text(con, src, numbered)
     if duplicated:
         dups = con.execute(
             f"SELECT line_id, list(rn ORDER BY fname NULLS FIRST, rn)[:3], "
@@ -420,6 +421,42 @@ def validate_roster(con: duckdb.DuckDBPyConnection, src: RosterSource) -> int:
     if problems:
         raise InputErrors(problems)
     return n
+
+
+# A superset of errors.phone_like in RE2 (DuckDB's regex: no look-arounds): only the distinct
+# values it matches come back to Python for the exact test.
+_PHONE_RE2 = (r"\+82[-. ]?(\(0\)[-. ]?)?0?[0-9]{1,2}[-. ]?[0-9]{3,4}[-. ]?[0-9]{4}"
+              r"|\(0[0-9]{1,2}\)[-. ]?[0-9]{3,4}[-. ]?[0-9]{4}|0[0-9]{1,2}[-. ][0-9]{3,4}[-. ][0-9]{4}"
+              r"|(01[016789]|070|0[3-6][1-5]|02)[0-9]{7,8}")
+
+
+def _phone_numbers_in_free_text(con: duckdb.DuckDBPyConnection, src: RosterSource, numbered: str
+                                ) -> list[InputError]:
+    """``region`` and ``facility_id`` are shown in reports, charts and the ledger as written, so a
+    value holding a phone number (an export that shifted ``phone`` into them) is refused, naming
+    the rows with the number masked. A personal name there is not detected: place names are
+    Korean words too (서울), and masking them would break every report."""
+    found = con.execute(  # one scan of the roster: its distinct (region, facility) pairs are few
+        f"WITH k AS MATERIALIZED (SELECT DISTINCT region, facility_id FROM {src.sql}) "
+        f"SELECT 'region', region FROM (SELECT DISTINCT region FROM k) "
+        f"WHERE regexp_matches(region, {_q(_PHONE_RE2)}) UNION ALL "
+        f"SELECT 'facility_id', facility_id FROM (SELECT DISTINCT facility_id FROM k) "
+        f"WHERE regexp_matches(facility_id, {_q(_PHONE_RE2)})").fetchall()
+    problems = []
+    for column in ("region", "facility_id"):
+        values = sorted(v for c, v in found if c == column and phone_like(v))
+        if not values:
+            continue
+        listed = ", ".join(map(_q, values))
+        bad = con.execute(f"SELECT count(*) FROM {src.sql} WHERE {column} IN ({listed})").fetchone()[0]
+        examples = con.execute(f"SELECT fname, rn, {column} FROM {numbered} WHERE {column} IN ({listed}) "
+                               f"ORDER BY fname NULLS FIRST, rn LIMIT {EXAMPLES}").fetchall()
+        where = ", ".join(f"{_at(src, f, r)} ({mask_text(shown(v))})" for f, r, v in examples)
+        problems.append(InputError(
+            str(src.path), f"column {column}", f"{bad:,} row(s) hold a phone number: {where}",
+            f"{column} is shown in reports as written: keep phone numbers in the phone column (check the "
+            "export's column order)"))
+    return problems
 
 
 def _at(src: RosterSource, fname: str | None, rn: int, *, word: bool = True) -> str:

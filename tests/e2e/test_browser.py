@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -21,15 +22,56 @@ if CHROMIUM is None and not os.environ.get("CI"):
 pytestmark = pytest.mark.slow
 
 
+# What an offline report may load: its own file (and files next to it), inline data, blank pages.
+LOCAL_SCHEMES = ("file:", "data:", "about:")
+
+
+def _block_network(page, problems: list[str]) -> None:
+    """Every request the page makes whose URL is not local is aborted and recorded, whether or not
+    this machine has a network: a CDN fetch that would succeed online fails the test here too."""
+    def handler(route) -> None:
+        url = route.request.url
+        if url.startswith(LOCAL_SCHEMES):
+            route.continue_()
+        else:
+            problems.append(f"network request blocked: {url}")
+            route.abort()
+
+    page.route("**/*", handler)
+
+
 def _open(browser, path: Path):
     page = browser.new_page(viewport={"width": 1200, "height": 900})
     problems: list[str] = []
+    _block_network(page, problems)
     page.on("console", lambda m: problems.append(f"{m.type}: {m.text}") if m.type == "error" else None)
     page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
     page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
     page.goto(path.as_uri())
     page.wait_for_load_state("load")
     return page, problems
+
+
+def test_the_offline_check_catches_a_remote_fetch(browser, nationwide_report: Path, tmp_path: Path) -> None:
+    """Negative control: the same report with a remote image, stylesheet and script injected is
+    caught by ``_open``'s checker (each remote URL is blocked and recorded), so the offline
+    assertions of the tests below are not vacuous."""
+    page_html = (nationwide_report / "report.html").read_text(encoding="utf-8")
+    remote = ["https://example.com/x.png", "https://cdn.example.com/x.css", "http://cdn.example.com/x.js"]
+    injected = (f'<img src="{remote[0]}"><link rel="stylesheet" href="{remote[1]}">'
+                f'<script src="{remote[2]}"></script>')
+    copy = tmp_path / "report.html"
+    copy.write_text(re.sub(r"(<body\b[^>]*>)", lambda m: m.group(1) + injected, page_html, count=1),
+                    encoding="utf-8")
+    assert all(url in copy.read_text(encoding="utf-8") for url in remote)
+    page, problems = _open(browser, copy)
+    blocked = [p for p in problems if p.startswith("network request blocked: ")]
+    assert {p.split(": ", 1)[1] for p in blocked} == set(remote), problems
+    page.close()
+    # The untouched report makes no such request (what the other tests assert, seen here directly).
+    page, problems = _open(browser, nationwide_report / "report.html")
+    assert not [p for p in problems if p.startswith("network request blocked: ")], problems
+    page.close()
 
 
 def test_report_loads_with_its_figures_and_images(browser, nationwide_report: Path) -> None:
