@@ -6,6 +6,8 @@ PY     := $(VENV)/bin/python
 KT     := $(VENV)/bin/kt-analysis
 STAMP  := $(VENV)/.installed-stamp
 KERNEL := kt-analysis
+# make test runs the suite in this many processes (pytest-xdist), each taking whole test files.
+TEST_JOBS ?= 2
 
 .DEFAULT_GOAL := help
 .PHONY: help setup report test test-fast bench lab lint notebooks screenshot clean-reports clean
@@ -26,11 +28,11 @@ report: setup ## run every sample incident in data/incidents/ and write reports/
 	$(KT) run-all data/incidents --out reports
 	@echo "open reports/index.html"
 
-test: setup ## run the whole test suite (unit, property, notebooks, end to end)
-	$(PY) -m pytest
+test: setup ## run the whole test suite (unit, property, notebooks, end to end); TEST_JOBS=1 for one process
+	$(PY) -m pytest -n $(TEST_JOBS) --dist loadfile
 
 test-fast: setup ## the suite without the slow end-to-end tests
-	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest -n $(TEST_JOBS) --dist loadfile -m "not slow"
 
 bench: setup ## time the engine against hand-written DuckDB SQL (1M/5M/35M lines); writes benchmarks/RESULTS.md
 	$(PY) benchmarks/bench.py
