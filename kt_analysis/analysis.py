@@ -11,6 +11,7 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import pandas as pd
 
 from . import __version__
 from .credits import compile_policy
+from .dbrow import one_row
 from .errors import InputError, RunError
 from .impact import EXPOSURE_COLUMNS, Matches, check_matches, exposure_table, key_columns, match_windows
 from .incident import Incident
@@ -109,7 +111,8 @@ def exposure_lookup(source_sql: str, exposure: pd.DataFrame, keys: tuple[str, ..
     groups = list(exposure.groupby(list(EXPOSURE_COLUMNS), sort=True, dropna=False))
     if len(groups) > MAX_LOOKUP_GROUPS:
         return None
-    whens, values = [], {c: [] for c in EXPOSURE_COLUMNS}
+    whens: list[str] = []
+    values: dict[str, list[str]] = {c: [] for c in EXPOSURE_COLUMNS}
     for number, (figures, frame) in enumerate(groups, start=1):
         if len(frame) > MAX_LOOKUP_KEYS:
             return None
@@ -245,7 +248,7 @@ def write_ledger(per_line: PerLine, policy: Policy, path: Path, *, credit_on: st
         f"CASE WHEN {p.credit_krw} > 0 THEN {credit_on} END AS credit_on FROM {per_line.sql}) "
         f"TO {_q(tmp)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 1000000)"
     )
-    threads = per_line.con.execute("SELECT current_setting('threads')").fetchone()[0]
+    threads = one_row(per_line.con.execute("SELECT current_setting('threads')"))[0]
     try:
         if not per_line.keeps_order:
             per_line.con.execute("SET threads = 1")
@@ -262,7 +265,7 @@ def what_if(per_line: PerLine, policies: list[Policy]) -> list[dict[str, Any]]:
     """The incident's lines under every policy, side by side, in one pass over the roster."""
     if not policies:
         return []
-    row = per_line.con.execute(what_if_sql(policies, per_line.sql)).fetchone()
+    row = one_row(per_line.con.execute(what_if_sql(policies, per_line.sql)))
     return what_if_rows(row, policies, per_line.source.path)
 
 
@@ -292,7 +295,7 @@ def what_if_pass(per_line: PerLine, own: Policy,
     """:func:`what_if` for ``policies`` and, in the same pass over the roster, the incident's own
     policy's totals (see :func:`pass_figures`)."""
     everything, own_at = with_own_policy(own, policies)
-    row = per_line.con.execute(what_if_sql(everything, per_line.sql)).fetchone()
+    row = one_row(per_line.con.execute(what_if_sql(everything, per_line.sql)))
     return pass_figures(row, everything, own_at, len(policies), per_line.source.path)
 
 
@@ -327,9 +330,9 @@ def _check_int64(value: int, what: str, roster: str | Path = "roster") -> None:
 
 def catalogue_policies(incident: Incident) -> list[Policy]:
     """Every policy in the project's catalogue (the incident's own first)."""
-    policies = [incident.policy]
+    policies = [incident.credit_policy]
     for path in policy_catalogue(incident.root):
-        if Path(path).resolve() != Path(incident.policy.path).resolve():
+        if Path(path).resolve() != Path(incident.credit_policy.path).resolve():
             policies.append(load_policy(path))
     return policies
 
@@ -442,12 +445,12 @@ def distribution_rows(row: tuple) -> dict[str, int]:
 
 def credit_distribution(con: duckdb.DuckDBPyConnection, ledger: Path) -> dict[str, int]:
     """Smallest, median, p90, p99 and largest credit of the eligible lines (0s when none is)."""
-    return distribution_rows(con.execute(DISTRIBUTION_SQL.format(src=f"read_parquet({_q(ledger)})")).fetchone())
+    return distribution_rows(one_row(con.execute(DISTRIBUTION_SQL.format(src=f"read_parquet({_q(ledger)})"))))
 
 
 def credit_histogram(con: duckdb.DuckDBPyConnection, ledger: Path, bins: int = 20) -> pd.DataFrame:
     """Eligible lines by credit band (equal-width bands in won, integer edges)."""
-    hi = con.execute(f"SELECT max(credit_krw) FROM read_parquet({_q(ledger)}) WHERE eligible").fetchone()[0]
+    hi = one_row(con.execute(f"SELECT max(credit_krw) FROM read_parquet({_q(ledger)}) WHERE eligible"))[0]
     if not hi:
         return pd.DataFrame({"from_krw": [], "to_krw": [], "lines": []}).astype("int64")
     width = max(1, -(-int(hi) // bins))
@@ -519,7 +522,7 @@ def timeline_rows(rows: list[tuple]) -> list[dict[str, Any]]:
 def duckdb_figures(con: duckdb.DuckDBPyConnection, ledger: Path) -> Figures:
     src = f"read_parquet({_q(ledger)})"
     customers = customer_counts(con, ledger)
-    n, eligible, total, longest = con.execute(totals_sql(src)).fetchone()
+    n, eligible, total, longest = one_row(con.execute(totals_sql(src)))
     _check_int64(int(total or 0), "the total credit", ledger)
     return Figures(
         lines=int(n), eligible_lines=int(eligible), total_credit_krw=int(total or 0),
@@ -541,7 +544,9 @@ def summary_from(incident: Incident, fig: Figures, roster_lines: int,
                  what_if_rows: list[dict[str, Any]], per_line: PerLine | None = None) -> dict[str, Any]:
     """The summary from an engine's figures: the same keys, order and types whatever the engine."""
     _check_int64(fig.total_credit_krw, "the total credit", incident.roster)
-    policy = incident.policy
+    policy = incident.credit_policy
+    start, end = incident.start, incident.end
+    assert isinstance(start, datetime) and isinstance(end, datetime)  # an outage's: its windows' span
     summary: dict[str, Any] = {
         "incident_id": incident.id,
         "title": incident.title,
@@ -549,8 +554,8 @@ def summary_from(incident: Incident, fig: Figures, roster_lines: int,
         "timezone": incident.timezone,
         "policy_id": policy.id,
         "policy_title": policy.title,
-        "outage_start": incident.start.isoformat(timespec="minutes"),
-        "outage_end": incident.end.isoformat(timespec="minutes"),
+        "outage_start": start.isoformat(timespec="minutes"),
+        "outage_end": end.isoformat(timespec="minutes"),
         "window_count": len(incident.windows),
         "roster_lines": int(roster_lines),
         "affected_lines": fig.lines,
@@ -571,7 +576,7 @@ def summary_from(incident: Incident, fig: Figures, roster_lines: int,
     }
     for by, frame in fig.breakdowns.items():
         summary[f"by_{by}"] = _records(frame, by)
-    closes = claim_window_closes(policy, incident.end.date())
+    closes = claim_window_closes(policy, end.date())
     summary["claim_window_closes"] = closes.isoformat() if closes else None
     summary["credit_completion_date"] = fig.timeline[-1]["day"] if fig.timeline else None
     summary["credit_timeline"] = fig.timeline
@@ -593,7 +598,7 @@ def write_json(data: dict[str, Any], path: Path) -> None:
 
 
 def ledger_total(con: duckdb.DuckDBPyConnection, ledger: Path) -> int:
-    return int(con.execute(f"SELECT coalesce(sum(credit_krw), 0) FROM read_parquet({_q(ledger)})").fetchone()[0])
+    return int(one_row(con.execute(f"SELECT coalesce(sum(credit_krw), 0) FROM read_parquet({_q(ledger)})"))[0])
 
 
 ENGINES = ("duckdb", "spark")
@@ -634,11 +639,14 @@ def analyse(
         per_line = prepare(incident, con)
         say(f"roster: {per_line.roster_lines:,} lines; computing credits per line")
         ledger = out_dir / "ledger.parquet"
-        days = credit_days(incident.policy, incident.end.date(), _calendar(incident))
-        write_ledger(per_line, roster_spellings(per_line, incident.policy), ledger, credit_on=credit_on_sql(days))
+        end = incident.end
+        assert isinstance(end, datetime)  # an outage's: its last window's end
+        days = credit_days(incident.credit_policy, end.date(), _calendar(incident))
+        write_ledger(per_line, roster_spellings(per_line, incident.credit_policy), ledger,
+                     credit_on=credit_on_sql(days))
         say("comparing policies (what-if)")
         policies = what_if_policies if what_if_policies is not None else catalogue_policies(incident)
-        rows, computed = what_if_pass(per_line, roster_spellings(per_line, incident.policy),
+        rows, computed = what_if_pass(per_line, roster_spellings(per_line, incident.credit_policy),
                                       [roster_spellings(per_line, p) for p in policies])
         say("summarising")
         summary = build_summary(incident, con, ledger, per_line.roster_lines, rows, per_line)
@@ -659,9 +667,9 @@ RECONCILED = (("affected_lines", "lines"), ("eligible_lines", "eligible lines"),
 
 def ledger_figures(con: duckdb.DuckDBPyConnection, ledger: Path) -> dict[str, int]:
     """The ledger file read back: its rows, eligible rows and exact credit sum."""
-    n, eligible, total = con.execute(
+    n, eligible, total = one_row(con.execute(
         f"SELECT count(*), count(*) FILTER (WHERE eligible), coalesce(sum(CAST(credit_krw AS DECIMAL(38, 0))), 0) "
-        f"FROM read_parquet({_q(ledger)})").fetchone()
+        f"FROM read_parquet({_q(ledger)})"))
     return {"affected_lines": int(n), "eligible_lines": int(eligible or 0), "total_credit_krw": int(total)}
 
 
@@ -718,7 +726,7 @@ def analyse_billing(incident: Incident, out_dir: Path, *, say: Progress, threads
         say(f"roster: {n:,} lines; matching bills and settling each line")
         ledger = out_dir / "ledger.parquet"
         plan = write_billing_ledger(con, incident, source.sql, ledger, calendar)
-        bad = con.execute(
+        bad = one_row(con.execute(
             f"SELECT count(*) FILTER (WHERE cancelled_krw + refund_krw <> charged_krw), "
             f"count(*) FILTER (WHERE recharge_krw <> owed_krw), "
             f"coalesce(sum(CAST(cancelled_krw AS DECIMAL(38, 0)) + refund_krw), 0), "
@@ -726,10 +734,11 @@ def analyse_billing(incident: Incident, out_dir: Path, *, say: Progress, threads
             f"coalesce(sum(CAST(recharge_krw AS DECIMAL(38, 0))), 0), "
             f"coalesce(sum(CAST(owed_krw AS DECIMAL(38, 0))), 0) "
             f"FROM read_parquet({_q(ledger)})"
-        ).fetchone()
-        early = con.execute(f"SELECT count(*) FROM read_parquet({_q(ledger)}) WHERE recharge_on < settled_on"
-                            ).fetchone()[0]
+        ))
+        early = one_row(con.execute(f"SELECT count(*) FROM read_parquet({_q(ledger)}) WHERE recharge_on < settled_on"
+                            ))[0]
         if early:
+            assert incident.billing is not None  # a billing error's run
             rules = incident.billing.settlement
             raise InputError(rules.path, "methods", f"{early:,} line(s) would be re-charged before their wrong "
                              "charge is reversed", "give re-charge dates on or after the cancellation/refund dates")
@@ -775,9 +784,9 @@ def _reconcile_billing(con: duckdb.DuckDBPyConnection, ledger: Path, summary: di
     computed = {"affected_lines": sum(int(p["lines"]) for p in plan.values()),
                 "charged_krw": sum(int(p["charged_krw"]) for p in plan.values()),
                 "owed_krw": sum(int(p["owed_krw"]) for p in plan.values())}
-    row = con.execute(
+    row = one_row(con.execute(
         "SELECT count(*), " + ", ".join(f"coalesce(sum(CAST({k} AS DECIMAL(38, 0))), 0)" for k, _ in keys[1:])
-        + f" FROM read_parquet({_q(ledger)})").fetchone()
+        + f" FROM read_parquet({_q(ledger)})"))
     read_back = {k: int(v) for (k, _), v in zip(keys, row, strict=True)}
     _agree("the pass over roster and bills", computed, "the ledger file read back", read_back, keys[:3])
     _agree("the ledger file read back", read_back, "the summary", totals, keys)

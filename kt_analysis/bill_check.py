@@ -526,7 +526,7 @@ def _judge(month: str, matches: pd.DataFrame, baseline: float, assumed: bool, cu
 
 def _verdict(findings: list[tuple[int, str]], looks_like: str | None) -> tuple[Verdict, list[str], str | None]:
     level = max((lv for lv, _ in findings), default=0)
-    verdict: Verdict = ("ok", "suspect", "blocked")[level]  # type: ignore[assignment]
+    verdict: Verdict = ("ok", "suspect", "blocked")[level]
     ordered = [text for lv, text in sorted(findings, key=lambda f: -f[0])]
     return verdict, ordered, looks_like
 

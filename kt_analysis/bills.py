@@ -24,6 +24,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .dbrow import one_row
 from .errors import InputError, InputErrors, shown
 from .yamlio import check_input_file
 
@@ -156,7 +157,7 @@ def _open_csv(con: duckdb.DuckDBPyConnection, path: Path) -> Bills:
     ]
     counts = ", ".join(f"count(*) FILTER (WHERE {_on(cond, col)})" for col, cond, *_ in checks)
     try:
-        row = con.execute(f"SELECT count(*), {counts} FROM {raw}").fetchone()
+        row = one_row(con.execute(f"SELECT count(*), {counts} FROM {raw}"))
     except duckdb.Error as exc:
         raise _csv_error(path, exc) from None
     if row[0] == 0:
@@ -315,8 +316,9 @@ def _open_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> Bills:
     total = "NULL" if bounded else "sum(amount_krw)"
     try:
         if checks:
-            row = con.execute("SELECT " + ", ".join(f"count(*) FILTER (WHERE {cond})" for _c, cond, *_r in checks)
-                              + f" FROM {source}").fetchone()
+            row = one_row(con.execute(
+                "SELECT " + ", ".join(f"count(*) FILTER (WHERE {cond})" for _c, cond, *_r in checks)
+                + f" FROM {source}"))
         else:
             row = ()
         months = con.execute(

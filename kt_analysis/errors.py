@@ -166,7 +166,7 @@ class OutputError(KtAnalysisError):
 
     exit_code = 1
 
-    def __init__(self, path: str, problem: str, fix: str) -> None:
+    def __init__(self, path: object, problem: str, fix: str) -> None:  # path: a str, a Path, ...
         self.path, self.problem, self.fix = str(path), problem, fix
         super().__init__(f"{self.path}: {problem} — {fix}")
 

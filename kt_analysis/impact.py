@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TypedDict
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -129,13 +130,22 @@ NAME_COLUMNS = {"regions": "region", "facilities": "facility_id"}
 WORDS = {"region": "region", "facility_id": "facility", "service": "service"}
 
 
+class Unmatched(TypedDict):
+    """A name no roster line has: its column, the name, where the incident writes it, the fix."""
+
+    column: str
+    value: str
+    origins: list[str]
+    fix: str
+
+
 @dataclass
 class Matches:
     """Which key rows (the roster's distinct service, region and facility values) each window
     reaches, and the names no roster line has."""
 
     per_window: list[np.ndarray]
-    unmatched: list[dict[str, object]] = field(default_factory=list)  # {column, value, origins, closest}
+    unmatched: list[Unmatched] = field(default_factory=list)
     empty: list[int] = field(default_factory=list)  # windows that reach no line
 
 
@@ -175,7 +185,7 @@ def match_windows(incident: Incident, keys: pd.DataFrame) -> Matches:
         per_window.append(hits)
         if hits.size == 0:
             empty.append(i)
-    rows = []
+    rows: list[Unmatched] = []
     for (column, value), origins in unmatched.items():
         pool = known[column]
         rows.append({"column": column, "value": value, "origins": origins,

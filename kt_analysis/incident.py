@@ -94,13 +94,21 @@ class Incident:
         return ZoneInfo(self.timezone)
 
     @property
-    def start(self) -> datetime:
+    def credit_policy(self) -> Policy:
+        """The outage's credit policy (only a billing error has none, and its code never asks)."""
+        assert self.policy is not None, f"incident {self.id} is a billing error: it has no credit policy"
+        return self.policy
+
+    @property
+    def start(self) -> datetime | date:
+        """An outage's first window's start; a billing error's charge day (a date)."""
         if self.billing is not None:
             return self.billing.charged_on
         return min(w.start for w in self.windows)
 
     @property
-    def end(self) -> datetime:
+    def end(self) -> datetime | date:
+        """An outage's last window's end; a billing error's charge day (a date)."""
         if self.billing is not None:
             return self.billing.charged_on
         return max(w.end for w in self.windows)

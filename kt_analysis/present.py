@@ -599,7 +599,7 @@ def _check_values(series: pd.Series, value_kind: ValueKind) -> None:
 
 def _new_axes(ax: Axes | None) -> tuple[Figure, Axes]:
     if ax is not None:
-        return ax.figure, ax  # type: ignore[return-value]
+        return ax.figure, ax  # type: ignore[return-value]  # stubs: Figure | SubFigure | None
     import matplotlib.pyplot as plt  # pyplot only here: importing the module stays light
 
     fig, new_ax = plt.subplots()
@@ -618,8 +618,9 @@ def _categories(series: pd.Series, labels: Mapping[str, str] | None) -> list[str
 def _plain_text(ax: Axes) -> None:
     """Mathtext off for every text drawn on ``ax`` (title, axis labels, tick labels, bar labels,
     legend), whatever the rcParams of the caller: names from inputs may hold ``$``."""
-    texts = [ax.title, ax._left_title, ax._right_title, ax.xaxis.label, ax.yaxis.label, *ax.texts,
-             *ax.get_xticklabels(), *ax.get_yticklabels()]
+    # _left_title and _right_title: private, absent from matplotlib's stubs, no public getter for the Text
+    texts = [ax.title, ax._left_title, ax._right_title,  # type: ignore[attr-defined]
+             ax.xaxis.label, ax.yaxis.label, *ax.texts, *ax.get_xticklabels(), *ax.get_yticklabels()]
     for axis in (ax.xaxis, ax.yaxis):
         for tick in axis.get_major_ticks() + axis.get_minor_ticks():
             texts += [tick.label1, tick.label2]
@@ -636,7 +637,7 @@ def _bars(series: pd.Series, *, horizontal: bool, title: str, value_kind: ValueK
     _check_values(series, value_kind)
     fig, ax = _new_axes(ax)
     draw = ax.barh if horizontal else ax.bar
-    value_axis = "x" if horizontal else "y"
+    value_axis: Literal["x", "y"] = "x" if horizontal else "y"
     bars = draw(_categories(series, labels), series.to_numpy(), color=PALETTE[0])
     ax.bar_label(bars, labels=[_annotation(v, value_kind) for v in series], padding=3)
     (krw_axis if value_kind == "krw" else count_axis)(ax, value_axis)
@@ -644,7 +645,10 @@ def _bars(series: pd.Series, *, horizontal: bool, title: str, value_kind: ValueK
         ax.invert_yaxis()
     ax.grid(False)
     ax.grid(True, axis=value_axis)
-    ax.margins(**{value_axis: 0.15 if horizontal else 0.12})
+    if horizontal:
+        ax.margins(x=0.15)
+    else:
+        ax.margins(y=0.12)
     ax.set_title(title)
     if value_label:
         (ax.set_xlabel if horizontal else ax.set_ylabel)(value_label)

@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from .dbrow import one_row
 from .errors import InputError, InputErrors, mask_text, phone_like, shown
 from .names import normalize
 from .policy import CUSTOMER_TYPES, PAYMENT_METHODS, SERVICES
@@ -65,7 +66,7 @@ def _q(text: str) -> str:
 
 def _sniff_encoding(path: Path) -> str:
     """utf-8 or cp949, read in blocks so that a large file is never held in memory."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
+    decoder: codecs.IncrementalDecoder = codecs.getincrementaldecoder("utf-8")()
     with open(path, "rb") as fh:
         try:
             for block in iter(lambda: fh.read(1 << 22), b""):
@@ -330,7 +331,7 @@ def validate_roster(con: duckdb.DuckDBPyConnection, src: RosterSource) -> int:
             for c in INTEGER_COLUMNS
         )
         try:
-            row = con.execute(f"SELECT count(*) AS n, {int_checks} FROM {raw}").fetchone()
+            row = one_row(con.execute(f"SELECT count(*) AS n, {int_checks} FROM {raw}"))
         except duckdb.Error as exc:
             ragged = _ragged_lines(src)
             if ragged is not None:
@@ -383,9 +384,9 @@ def validate_roster(con: duckdb.DuckDBPyConnection, src: RosterSource) -> int:
     # that takes one streaming read of one column to see; any other roster is counted.
     dup_sql = "0" if raw is None and ids_strictly_increasing(src.path) else "count(line_id) - count(DISTINCT line_id)"
     try:
-        row = con.execute(
+        row = one_row(con.execute(
             f"SELECT count(*), {dup_sql}, {select} FROM {src.sql}"
-        ).fetchone()
+        ))
     except duckdb.Error as exc:
         raise InputError(path, "", f"cannot be read ({_short(exc)})", "check the file") from None
     n, duplicated = row[0], row[1]
@@ -448,7 +449,7 @@ def _phone_numbers_in_free_text(con: duckdb.DuckDBPyConnection, src: RosterSourc
         if not values:
             continue
         listed = ", ".join(map(_q, values))
-        bad = con.execute(f"SELECT count(*) FROM {src.sql} WHERE {column} IN ({listed})").fetchone()[0]
+        bad = one_row(con.execute(f"SELECT count(*) FROM {src.sql} WHERE {column} IN ({listed})"))[0]
         examples = con.execute(f"SELECT fname, rn, {column} FROM {numbered} WHERE {column} IN ({listed}) "
                                f"ORDER BY fname NULLS FIRST, rn LIMIT {EXAMPLES}").fetchall()
         where = ", ".join(f"{_at(src, f, r)} ({mask_text(shown(v))})" for f, r, v in examples)

@@ -22,6 +22,7 @@ from typing import Any, Literal
 import duckdb
 import pandas as pd
 
+from .dbrow import one_row
 from .errors import InputError
 from .policy import ID_PATTERN, PAYMENT_METHODS
 from .yamlio import Section, as_written, path_exists, read_yaml_mapping, sha256_file, source_text
@@ -413,13 +414,13 @@ def build_billing_summary(incident: Any, con: duckdb.DuckDBPyConnection, ledger:
                           plan: dict[str, Any]) -> dict[str, Any]:
     b: BillingError = incident.billing
     src = f"read_parquet({_q(ledger)})"
-    row = con.execute(
+    row = one_row(con.execute(
         f"SELECT count(*), count(DISTINCT customer_id), sum(charged_krw), sum(owed_krw), "
         f"sum(greatest(difference_krw, 0)), sum(greatest(-difference_krw, 0)), sum(cancelled_krw), sum(refund_krw), "
         f"sum(recharge_krw), max(settled_on) FILTER (WHERE refund_krw > 0 OR cancelled_krw > 0), "
         f"max(greatest(settled_on, recharge_on)), sum(refund_krw * datediff('day', charged_on, settled_on)) "
         f"FROM {src}"
-    ).fetchone()
+    ))
     exp = exposure(con, ledger)
     ints = [int(v or 0) for v in row[:9]]
     by_method = {}

@@ -29,6 +29,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -288,8 +289,10 @@ def analyse_spark(
         using = ", ".join(per_line.keys)
         spark.sql(f"SELECT /*+ BROADCAST(e) */ * FROM roster AS r JOIN exposure AS e USING ({using})"
                   ).createOrReplaceTempView("per_line")
-        p = compile_policy(roster_spellings(per_line, incident.policy), "spark")
-        days = credit_days(incident.policy, incident.end.date(), _calendar(incident))
+        p = compile_policy(roster_spellings(per_line, incident.credit_policy), "spark")
+        end = incident.end
+        assert isinstance(end, datetime)  # an outage's: its last window's end
+        days = credit_days(incident.credit_policy, end.date(), _calendar(incident))
         cols = [c for c in LEDGER_COLUMNS
                 if c not in ("eligible", "eligibility_reason", "rule", "credit_krw", "credit_on")]
         ledger_df = spark.sql(
@@ -305,14 +308,14 @@ def analyse_spark(
             policies = what_if_policies if what_if_policies is not None else catalogue_policies(incident)
             query = SparkQuery(spark)
             policies = [roster_spellings(per_line, p) for p in policies]
-            everything, own_at = with_own_policy(roster_spellings(per_line, incident.policy), policies)
+            everything, own_at = with_own_policy(roster_spellings(per_line, incident.credit_policy), policies)
             rows, computed = pass_figures(query.rows(what_if_sql(everything, "per_line", "spark"))[0], everything,
                                           own_at, len(policies), per_line.source.path)
             say("summarising on Spark")
             spark.read.parquet(str(parts)).createOrReplaceTempView("ledger")
             figures = spark_figures(query, "ledger", out_dir / "ledger.parquet")
         except ArithmeticException as exc:
-            raise InputError(incident.policy.path, "credit", f"a credit or total overflows 64-bit integers "
+            raise InputError(incident.credit_policy.path, "credit", f"a credit or total overflows 64-bit integers "
                              f"({str(exc).splitlines()[0]})", "check the roster's fees and the policy's multipliers"
                              ) from None
         say("writing ledger.parquet from Spark's sorted parts")

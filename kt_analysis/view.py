@@ -128,7 +128,7 @@ class IncidentView:
         series = series.sort_values(ascending=False)
         what = {"affected_lines": "영향 회선", "total_credit_krw": "보상액",
                 "eligible_lines": "보상 대상 회선"}[value]
-        kind = "krw" if value.endswith("_krw") else "count"
+        kind: present.ValueKind = "krw" if value.endswith("_krw") else "count"
         chart = present.barh_chart if len(series) > 5 else present.bar_chart
         return chart(series, title=f"{BY_TITLE[by]} {what}", value_kind=kind, labels=BY_LABELS[by] or None)
 
@@ -211,7 +211,7 @@ class IncidentView:
 
     def appendix(self) -> Html:
         inc = self.incident
-        pol = inc.policy
+        pol = inc.credit_policy
         versions = {"kt-analysis": _version("kt-analysis"), "python": platform.python_version()}
         for pkg in ("duckdb", "pandas", "pyarrow", "papermill", "nbconvert", "matplotlib"):
             versions[pkg] = _version(pkg)
@@ -481,10 +481,12 @@ class BillingView(IncidentView):
         versions = {"kt-analysis": _version("kt-analysis"), "python": platform.python_version()}
         for pkg in ("duckdb", "pandas", "pyarrow", "papermill", "nbconvert", "holidays"):
             versions[pkg] = _version(pkg)
-        rules = inc.billing.settlement
+        billing = inc.billing
+        assert billing is not None  # this is the billing error's report
+        rules = billing.settlement
         return Html(_ENV.get_template("billing_appendix.html.j2").render(
-            incident=inc, billing=inc.billing, rules=rules,
+            incident=inc, billing=billing, rules=rules,
             rule_lines=[(present.label(m, present.PAYMENT_METHOD_KO), r.describe(), r.source)
-                        for m, r in rules.methods.items() if m in inc.billing.payment_methods],
+                        for m, r in rules.methods.items() if m in billing.payment_methods],
             summary=self.summary, command=self.command, versions=versions,
         ))

@@ -44,7 +44,8 @@ class YamlInt(int):
         obj.source = source or str(int(value))
         return obj
 
-    def __getnewargs__(self) -> tuple[int, str]:  # copy and pickle keep the text
+    # copy and pickle keep the text; typeshed types int's as tuple[int], but __new__ takes both
+    def __getnewargs__(self) -> tuple[int, str]:  # type: ignore[override]
         return int(self), self.source
 
 
@@ -58,6 +59,7 @@ class YamlFloat(float):
         obj.source = source or repr(float(value))
         return obj
 
+    # as YamlInt's: float's is typed tuple[float], but __new__ takes the text too
     def __getnewargs__(self) -> tuple[float, str]:  # type: ignore[override]
         return float(self), self.source
 
@@ -86,11 +88,11 @@ class _StrictLoader(yaml.SafeLoader):
 
     _depth = 0
 
-    def construct_document(self, node):  # type: ignore[override]
+    def construct_document(self, node):
         _refuse_duplicate_keys(self, node, "")
         return super().construct_document(node)
 
-    def compose_node(self, parent, index):  # type: ignore[override]
+    def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             raise yaml.MarkedYAMLError(
@@ -106,7 +108,7 @@ class _StrictLoader(yaml.SafeLoader):
         finally:
             self._depth -= 1
 
-    def construct_object(self, node, deep=False):  # type: ignore[override]
+    def construct_object(self, node, deep=False):
         # An explicit tag with a value it cannot hold (`!!int x`, `!!bool maybe`, `!!timestamp
         # 2024-13-45`) makes PyYAML's constructors raise ValueError, KeyError or AttributeError
         # instead of a YAMLError.
