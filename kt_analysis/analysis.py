@@ -19,11 +19,13 @@ import duckdb
 import pandas as pd
 
 from . import __version__
+from .business_days import BusinessCalendar
 from .credits import compile_policy
 from .dbrow import one_row
 from .errors import InputError, RunError
 from .impact import EXPOSURE_COLUMNS, Matches, check_matches, exposure_table, key_columns, match_windows
 from .incident import Incident
+from .paths import calendar_overrides
 from .policy import (
     CUSTOMER_TYPES,
     PAYMENT_METHODS,
@@ -697,10 +699,8 @@ def _reconcile(con: duckdb.DuckDBPyConnection, ledger: Path, summary: dict[str, 
         _agree("the summary's totals", totals, f"the sum of the summary's by_{by}", sums)
 
 
-def _calendar(incident: Incident):
-    from .business_days import BusinessCalendar
-
-    overrides = incident.root / "data" / "calendar" / "overrides.yml"
+def _calendar(incident: Incident) -> BusinessCalendar:
+    overrides = calendar_overrides(incident.root)
     return BusinessCalendar.load(overrides) if overrides.exists() else BusinessCalendar.from_overrides(None)
 
 

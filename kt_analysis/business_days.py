@@ -43,7 +43,7 @@ from typing import Any
 import holidays
 
 from .errors import InputError, ParameterError
-from .policy import find_project_root
+from .paths import CALENDAR_OVERRIDES, find_project_root
 from .yamlio import Section, read_yaml_mapping
 
 # holidays.KR categories: `public` (public, substitute, election and temporary holidays) and
@@ -52,7 +52,7 @@ HOLIDAY_CATEGORIES: tuple[str, ...] = ("public", "bank")
 # The package supports Korean names (language="ko"); they are what holiday_name() returns.
 HOLIDAY_LANGUAGE = "ko"
 DEFAULT_YEARS = range(2000, 2051)
-OVERRIDES_RELPATH = Path("data") / "calendar" / "overrides.yml"
+OVERRIDES_RELPATH = CALENDAR_OVERRIDES
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ONE_DAY = timedelta(days=1)

@@ -131,7 +131,7 @@ def _validate_one(path: Path) -> list[str]:
             problems += exc.message.splitlines()
             roster = doc.get("roster")
             if isinstance(roster, str) and roster.strip():
-                from .policy import find_project_root
+                from .paths import find_project_root
 
                 roster_path = Path(roster) if Path(roster).is_absolute() else find_project_root(path.parent) / roster
                 if path_exists(roster_path):

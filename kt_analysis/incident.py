@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .business_days import DEFAULT_YEARS
 from .errors import InputError, InputErrors, mask_text
 from .names import normalize
-from .policy import ID_PATTERN, SERVICES, Policy, find_project_root, load_policy, resolve_policy
+from .paths import find_project_root
+from .policy import ID_PATTERN, SERVICES, Policy, load_policy, resolve_policy
 from .yamlio import Section, check_input_file, path_exists, read_yaml_mapping, sha256_file
 
 if TYPE_CHECKING:
@@ -354,8 +356,6 @@ def _fmt_offset(delta: timedelta | None) -> str:
 def check_in_calendar(day: date, path: str, where: str) -> None:
     """Refuse a day outside the years the business-day calendar covers: credit and refund days are
     computed from it, so a typo such as 2204 for 2024 would otherwise fail deep inside the run."""
-    from .business_days import DEFAULT_YEARS
-
     first, last = DEFAULT_YEARS.start, DEFAULT_YEARS.stop - 2  # a credit lands up to two bills later
     if not first <= day.year <= last:
         raise InputError(path, where, f"{day:%Y-%m-%d} is outside the years this tool settles ({first}-{last})",

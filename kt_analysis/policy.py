@@ -14,8 +14,10 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
+from .business_days import DEFAULT_YEARS
 from .errors import InputError
 from .names import normalize
+from .paths import DATA, policies_dir
 from .yamlio import Section, path_exists, read_yaml_mapping, sha256_file
 
 SERVICES = ("mobile", "internet", "iptv", "landline")
@@ -198,27 +200,18 @@ class Policy:
         return lines
 
 
-def find_project_root(start: Path) -> Path:
-    """The nearest folder at or above ``start`` that holds ``data/policies`` or ``pyproject.toml``."""
-    start = start.resolve()
-    for folder in [start, *start.parents]:
-        if (folder / "data" / "policies").is_dir() or (folder / "pyproject.toml").is_file():
-            return folder
-    return start
-
-
 def policy_catalogue(root: Path) -> list[Path]:
-    folder = root / "data" / "policies"
+    folder = policies_dir(root)
     return sorted(folder.glob("*.yml")) if folder.is_dir() else []
 
 
 def resolve_data_file(ref: str, root: Path, folder: str, what: str, referrer: str, where: str) -> Path:
     """An id of a file in ``<root>/data/<folder>/`` (``<id>.yml``), or a path relative to the root."""
     if ID_PATTERN.match(ref):
-        path = root / "data" / folder / f"{ref}.yml"
+        path = root / DATA / folder / f"{ref}.yml"
         if not path_exists(path):
-            known = ", ".join(p.stem for p in sorted((root / "data" / folder).glob("*.yml"))) or "none"
-            raise InputError(referrer, where, f"{what} {ref!r} not found in {root / 'data' / folder}",
+            known = ", ".join(p.stem for p in sorted((root / DATA / folder).glob("*.yml"))) or "none"
+            raise InputError(referrer, where, f"{what} {ref!r} not found in {root / DATA / folder}",
                              f"use one of: {known}")
         return path
     path = Path(ref) if Path(ref).is_absolute() else root / ref
@@ -300,8 +293,6 @@ def load_policy(path: str | Path) -> Policy:
 def _check_applied_on(sec: Section, value: str) -> None:
     """A bill month or cash day must be a real day in the years the business calendar covers: the
     day each credit lands is computed from it, so a typo would otherwise fail deep inside the run."""
-    from .business_days import DEFAULT_YEARS
-
     if not re.match(r"^\d{4}-", value):
         return
     first, last = DEFAULT_YEARS.start, DEFAULT_YEARS.stop - 1

@@ -32,6 +32,7 @@ from .analysis import NOT_PUBLISHED, analyse
 from .errors import InputError, KtAnalysisError, OutputError, RunError, mask_text, output_fault
 from .incident import Incident, load_incident
 from .kernel import ensure_kernel
+from .paths import calendar_overrides, policies_dir
 from .view import reproduce_command
 
 NOTEBOOKS = {
@@ -241,8 +242,8 @@ def fingerprint(incident: Incident, *, report: bool, pdf: bool) -> str:
     digest = hashlib.sha256()
     for item in incident.inputs():
         digest.update(f"{item['role']}={item['sha256']}\n".encode())
-    extra = sorted((incident.root / "data" / "policies").glob("*.yml"))
-    extra += [incident.root / "data" / "calendar" / "overrides.yml"]
+    extra = sorted(policies_dir(incident.root).glob("*.yml"))
+    extra += [calendar_overrides(incident.root)]
     extra += [notebooks_dir() / name for name in NOTEBOOKS[incident.kind]]
     for path in extra:
         if path.exists():

@@ -23,7 +23,7 @@ import pandas as pd
 from . import present
 from .analysis import BREAKDOWNS, analyse, connect, credit_histogram
 from .incident import Incident, load_incident
-from .policy import find_project_root
+from .paths import find_project_root
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("kt_analysis", "templates"),
