@@ -3,7 +3,7 @@
 A policy says which services it covers, when an affected line is eligible, and how its credit
 is computed from the monthly fee and the outage time. Everything is integer arithmetic; the
 only rounding of money is the policy's ``rounding``, applied once to each line's credit.
-See DESIGN.md ("Policy") for the format; the extensions are documented in README.md.
+The format is documented in README.md ("The policy language").
 """
 
 from __future__ import annotations

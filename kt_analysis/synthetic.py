@@ -8,7 +8,7 @@ Four things live here:
 - :func:`generate_bills` — one bill per line per month for a roster, streamed the same way;
 - :func:`ahyeon_windows` — per-facility restoration windows of the 2018-11-24 Ahyeon fire.
 
-Every figure below says where it comes from. ``/work/shared/domain-facts.md`` section numbers
+Every figure below says where it comes from. ``data/SOURCES.md`` section numbers
 are cited as "facts §N"; ``data/README.md`` has the same calibration as a table with the
 confidence of each figure, and marks the figures that are assumptions.
 
@@ -80,7 +80,7 @@ PAYMENT_METHODS = ("credit_card", "check_card", "bank_transfer", "giro", "other"
 
 # Resident-registration population by 시·도, end of 2023 (행정안전부 주민등록 인구통계),
 # approximate: rounded to the thousand, total ≈ 51.33M (official total 51,325,329). Not in the
-# facts file; only the relative sizes matter here.
+# sources (data/SOURCES.md); only the relative sizes matter here.
 REGION_POPULATION: dict[str, int] = {
     "서울": 9_386_000,
     "부산": 3_293_000,
@@ -415,7 +415,7 @@ def _internet_entries(bundled: bool) -> list[tuple[str, int, float]]:
     return out
 
 
-# IPTV and landline: no prices in the facts file. Plausible KT-like price points, all assumption.
+# IPTV and landline: no prices in data/SOURCES.md. Plausible KT-like price points, all assumption.
 _IPTV_ENTRIES = [
     ("지니 TV 라이트", 13_200, 0.25),
     ("지니 TV 베이직", 16_500, 0.45),
@@ -887,7 +887,7 @@ _CAPPED_PLAN_PREFIXES = ("LTE 슬림", "LTE 베이직", "5G 슬림")
 _ROAMING_RATE = 0.015
 _ROAMING_SEASON = np.array([1.6, 1.3, 0.8, 0.8, 1.0, 0.9, 1.6, 1.9, 1.1, 1.2, 0.8, 1.3])
 
-# All assumptions (no figure in the facts file). Rates are per line per month unless "of lines".
+# All assumptions (no figure in data/SOURCES.md). Rates are per line per month unless "of lines".
 _ONE_OFF_RATE, _ONE_OFF_KRW = 0.05, (1_100, 55_000)  # fees: number change, lost SIM, moving, pro-rata
 _CREDIT_RATE, _CREDIT_KRW = 0.04, (500, 11_000)  # points, promotions, outage credits
 _ADDON_SHARE = 0.35  # of handset lines: constant add-ons (ringback tone, phone insurance …)

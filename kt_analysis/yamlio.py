@@ -323,7 +323,7 @@ def read_yaml_mapping(path: str | Path, what: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InputError(
             str(path), "", f"must hold a mapping (key: value), found {type(data).__name__}",
-            f"see the {what} format in DESIGN.md",
+            f"see the {what} format in README.md",
         )
     return data
 
@@ -345,7 +345,7 @@ class Section:
             raise InputError(
                 self.path, where or "(top level)",
                 f"must be a mapping (key: value), found {_kind(data)}",
-                "see the format in DESIGN.md",
+                "see the format in README.md",
             )
         self.data = data
         self.used: set[str] = set()

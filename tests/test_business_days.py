@@ -36,7 +36,7 @@ def _write(tmp_path: Path, text: str, name: str = "overrides.yml") -> Path:
     return path
 
 
-# -- the facts file's dates (domain-facts.md, "Public holidays relevant to business-day math") ----
+# -- the sources' dates (data/SOURCES.md, "Public holidays relevant to business-day math") ----
 
 # Each: weekday days off the facts file lists, with its source there.
 FACTS_DAYS_OFF = [

@@ -406,7 +406,7 @@ def test_services_not_covered_get_nothing(duck, service):
 
 @pytest.mark.parametrize(("hours", "credit"), [(1, 1_000), (2, 2_000), (5, 5_000)])
 def test_announcement_table_72000_won_plan(duck, hours, credit):
-    # The table customers were shown (DESIGN.md, "Policy"): 1 h of outage → 10 h of fee.
+    # The table customers were shown (README, "The policy language"): 1 h of outage → 10 h of fee.
     policy = make_policy(CreditRule(outage_multiplier=10))
     assert evaluate(duck, policy, [line(72000, hours * 60)])[0][3] == credit
 
@@ -430,7 +430,7 @@ def test_kt_2021_special_policy_examples(duck):
 
 
 def test_float_formula_is_off_where_integer_one_is_exact(duck):
-    # DESIGN.md: floor(fee / 720 * h * 10) is off by a won on some lines; find such a line.
+    # The float form floor(fee / 720 * h * 10) is off by a won on some lines; find such a line.
     fee, hours = next(
         (f, h)
         for f in range(0, 200_001, 10)
