@@ -21,7 +21,7 @@ import pandas as pd
 from . import __version__
 from .business_days import BusinessCalendar
 from .credits import compile_policy
-from .dbrow import one_row
+from .dbrow import connect, one_row, records
 from .errors import InputError, RunError
 from .impact import EXPOSURE_COLUMNS, Matches, check_matches, exposure_table, key_columns, match_windows
 from .incident import Incident
@@ -49,12 +49,6 @@ LEDGER_COLUMNS = (
 
 Progress = Callable[[str], None]
 
-
-def connect(threads: int | None = None) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(config={"preserve_insertion_order": True})
-    if threads:
-        con.execute(f"SET threads = {int(threads)}")
-    return con
 
 
 def _q(text: str | Path) -> str:
@@ -464,13 +458,6 @@ def credit_histogram(con: duckdb.DuckDBPyConnection, ledger: Path, bins: int = 2
     return frame[["from_krw", "to_krw", "lines"]].astype("int64")
 
 
-def _records(frame: pd.DataFrame, key: str) -> dict[str, dict[str, int]]:
-    out = {}
-    for d in frame.sort_values(key).to_dict("records"):
-        name = str(d.pop(key))
-        out[name] = {k: int(v) for k, v in d.items()}
-    return out
-
 
 class Query:
     """Runs SQL on an engine and returns rows or a pandas frame (aggregates only: small)."""
@@ -577,7 +564,7 @@ def summary_from(incident: Incident, fig: Figures, roster_lines: int,
         },
     }
     for by, frame in fig.breakdowns.items():
-        summary[f"by_{by}"] = _records(frame, by)
+        summary[f"by_{by}"] = records(frame, by)
     closes = claim_window_closes(policy, end.date())
     summary["claim_window_closes"] = closes.isoformat() if closes else None
     summary["credit_completion_date"] = fig.timeline[-1]["day"] if fig.timeline else None

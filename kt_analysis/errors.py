@@ -22,15 +22,7 @@ def shown(value: object) -> str:
         text = value.strip()
         digits = sum(c.isdigit() for c in text)
         if _PHONE_LIKE.fullmatch(text) and 9 <= digits <= 13:
-            keep_head = 2 if text.startswith("+") else 3
-            out, seen = [], 0
-            for c in text:
-                if c.isdigit():
-                    seen += 1
-                    out.append(c if seen <= keep_head or seen > digits - 4 else "*")
-                else:
-                    out.append(c)
-            return repr("".join(out))
+            return repr(_mask_digits(text, 2 if text.startswith("+") else 3))
         if _NAME_LIKE.fullmatch(text):
             return repr(text[0] + "*" * (len(text) - 2) + text[-1] if len(text) > 2 else text[0] + "*")
     return repr(value)
@@ -55,7 +47,6 @@ _PHONE_IN_TEXT = re.compile(
 
 def _mask_phone_match(match: re.Match[str]) -> str:
     text = match.group(0)
-    digits = sum(c.isdigit() for c in text)
     if text.startswith("+"):
         keep_head = 2  # the country code 82
     elif text.startswith("("):
@@ -64,6 +55,12 @@ def _mask_phone_match(match: re.Match[str]) -> str:
         keep_head = len(re.split(_SEP, text, maxsplit=1)[0])
     else:
         keep_head = 2 if text.startswith("02") else 3
+    return _mask_digits(text, keep_head)
+
+
+def _mask_digits(text: str, keep_head: int) -> str:
+    """``text`` with its digits after the first ``keep_head`` and before the last four as ``*``."""
+    digits = sum(c.isdigit() for c in text)
     out, seen = [], 0
     for c in text:
         if c.isdigit():

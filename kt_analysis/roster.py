@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from .dbrow import one_row
+from .dbrow import connect, one_row
 from .errors import InputError, InputErrors, mask_text, phone_like, shown
 from .names import normalize
 from .policy import CUSTOMER_TYPES, PAYMENT_METHODS, SERVICES
@@ -544,7 +544,6 @@ def describe_roster(path: str | Path) -> dict:
 
     The roster is validated first: a bad roster is an :class:`InputError` as in ``validate``.
     """
-    from .analysis import connect  # analysis imports this module
 
     con = connect()
     src = None

@@ -22,7 +22,7 @@ from typing import Any, Literal
 import duckdb
 import pandas as pd
 
-from .dbrow import one_row
+from .dbrow import one_row, records
 from .errors import InputError
 from .policy import ID_PATTERN, PAYMENT_METHODS
 from .yamlio import Section, as_written, path_exists, read_yaml_mapping, sha256_file, source_text
@@ -452,7 +452,6 @@ def build_billing_summary(incident: Any, con: duckdb.DuckDBPyConnection, ledger:
         "exposure_krw_days": int(row[11] or 0),
         "by_payment_method": by_method,
     }
-    from .analysis import _records
 
     for by in ("service", "region", "customer_type"):
         frame = con.execute(
@@ -460,7 +459,7 @@ def build_billing_summary(incident: Any, con: duckdb.DuckDBPyConnection, ledger:
             f"CAST(sum(charged_krw) AS BIGINT) AS charged_krw, CAST(sum(refund_krw) AS BIGINT) AS refund_krw "
             f"FROM {src} GROUP BY 1"
         ).df()
-        summary[f"by_{by}"] = _records(frame, by)
+        summary[f"by_{by}"] = records(frame, by)
     tl = timeline(con, ledger)
     summary["timeline"] = [
         {k: (_iso(v) if hasattr(v, "isoformat") else (int(v) if not isinstance(v, str) else v))

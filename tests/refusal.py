@@ -10,6 +10,7 @@ earlier good report byte for byte as it was. Each test module builds its own sma
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -42,6 +43,16 @@ def small_project(dest: Path) -> Path:
     3 lines, 3,332 won) and ``incidents/good-billing.yml``)."""
     shutil.copytree(CORPUS, dest)
     return dest
+
+
+def good_report(project: Path, out: Path) -> Path:
+    """``out`` holding the small project's good report (3 lines, 3,332 won), the one a refusal
+    must leave byte for byte as it was."""
+    result = kt("run", "incidents/good.yml", "--no-report", "--out", out, cwd=project)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((out / "bad-corpus-good" / "summary.json").read_text(encoding="utf-8"))
+    assert (summary["affected_lines"], summary["total_credit_krw"]) == (3, 3_332)
+    return out
 
 
 def assert_refused(proc: subprocess.CompletedProcess[str], *expect: str, code: int = 2) -> None:

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from refusal import assert_refused, kt, small_project, snapshot
+from refusal import assert_refused, good_report, kt, small_project, snapshot
 
 HEAD = """id: files-{name}
 title: 시험용 사고
@@ -49,10 +49,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def good_out(project: Path) -> Path:
-    out = project.parent / "reports"
-    result = kt("run", "incidents/good.yml", "--no-report", "--out", out, cwd=project)
-    assert result.returncode == 0, result.stderr
-    return out
+    return good_report(project, project.parent / "reports")
 
 
 CASES = [

@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from refusal import assert_refused, kt, small_project, snapshot
+from refusal import assert_refused, good_report, kt, small_project, snapshot
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample" / "roster.parquet"
 INT64_MAX = 2**63 - 1
@@ -82,12 +82,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def good_out(project: Path) -> Path:
     """An output folder that holds the good incident's report."""
-    out = project.parent / "good-reports"
-    result = kt("run", "incidents/good.yml", "--no-report", "--out", out, cwd=project)
-    assert result.returncode == 0, result.stderr
-    summary = json.loads((out / "bad-corpus-good" / "summary.json").read_text(encoding="utf-8"))
-    assert (summary["affected_lines"], summary["total_credit_krw"]) == (3, 3_332)
-    return out
+    return good_report(project, project.parent / "good-reports")
 
 
 # roster, texts every command's stderr must hold (the file, the column or row, the fix)
