@@ -6,15 +6,16 @@
 
 __version__ = "0.1.0"
 
-from .errors import InputError, KtAnalysisError, ParameterError, RunError  # noqa: E402
-from .incident import Incident, load_incident  # noqa: E402
-from .policy import Policy, load_policy  # noqa: E402
+from kt_analysis.errors import InputError, KtAnalysisError, ParameterError, RunError  # noqa: E402
+from kt_analysis.inputs.incident import Incident, load_incident  # noqa: E402
+from kt_analysis.inputs.policy import Policy, load_policy  # noqa: E402
 
 __all__ = [
     "Incident", "InputError", "KtAnalysisError", "ParameterError", "Policy", "RunError",
     "__version__", "load_incident", "load_policy",
 ]
-from .present import use_report_style  # noqa: E402
-from .view import IncidentView, open_view  # noqa: E402
+from kt_analysis.jobs.explore import open_view  # noqa: E402
+from kt_analysis.report.present import use_report_style  # noqa: E402
+from kt_analysis.report.view import IncidentView  # noqa: E402
 
 __all__ += ["IncidentView", "open_view", "use_report_style"]

@@ -7,12 +7,13 @@ field, and the fix; no traceback for expected mistakes).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
 from pathlib import Path
 
-from .errors import InputError, KtAnalysisError, mask_text, output_fault
+from kt_analysis.errors import InputError, KtAnalysisError, mask_text, output_fault
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -45,7 +46,7 @@ def _progress_bar(quiet: bool):
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from .synthetic import bill_months, generate_bills, generate_roster
+    from kt_analysis.inputs.synthetic import bill_months, generate_bills, generate_roster
 
     say = _say_factory(args.quiet)
     if not args.no_bills:
@@ -71,12 +72,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_check_bills(args: argparse.Namespace) -> int:
-    import json
-
     import duckdb
 
-    from .bill_check import EXIT_CODES, check_bills
-    from .errors import RunError
+    from kt_analysis.errors import RunError
+    from kt_analysis.jobs.bill_check import EXIT_CODES, check_bills
 
     # Only the documented codes leave: 0/3/4 a verdict, 2 bad input (InputError), 1 a fault.
     try:
@@ -103,12 +102,14 @@ def cmd_check_bills(args: argparse.Namespace) -> int:
 
 def _validate_one(path: Path) -> list[str]:
     """Problems found in one input file (empty list: fine)."""
-    from .analysis import connect, prepare
-    from .incident import load_incident
-    from .policy import load_policy
-    from .roster import open_roster, validate_roster
-    from .settlement import load_settlement, validate_bills
-    from .yamlio import path_exists, read_yaml_mapping
+    from kt_analysis.dbrow import connect
+    from kt_analysis.engine.billing import validate_bills
+    from kt_analysis.engine.duckdb_engine import prepare
+    from kt_analysis.inputs.incident import load_incident
+    from kt_analysis.inputs.policy import load_policy
+    from kt_analysis.inputs.roster import open_roster, validate_roster
+    from kt_analysis.inputs.settlement import load_settlement
+    from kt_analysis.inputs.yamlio import path_exists, read_yaml_mapping
 
     def check_roster(roster: Path) -> None:
         con = connect()
@@ -131,7 +132,7 @@ def _validate_one(path: Path) -> list[str]:
             problems += exc.message.splitlines()
             roster = doc.get("roster")
             if isinstance(roster, str) and roster.strip():
-                from .paths import find_project_root
+                from kt_analysis.paths import find_project_root
 
                 roster_path = Path(roster) if Path(roster).is_absolute() else find_project_root(path.parent) / roster
                 if path_exists(roster_path):
@@ -194,7 +195,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .run import run_incident
+    from kt_analysis.jobs.run import run_incident
 
     say = _say_factory(args.quiet)
     result = run_incident(
@@ -214,7 +215,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_run_all(args: argparse.Namespace) -> int:
-    from .batch import run_all
+    from kt_analysis.jobs.batch import run_all
 
     out = Path(args.out)
     outcomes = run_all(Path(args.folder), out, jobs=args.jobs, force=args.force, timeout=args.timeout,
@@ -228,9 +229,7 @@ def cmd_run_all(args: argparse.Namespace) -> int:
 
 
 def cmd_roster_describe(args: argparse.Namespace) -> int:
-    import json
-
-    from .roster import describe_roster, format_description
+    from kt_analysis.inputs.roster import describe_roster, format_description
 
     desc = describe_roster(Path(args.roster))  # validated first: a bad roster is exit 2
     if args.json:

@@ -3,10 +3,20 @@ aggregate, and a breakdown frame as the summary's records."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import duckdb
 import pandas as pd
+
+
+def quote(text: str | Path) -> str:
+    """``text`` as an SQL string literal (the one quoting of names and paths in the engines' SQL).
+
+    >>> quote("it's")
+    "'it''s'"
+    """
+    return "'" + str(text).replace("'", "''") + "'"
 
 
 def connect(threads: int | None = None) -> duckdb.DuckDBPyConnection:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import re
 
 _PHONE_LIKE = re.compile(r"(?:\+?82|0)[\d\s().-]{7,16}")
@@ -170,7 +171,6 @@ class OutputError(KtAnalysisError):
 
 def output_fault(exc: OSError, out: object = None) -> OutputError:
     """The :class:`OutputError` for an ``OSError`` met while writing (under ``out``, the output folder)."""
-    import errno
 
     path = exc.filename if exc.filename is not None else (out if out is not None else "?")
     reason = exc.strerror or type(exc).__name__

@@ -16,6 +16,10 @@ DATA = Path("data")
 POLICIES = DATA / "policies"
 SETTLEMENT = DATA / "settlement"
 CALENDAR_OVERRIDES = DATA / "calendar" / "overrides.yml"
+# Files the package itself ships: the report's templates and style, Spark's log configuration.
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+# The report's notebooks, beside the package in a checkout.
+NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 
 
 def find_project_root(start: Path) -> Path:

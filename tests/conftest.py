@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from kt_analysis.policy import (
+from kt_analysis.inputs.policy import (
     BillableTime,
     CreditRule,
     Delivery,

@@ -17,9 +17,10 @@ from conftest import Project, make_roster, reference_credit, write_parquet
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kt_analysis.analysis import LEDGER_COLUMNS, analyse
+from kt_analysis.engine.duckdb_engine import LEDGER_COLUMNS
 from kt_analysis.errors import InputError
-from kt_analysis.incident import load_incident
+from kt_analysis.inputs.incident import load_incident
+from kt_analysis.jobs.analyse import analyse
 
 INCIDENT = """
 id: test-analysis
@@ -232,7 +233,7 @@ def test_every_line_matches_the_brute_force_reference(base):
 
 
 def test_what_if_totals_match_the_reference_for_every_policy(base):
-    from kt_analysis.analysis import catalogue_policies
+    from kt_analysis.inputs.incident import catalogue_policies
 
     led = ledger(base["out"])
     incident = load_incident(base["incident"])
@@ -371,7 +372,7 @@ def test_fast_breakdowns_equal_the_plain_distinct_counts(tmp_path, n_regions: in
     import duckdb
     import pandas as pd
 
-    from kt_analysis.analysis import BREAKDOWNS, breakdown, breakdowns
+    from kt_analysis.engine.figures import BREAKDOWNS, breakdown, breakdowns
 
     rng = __import__("random").Random(7)
     rows = []
@@ -404,7 +405,7 @@ def test_credit_distribution_is_quantile_disc_of_the_eligible_lines(credits: lis
 
     import duckdb
 
-    from kt_analysis.analysis import credit_distribution
+    from kt_analysis.engine.figures import credit_distribution
 
     with tempfile.TemporaryDirectory() as tmp:
         ledger = Path(tmp) / "ledger.parquet"

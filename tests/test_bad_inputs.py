@@ -40,7 +40,7 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import reference_credit
 
-from kt_analysis.policy import load_policy
+from kt_analysis.inputs.policy import load_policy
 
 CORPUS = Path(__file__).resolve().parent / "data" / "bad"
 KT = Path(sys.executable).parent / "kt-analysis"

@@ -15,7 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kt_analysis.bill_check import (
+from kt_analysis.errors import InputError
+from kt_analysis.inputs.synthetic import BILL_SAME_AMOUNT_SHARE, generate_bills, generate_roster
+from kt_analysis.jobs.bill_check import (
     BLOCKED_EXCESS,
     EXIT_CODES,
     FALLBACK_BASELINE,
@@ -24,8 +26,6 @@ from kt_analysis.bill_check import (
     check_bills,
     swap_month,
 )
-from kt_analysis.errors import InputError
-from kt_analysis.synthetic import BILL_SAME_AMOUNT_SHARE, generate_bills, generate_roster
 
 LINES = 5_000
 SEED = 2023
@@ -369,7 +369,7 @@ def test_a_fifo_is_refused_without_reading_it(tmp_path: Path) -> None:
 
 
 def test_cli_faults_exit_1_in_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    import kt_analysis.bill_check as bill_check
+    import kt_analysis.jobs.bill_check as bill_check
     from kt_analysis.cli import main
 
     def io_error(*_a: object, **_k: object) -> None:

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kt_analysis.errors import InputError
-from kt_analysis.synthetic import (
+from kt_analysis.inputs.synthetic import (
     BILL_SAME_AMOUNT_SHARE,
     BILLS_SCHEMA,
     bill_months,
@@ -279,13 +279,13 @@ def test_sample_bills_are_current() -> None:
     assert head.equals(fresh), "regenerate data/sample/bills.parquet (see data/README.md)"
 
 
-# ---- reading a bills file: declared types, every row checked (kt_analysis.bills) ---------------
+# ---- reading a bills file: declared types, every row checked (kt_analysis.inputs.bills) ---------------
 
 
 def _open(path: Path):  # noqa: ANN202 - a Bills
     import duckdb
 
-    from kt_analysis.bills import open_bills
+    from kt_analysis.inputs.bills import open_bills
 
     con = duckdb.connect()
     try:
@@ -393,7 +393,7 @@ def test_every_file_of_a_folder_is_checked(tmp_path: Path) -> None:
 
 
 def test_a_month_total_beyond_int64_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import kt_analysis.bills as bills_module
+    import kt_analysis.inputs.bills as bills_module
 
     monkeypatch.setattr(bills_module, "MAX_BILL_KRW", 2**63 - 1)  # each amount fits; their sum does not
     big = pa.array([4 * 10**18, 4 * 10**18, 4 * 10**18], pa.int64())
@@ -436,7 +436,7 @@ def test_unusable_files_are_refused(tmp_path: Path, kind: str) -> None:
 def test_validate_bills_names_a_missing_month(tmp_path: Path) -> None:
     import duckdb
 
-    from kt_analysis.settlement import validate_bills
+    from kt_analysis.engine.billing import validate_bills
 
     class Billing:  # the fields validate_bills reads
         bills = _csv(tmp_path, GOOD_ROWS)

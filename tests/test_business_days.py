@@ -9,13 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kt_analysis.business_days import (
+from kt_analysis.errors import InputError
+from kt_analysis.inputs.business_days import (
     BusinessCalendar,
     BusinessDayError,
     CalendarEntry,
     CalendarOverrides,
 )
-from kt_analysis.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "data" / "calendar" / "overrides.yml"

@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 from conftest import FACILITIES, REGIONS, SERVICES, Project, make_roster
 
-from kt_analysis.analysis import MAX_LOOKUP_GROUPS, analyse, connect, prepare
-from kt_analysis.incident import load_incident
+from kt_analysis.dbrow import connect
+from kt_analysis.engine.duckdb_engine import MAX_LOOKUP_GROUPS, prepare
+from kt_analysis.inputs.incident import load_incident
+from kt_analysis.jobs.analyse import analyse
 
 LINES = 20_000
 ROW_GROUP = 700  # ~29 row groups: two threads take different ones, in no fixed order

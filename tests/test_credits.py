@@ -15,8 +15,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from test_fuzz import policy_docs
 
-from kt_analysis.credits import compile_policy
-from kt_analysis.policy import (
+from kt_analysis.inputs.policy import (
     BillableTime,
     CreditRule,
     Eligibility,
@@ -27,6 +26,7 @@ from kt_analysis.policy import (
     When,
     load_policy,
 )
+from kt_analysis.rules.credits import compile_policy
 
 LINE_COLUMNS = (
     "monthly_fee_krw",

@@ -11,7 +11,7 @@ contract (a roster's typed view reads without a cast error and every value is in
 left uncorrupted must be accepted. ``kt-analysis validate`` is run in-process on the same kind of
 inputs: exit 0 or 2 exactly as the loaders decide, one ``error: …`` line per problem, no traceback.
 
-The engine (``kt_analysis.analysis.analyse``, no papermill) gets valid generated data: rosters of up
+The engine (``kt_analysis.engine.duckdb_engine.analyse``, no papermill) gets valid generated data: rosters of up
 to 150 lines (Parquet file, Parquet folder, or CSV in UTF-8, UTF-8 with BOM or CP949), one to four
 outage windows (regions, facilities, services, across month ends), and a policy built from every
 feature the catalogue in ``data/policies/`` uses (thresholds, 초과/이상, hours per month,
@@ -74,13 +74,15 @@ from conftest import POLICIES, reference_credit
 from hypothesis import HealthCheck, event, example, given, note, settings
 from hypothesis import strategies as st
 
-from kt_analysis.analysis import analyse, catalogue_policies, connect
+from kt_analysis.dbrow import connect
+from kt_analysis.engine.billing import validate_bills
 from kt_analysis.errors import InputError
-from kt_analysis.incident import load_incident
-from kt_analysis.policy import CUSTOMER_TYPES, PAYMENT_METHODS, SERVICES, Policy, load_policy
-from kt_analysis.roster import MAX_MONTHLY_FEE_KRW, open_roster, validate_roster
-from kt_analysis.settlement import load_settlement, validate_bills
-from kt_analysis.yamlio import read_yaml_mapping
+from kt_analysis.inputs.incident import catalogue_policies, load_incident
+from kt_analysis.inputs.policy import CUSTOMER_TYPES, PAYMENT_METHODS, SERVICES, Policy, load_policy
+from kt_analysis.inputs.roster import MAX_MONTHLY_FEE_KRW, open_roster, validate_roster
+from kt_analysis.inputs.settlement import load_settlement
+from kt_analysis.inputs.yamlio import read_yaml_mapping
+from kt_analysis.jobs.analyse import analyse
 
 FUZZ = settings(
     deadline=None,
@@ -576,34 +578,7 @@ def roster_csv_bytes(draw: st.DrawFn) -> tuple[bytes, bool, int]:
     pristine = True
     for _ in range(draw(st.integers(0, 4))):
         pristine = False
-        op = draw(st.sampled_from(["cell", "cell", "cell", "drop_column", "swap_columns", "duplicate_id", "ragged",
-                                   "blank_line", "extra_column", "no_rows", "rename_header"]))
-        if op == "cell" and rows:
-            r = draw(st.integers(0, len(rows) - 1))
-            if rows[r]:
-                rows[r][draw(st.integers(0, len(rows[r]) - 1))] = draw(st.sampled_from(BAD_CELLS) | st.text(max_size=6))
-        elif op == "drop_column":
-            c = draw(st.integers(0, len(header) - 1))
-            header.pop(c)
-            rows = [row[:c] + row[c + 1:] for row in rows]
-        elif op == "swap_columns" and len(header) > 1:
-            a, b = draw(st.integers(0, len(header) - 1)), draw(st.integers(0, len(header) - 1))
-            header[a], header[b] = header[b], header[a]
-        elif op == "duplicate_id" and rows:
-            rows.append(list(rows[draw(st.integers(0, len(rows) - 1))]))
-        elif op == "ragged" and rows:
-            r = draw(st.integers(0, len(rows) - 1))
-            rows[r] = rows[r] + ["x"] if draw(st.booleans()) else rows[r][:-1]
-        elif op == "blank_line":
-            rows.insert(draw(st.integers(0, len(rows))), [])
-        elif op == "extra_column":
-            header.append(draw(st.sampled_from(["line_id", "name", "", "비고", "phone"])))
-            rows = [row + [draw(st.sampled_from(["", "x", "홍길동"]))] for row in rows]
-        elif op == "no_rows":
-            rows = []
-        elif op == "rename_header":
-            c = draw(st.integers(0, len(header) - 1))
-            header[c] = draw(st.sampled_from([" line_id", "LINE_ID", '"service"', "fee", header[c] + " "]))
+        rows = _corrupt_roster(draw, header, rows)
     delimiter = draw(st.sampled_from([",", ",", ",", ",", ";", "\t", "|"]))
     if delimiter != ",":
         pristine = False
@@ -611,7 +586,48 @@ def roster_csv_bytes(draw: st.DrawFn) -> tuple[bytes, bool, int]:
     writer = csv.writer(buf, delimiter=delimiter, lineterminator=draw(st.sampled_from(["\n", "\r\n"])))
     writer.writerow(header)
     writer.writerows(rows)
-    text = buf.getvalue()
+    raw, faithful = _encode_roster(draw, buf.getvalue())
+    if not faithful:
+        pristine = False
+    return raw, pristine, len(frame)
+
+
+def _corrupt_roster(draw: st.DrawFn, header: list[str], rows: list[list[str]]) -> list[list[str]]:
+    """One drawn corruption of a roster's header (changed in place) and rows: the rows after it."""
+    op = draw(st.sampled_from(["cell", "cell", "cell", "drop_column", "swap_columns", "duplicate_id", "ragged",
+                               "blank_line", "extra_column", "no_rows", "rename_header"]))
+    if op == "cell" and rows:
+        r = draw(st.integers(0, len(rows) - 1))
+        if rows[r]:
+            rows[r][draw(st.integers(0, len(rows[r]) - 1))] = draw(st.sampled_from(BAD_CELLS) | st.text(max_size=6))
+    elif op == "drop_column":
+        c = draw(st.integers(0, len(header) - 1))
+        header.pop(c)
+        rows = [row[:c] + row[c + 1:] for row in rows]
+    elif op == "swap_columns" and len(header) > 1:
+        a, b = draw(st.integers(0, len(header) - 1)), draw(st.integers(0, len(header) - 1))
+        header[a], header[b] = header[b], header[a]
+    elif op == "duplicate_id" and rows:
+        rows.append(list(rows[draw(st.integers(0, len(rows) - 1))]))
+    elif op == "ragged" and rows:
+        r = draw(st.integers(0, len(rows) - 1))
+        rows[r] = rows[r] + ["x"] if draw(st.booleans()) else rows[r][:-1]
+    elif op == "blank_line":
+        rows.insert(draw(st.integers(0, len(rows))), [])
+    elif op == "extra_column":
+        header.append(draw(st.sampled_from(["line_id", "name", "", "비고", "phone"])))
+        rows = [row + [draw(st.sampled_from(["", "x", "홍길동"]))] for row in rows]
+    elif op == "no_rows":
+        rows = []
+    elif op == "rename_header":
+        c = draw(st.integers(0, len(header) - 1))
+        header[c] = draw(st.sampled_from([" line_id", "LINE_ID", '"service"', "fee", header[c] + " "]))
+    return rows
+
+
+def _encode_roster(draw: st.DrawFn, text: str) -> tuple[bytes, bool]:
+    """The CSV text as drawn bytes (UTF-8, UTF-8 with BOM, CP949, UTF-16, with bad bytes, truncated or
+    empty), and whether they are the text in an encoding a roster may have."""
     encoding = draw(st.sampled_from(["utf-8", "utf-8", "utf-8-sig", "cp949", "utf-16", "bad-bytes", "truncate",
                                      "empty"]))
     if encoding == "bad-bytes":
@@ -624,9 +640,8 @@ def roster_csv_bytes(draw: st.DrawFn) -> tuple[bytes, bool, int]:
         raw = b""
     else:
         raw = text.encode(encoding, errors="replace")
-    if encoding not in ("utf-8", "utf-8-sig", "cp949") or raw.decode(encoding, errors="replace") != text:
-        pristine = False
-    return raw, pristine, len(frame)
+    faithful = encoding in ("utf-8", "utf-8-sig", "cp949") and raw.decode(encoding, errors="replace") == text
+    return raw, faithful
 
 
 INT_TYPES = (pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint8(), pa.uint16(), pa.uint32(), pa.uint64())
@@ -849,9 +864,9 @@ def test_policy_yaml_never_crashes(fuzz_root: Path, case: tuple[bytes, bool]) ->
 def _policy_is_usable(policy: Policy) -> None:
     """An accepted policy compiles, and the day its credits land can be computed for any outage the
     loaders accept (2000-2048): the run would otherwise fail after the input was accepted."""
-    from kt_analysis.business_days import BusinessCalendar
-    from kt_analysis.credits import compile_policy
-    from kt_analysis.timeline import claim_window_closes, credit_days
+    from kt_analysis.inputs.business_days import BusinessCalendar
+    from kt_analysis.rules.credits import compile_policy
+    from kt_analysis.rules.timeline import claim_window_closes, credit_days
 
     compile_policy(policy)
     calendar = BusinessCalendar.from_overrides(None)

@@ -19,8 +19,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from kt_analysis.analysis import analyse
-from kt_analysis.incident import load_incident
+from kt_analysis.inputs.incident import load_incident
+from kt_analysis.jobs.analyse import analyse
 
 ROOT = Path(__file__).resolve().parents[1]
 INCIDENTS = ROOT / "data" / "incidents"

@@ -12,15 +12,15 @@ from conftest import POLICIES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kt_analysis.impact import (
+from kt_analysis.inputs.incident import Incident, Window
+from kt_analysis.inputs.policy import load_policy
+from kt_analysis.rules.impact import (
     EXPOSURE_COLUMNS,
     exposure_of,
     exposure_table,
     key_columns,
     merge_intervals,
 )
-from kt_analysis.incident import Incident, Window
-from kt_analysis.policy import load_policy
 
 # Bases just before a month's end, so windows straddle the boundary (and a leap February).
 BASES = (

@@ -9,7 +9,7 @@ import pytest
 from conftest import INCIDENTS
 
 from kt_analysis.errors import InputError
-from kt_analysis.incident import load_incident
+from kt_analysis.inputs.incident import load_incident
 
 INCIDENT = """
 id: test-incident

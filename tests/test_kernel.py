@@ -10,8 +10,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from kt_analysis import kernel
 from kt_analysis.errors import EnvironmentProblem
+from kt_analysis.jobs import kernel
 
 ROOT = Path(__file__).resolve().parents[1]
 

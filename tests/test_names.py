@@ -16,12 +16,12 @@ from conftest import ROOT, make_roster, write_parquet
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kt_analysis.analysis import analyse
 from kt_analysis.errors import InputError, InputErrors
-from kt_analysis.impact import check_matches, match_windows
-from kt_analysis.incident import Incident, Window
-from kt_analysis.names import closest, did_you_mean, normalize
-from kt_analysis.policy import load_policy
+from kt_analysis.inputs.incident import Incident, Window
+from kt_analysis.inputs.names import closest, did_you_mean, normalize
+from kt_analysis.inputs.policy import load_policy
+from kt_analysis.jobs.analyse import analyse
+from kt_analysis.rules.impact import check_matches, match_windows
 
 SPACES = [" ", "\t", "\u00a0", "\u3000", "\u2007", "\u202f", "\u200b", "\ufeff", "\u2060"]
 

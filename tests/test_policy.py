@@ -8,7 +8,7 @@ import pytest
 from conftest import POLICIES, write
 
 from kt_analysis.errors import InputError
-from kt_analysis.policy import Eligibility, Tier, load_policy, resolve_policy
+from kt_analysis.inputs.policy import Eligibility, Tier, load_policy, resolve_policy
 
 CATALOGUE = sorted(POLICIES.glob("*.yml"))
 

@@ -1,4 +1,4 @@
-"""Tests for kt_analysis.present: Korean won/count/date formatting, masking, chart style."""
+"""Tests for kt_analysis.report.present: Korean won/count/date formatting, masking, chart style."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from kt_analysis import present
 from kt_analysis.errors import EnvironmentProblem
-from kt_analysis.present import (
+from kt_analysis.report import present
+from kt_analysis.report.present import (
     CUSTOMER_TYPE_KO,
     PAYMENT_METHOD_KO,
     SERVICE_KO,

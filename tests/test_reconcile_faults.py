@@ -29,7 +29,7 @@ BILLING_ID = "bad-corpus-billing"  # 3 lines, 156,000 won charged, 52,000 won re
 # Faults: Python run before the command line, each damaging one side of one check.
 LEDGER_DROPS_A_ROW = """
 import pyarrow.parquet as pq
-import kt_analysis.analysis as a
+import kt_analysis.jobs.analyse as a
 real = a.write_ledger
 def write_ledger(per_line, policy, path, **kw):
     real(per_line, policy, path, **kw)
@@ -38,7 +38,7 @@ def write_ledger(per_line, policy, path, **kw):
 a.write_ledger = write_ledger
 """
 SUMMARY_TOTAL_OFF_BY_ONE = """
-import kt_analysis.analysis as a
+import kt_analysis.jobs.analyse as a
 real = a.build_summary
 def build_summary(*args, **kw):
     s = real(*args, **kw)
@@ -47,7 +47,7 @@ def build_summary(*args, **kw):
 a.build_summary = build_summary
 """
 BREAKDOWN_OFF_BY_ONE = """
-import kt_analysis.analysis as a
+import kt_analysis.jobs.analyse as a
 real = a.build_summary
 def build_summary(*args, **kw):
     s = real(*args, **kw)
@@ -56,7 +56,7 @@ def build_summary(*args, **kw):
 a.build_summary = build_summary
 """
 HEADLINE_SHOWS_ANOTHER_TOTAL = """
-import kt_analysis.run as r
+import kt_analysis.jobs.run as r
 real = r.render_report
 def render_report(executed, title, dest):
     real(executed, title, dest)
@@ -70,7 +70,7 @@ r.render_report = render_report
 """
 BILLING_LEDGER_ROW_REVERSES_ONE_WON_MORE = """
 import pyarrow as pa, pyarrow.compute as pc, pyarrow.parquet as pq
-import kt_analysis.settlement as st
+import kt_analysis.jobs.analyse as st
 real = st.write_billing_ledger
 def write_billing_ledger(con, incident, roster_sql, path, calendar):
     plan = real(con, incident, roster_sql, path, calendar)
@@ -83,7 +83,7 @@ def write_billing_ledger(con, incident, roster_sql, path, calendar):
 st.write_billing_ledger = write_billing_ledger
 """
 BILLING_SUMMARY_REFUND_OFF_BY_ONE = """
-import kt_analysis.settlement as st
+import kt_analysis.jobs.analyse as st
 real = st.build_billing_summary
 def build_billing_summary(*args, **kw):
     s = real(*args, **kw)
@@ -93,7 +93,7 @@ st.build_billing_summary = build_billing_summary
 """
 BILLING_LEDGER_DROPS_A_ROW = """
 import pyarrow.parquet as pq
-import kt_analysis.settlement as st
+import kt_analysis.jobs.analyse as st
 real = st.write_billing_ledger
 def write_billing_ledger(con, incident, roster_sql, path, calendar):
     plan = real(con, incident, roster_sql, path, calendar)
@@ -103,7 +103,7 @@ def write_billing_ledger(con, incident, roster_sql, path, calendar):
 st.write_billing_ledger = write_billing_ledger
 """
 BILLING_BREAKDOWN_OFF_BY_ONE = """
-import kt_analysis.settlement as st
+import kt_analysis.jobs.analyse as st
 real = st.build_billing_summary
 def build_billing_summary(*args, **kw):
     s = real(*args, **kw)
@@ -112,8 +112,8 @@ def build_billing_summary(*args, **kw):
 st.build_billing_summary = build_billing_summary
 """
 # The checks switched off (to show that the fault is real and that only the check stops it).
-NO_RECONCILE = "import kt_analysis.analysis as a\na._reconcile = lambda *args, **kw: None\n"
-NO_BILLING_RECONCILE = "import kt_analysis.analysis as a\na._reconcile_billing = lambda *args, **kw: None\n"
+NO_RECONCILE = "import kt_analysis.jobs.analyse as a\na._reconcile = lambda *args, **kw: None\n"
+NO_BILLING_RECONCILE = "import kt_analysis.jobs.analyse as a\na._reconcile_billing = lambda *args, **kw: None\n"
 
 
 def kt_with(fault: str, *args: object, cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess[str]:
@@ -230,7 +230,7 @@ def test_headline_check_reads_the_headline_card_not_the_page(good_project: tuple
     """In process, on the good report: the exact card text counts; the figure elsewhere on the page
     (where the old check found it) does not."""
     from kt_analysis.errors import RunError
-    from kt_analysis.run import check_headline
+    from kt_analysis.jobs.run import check_headline
 
     project, _ = good_project
     html = (project / "reports" / GOOD_ID / "report.html").read_text(encoding="utf-8")
@@ -291,7 +291,7 @@ def test_billing_fault_is_published_without_the_check(name: str, published, proj
 
 SPARK_LEDGER_DROPS_A_ROW = """
 import pyarrow.parquet as pq
-import kt_analysis.spark_engine as se
+import kt_analysis.engine.spark_engine as se
 real = se.merge_parts
 def merge_parts(parts, path):
     n = real(parts, path)

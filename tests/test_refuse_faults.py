@@ -110,7 +110,7 @@ def _in_process(project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.C
 
 def test_disk_full_during_a_run_keeps_the_good_report(project: Path, monkeypatch: pytest.MonkeyPatch,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
-    from kt_analysis import run
+    from kt_analysis.jobs import run
 
     before = _good_report(project)
     real = run.analyse

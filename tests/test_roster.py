@@ -11,7 +11,7 @@ import pytest
 from conftest import ROSTER_COLUMNS, csv_text, make_roster, small_roster, write_parquet
 
 from kt_analysis.errors import InputError, InputErrors
-from kt_analysis.roster import open_roster, validate_roster
+from kt_analysis.inputs.roster import open_roster, validate_roster
 
 HEADER = ",".join(ROSTER_COLUMNS)
 GOOD_ROWS = [
@@ -345,7 +345,7 @@ def test_error_messages_mask_personal_data_shifted_into_contract_columns(duck, t
 )
 def test_duplicate_line_ids_are_found_whatever_the_order(duck, tmp_path, ids, row_group, rising):
     """A roster whose ids rise strictly skips the exact distinct count; every other one gets it."""
-    from kt_analysis.roster import ids_strictly_increasing
+    from kt_analysis.inputs.roster import ids_strictly_increasing
 
     frame = small_roster()
     frame["line_id"] = ids
@@ -359,7 +359,7 @@ def test_duplicate_line_ids_are_found_whatever_the_order(duck, tmp_path, ids, ro
 
 
 def test_rising_ids_across_the_files_of_a_folder(duck, tmp_path):
-    from kt_analysis.roster import ids_strictly_increasing
+    from kt_analysis.inputs.roster import ids_strictly_increasing
 
     folder = tmp_path / "roster"
     first, second = small_roster(), small_roster()
@@ -500,7 +500,7 @@ def test_describe_roster_counts(tmp_path):
     """Exact counts; 부산 written in NFD (as macOS types it) is the roster's other spelling of 부산."""
     import unicodedata
 
-    from kt_analysis.roster import describe_roster, format_description
+    from kt_analysis.inputs.roster import describe_roster, format_description
 
     nfd = unicodedata.normalize("NFD", "부산")
     path = csv_file(tmp_path, [
@@ -535,7 +535,7 @@ def test_describe_roster_counts(tmp_path):
 
 
 def test_describe_roster_refuses_a_bad_roster(tmp_path):
-    from kt_analysis.roster import describe_roster
+    from kt_analysis.inputs.roster import describe_roster
 
     path = csv_file(tmp_path, [HEADER, GOOD_ROWS[0].replace("mobile", "5g")])
     with pytest.raises(InputError, match="column service"):

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kt_analysis.analysis import analyse
 from kt_analysis.errors import InputError
-from kt_analysis.incident import load_incident
+from kt_analysis.inputs.incident import load_incident
+from kt_analysis.jobs.analyse import analyse
 
 METHODS = ["credit_card", "check_card", "bank_transfer", "giro", "other"]
 

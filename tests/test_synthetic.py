@@ -15,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kt_analysis import synthetic
 from kt_analysis.errors import InputError
-from kt_analysis.synthetic import ahyeon_windows, facilities, generate_roster
+from kt_analysis.inputs import synthetic
+from kt_analysis.inputs.synthetic import ahyeon_windows, facilities, generate_roster
 
 ROOT = Path(__file__).resolve().parents[1]
 N = 20_000

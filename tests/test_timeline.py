@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from kt_analysis.business_days import BusinessCalendar
 from kt_analysis.errors import InputError
-from kt_analysis.policy import Delivery, load_policy
-from kt_analysis.timeline import claim_window_closes, credit_bill_month, credit_days
+from kt_analysis.inputs.business_days import BusinessCalendar
+from kt_analysis.inputs.policy import Delivery, load_policy
+from kt_analysis.rules.timeline import claim_window_closes, credit_bill_month, credit_days
 
 ROOT = Path(__file__).resolve().parents[1]
 CAL = BusinessCalendar.from_overrides(None)

@@ -21,10 +21,10 @@ from hypothesis import strategies as st
 from refusal import small_project
 
 from kt_analysis.errors import InputError
-from kt_analysis.incident import load_incident
-from kt_analysis.policy import load_policy
-from kt_analysis.settlement import load_settlement
-from kt_analysis.yamlio import YamlFloat, YamlInt, _StrictLoader, read_yaml_mapping
+from kt_analysis.inputs.incident import load_incident
+from kt_analysis.inputs.policy import load_policy
+from kt_analysis.inputs.settlement import load_settlement
+from kt_analysis.inputs.yamlio import YamlFloat, YamlInt, _StrictLoader, read_yaml_mapping
 
 ROOT = Path(__file__).resolve().parents[1]
 CATALOGUE = sorted((ROOT / "data").glob("policies/*.yml")) + sorted((ROOT / "data").glob("incidents/*.yml")) \

@@ -16,8 +16,8 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kt_analysis.kernel import ensure_kernel  # noqa: E402
-from kt_analysis.run import ipc_kernel_manager  # noqa: E402
+from kt_analysis.jobs.kernel import ensure_kernel  # noqa: E402
+from kt_analysis.jobs.run import ipc_kernel_manager  # noqa: E402
 
 
 def sanitise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:

@@ -31,7 +31,7 @@ NATIONWIDE = ROOT / "data" / "incidents" / "kt-2021-10-25-nationwide.yml"
 @pytest.fixture(scope="session")
 def nationwide_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sample nationwide incident, run once through the CLI with its report and an index."""
-    from kt_analysis.index import write_index
+    from kt_analysis.report.index import write_index
 
     out = tmp_path_factory.mktemp("reports")
     result = kt("run", NATIONWIDE, "--out", out)
@@ -45,7 +45,7 @@ def browser():
     """Debian's Chromium driven by Playwright (no browser download), launched as the PDF export is."""
     from playwright.sync_api import sync_playwright
 
-    from kt_analysis.run import CHROMIUM_FLAGS
+    from kt_analysis.jobs.run import CHROMIUM_FLAGS
 
     assert CHROMIUM, "CI must install Chromium (see .ci/run)"
     with sync_playwright() as p:

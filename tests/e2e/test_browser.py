@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kt_analysis import present
+from kt_analysis.report import present
 
 from .conftest import CHROMIUM, ROOT
 
@@ -95,7 +95,7 @@ def test_report_loads_with_its_figures_and_images(browser, nationwide_report: Pa
 
 
 def test_report_prints_to_pdf(nationwide_report: Path, tmp_path: Path) -> None:
-    from kt_analysis.run import render_pdf
+    from kt_analysis.jobs.run import render_pdf
 
     pdf = tmp_path / "report.pdf"
     render_pdf(nationwide_report / "report.html", pdf)

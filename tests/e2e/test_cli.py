@@ -11,8 +11,8 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from kt_analysis import present
-from kt_analysis.run import check_headline
+from kt_analysis.jobs.run import check_headline
+from kt_analysis.report import present
 
 from .conftest import NATIONWIDE, ROOT, kt
 

@@ -35,11 +35,14 @@ from hypothesis import HealthCheck, event, example, given, note, settings
 from hypothesis import strategies as st
 from test_fuzz import policy_docs
 
-from kt_analysis import analysis, spark_engine
-from kt_analysis.analysis import INT64_MAX, analyse, connect, prepare
+from kt_analysis.dbrow import connect
+from kt_analysis.engine import duckdb_engine, spark_engine
+from kt_analysis.engine.duckdb_engine import prepare
+from kt_analysis.engine.figures import INT64_MAX
 from kt_analysis.errors import InputError
-from kt_analysis.incident import load_incident
-from kt_analysis.policy import SERVICES
+from kt_analysis.inputs.incident import load_incident
+from kt_analysis.inputs.policy import SERVICES
+from kt_analysis.jobs.analyse import analyse
 
 from .test_spark_engine import _ledger, _spark_available
 
@@ -435,7 +438,7 @@ def max_project(root: Path, lines: int) -> Path:
 
 
 def _max_credit() -> int:
-    from kt_analysis.policy import load_policy
+    from kt_analysis.inputs.policy import load_policy
 
     folder = Path(tempfile.mkdtemp())
     try:
@@ -486,13 +489,13 @@ def test_an_int64_overflow_in_the_per_line_pass_is_an_input_error(session, tmp_p
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """No policy the language accepts overflows one line's credit, so the per-line SQL is made to
     (× 2^62): Spark in ANSI mode must stop with the InputError DuckDB gives, not wrap around."""
-    from kt_analysis import credits
+    from kt_analysis.rules import credits
 
     def overflowing(policy: Any, dialect: str = "duckdb") -> credits.PolicySQL:
         p = credits.compile_policy(policy, dialect)
         return replace(p, credit_krw=f"({p.credit_krw} * CAST(4611686018427387904 AS BIGINT))")
 
-    monkeypatch.setattr(spark_engine if engine == "spark" else analysis, "compile_policy", overflowing)
+    monkeypatch.setattr(spark_engine if engine == "spark" else duckdb_engine, "compile_policy", overflowing)
     path = max_project(tmp_path, 50)
     with pytest.raises(InputError) as info:
         analyse(load_incident(path), tmp_path / "out", engine=engine, spark=session)

@@ -40,7 +40,7 @@ POLICY = ROOT / "tests" / "data" / "bad" / "data" / "policies" / "bad-corpus-10x
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The hostile incident run with its report, and the index written: the output folder."""
-    from kt_analysis.index import write_index
+    from kt_analysis.report.index import write_index
 
     base = tmp_path_factory.mktemp("hostile")
     project = base / PROJECT_NAME

@@ -32,10 +32,10 @@ import pytest
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
-from kt_analysis import present
-from kt_analysis.analysis import analyse
-from kt_analysis.incident import load_incident
-from kt_analysis.kernel import KERNEL_NAME
+from kt_analysis.inputs.incident import load_incident
+from kt_analysis.jobs.analyse import analyse
+from kt_analysis.jobs.kernel import KERNEL_NAME
+from kt_analysis.report import present
 
 from .conftest import ROOT
 

@@ -1,7 +1,7 @@
 """Personal data planted in a roster never leaves the tool unmasked — in any file a run writes, in
 its logs, or in the committed notebooks — and the environment's secrets never reach an output.
 
-A synthetic roster (``kt_analysis.synthetic``, 400 lines, with its bills) gets planted customer names
+A synthetic roster (``kt_analysis.inputs.synthetic``, 400 lines, with its bills) gets planted customer names
 and phone numbers, the phone numbers written in several ways (``010-9876-5432``, ``01098765432``,
 ``+82-10-9876-5432``, ``010 2468 1357``, ``02-555-0199``). An outage and a billing error are run
 through the real command line with their full reports (``kt-analysis run``, not quiet: its stdout and
@@ -50,8 +50,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from kt_analysis import present
-from kt_analysis.synthetic import generate_bills, generate_roster
+from kt_analysis.inputs.synthetic import generate_bills, generate_roster
+from kt_analysis.report import present
 
 from .conftest import CHROMIUM, KT, ROOT
 
@@ -377,7 +377,7 @@ def test_the_pdf_search_finds_what_a_pdf_shows(tmp_path: Path) -> None:
         if os.environ.get("CI"):
             pytest.fail("CI must install Chromium and poppler-utils (see .ci/run)")
         pytest.skip("needs Chromium and pdftotext (apt-get install chromium poppler-utils)")
-    from kt_analysis.run import render_pdf
+    from kt_analysis.jobs.run import render_pdf
 
     page = tmp_path / "page.html"
     page.write_text('<html><head><meta charset="utf-8"></head><body><table><tr><td>홍길동</td>'
@@ -545,7 +545,7 @@ def test_sms_sample_masks_a_phone_column_stored_as_numbers(tmp_path: Path) -> No
 
     import duckdb
 
-    from kt_analysis.settlement import masked_sample
+    from kt_analysis.engine.billing import masked_sample
 
     ledger, roster = tmp_path / "ledger.parquet", tmp_path / "roster.parquet"
     pq.write_table(pa.table({"settled_on": [dt.date(2023, 9, 11)] * 3, "payment_method": ["credit_card"] * 3,

@@ -119,8 +119,8 @@ def test_a_hanging_cell_hits_the_cell_timeout(tmp_path: Path) -> None:
     import nbformat
     from nbclient.exceptions import CellTimeoutError
 
-    from kt_analysis.kernel import ensure_kernel
-    from kt_analysis.run import _cell_error, _execute
+    from kt_analysis.jobs.kernel import ensure_kernel
+    from kt_analysis.jobs.run import _cell_error, _execute
 
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import time\ntime.sleep(600)")])
     nb.metadata["kernelspec"] = {"name": "kt-analysis", "display_name": "kt-analysis", "language": "python"}

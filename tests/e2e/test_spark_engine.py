@@ -18,9 +18,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from kt_analysis.analysis import analyse, credit_distribution
+from kt_analysis.engine.figures import credit_distribution
 from kt_analysis.errors import InputError
-from kt_analysis.incident import load_incident
+from kt_analysis.inputs.incident import load_incident
+from kt_analysis.jobs.analyse import analyse
 
 from .conftest import ROOT, kt
 
@@ -45,7 +46,7 @@ def spark():
         if os.environ.get("CI"):
             pytest.fail(f"CI must install what the Spark engine needs: {missing} (see .ci/run, pyproject [dev])")
         pytest.skip(missing)
-    from kt_analysis.spark_engine import spark_session
+    from kt_analysis.engine.spark_engine import spark_session
 
     with spark_session("local[2]") as session:
         yield session
@@ -144,7 +145,7 @@ def test_cli_runs_the_spark_engine_with_its_report(tmp_path: Path, spark) -> Non
     assert (folder / "summary.json").read_bytes() == \
         (tmp_path / "duckdb" / "kt-2021-10-25-nationwide" / "summary.json").read_bytes()
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-    from kt_analysis import present
+    from kt_analysis.report import present
 
     assert present.krw(summary["total_credit_krw"]) in (folder / "report.html").read_text(encoding="utf-8")
 
@@ -159,7 +160,7 @@ def test_billing_errors_stay_on_duckdb(tmp_path: Path) -> None:
 
 
 def test_missing_pyspark_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    from kt_analysis import spark_engine
+    from kt_analysis.engine import spark_engine
 
     monkeypatch.setitem(sys.modules, "pyspark", None)
     monkeypatch.setitem(sys.modules, "pyspark.sql", None)
@@ -168,7 +169,7 @@ def test_missing_pyspark_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_missing_java_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    from kt_analysis import spark_engine
+    from kt_analysis.engine import spark_engine
 
     monkeypatch.delenv("JAVA_HOME", raising=False)
     monkeypatch.setattr(spark_engine.shutil, "which", lambda _name: None)
@@ -177,7 +178,7 @@ def test_missing_java_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_spark_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from kt_analysis import spark_engine
+    from kt_analysis.engine import spark_engine
 
     monkeypatch.setenv("KT_SPARK_MASTER", "spark://10.0.0.1:7077")
     assert spark_engine.master_url() == "spark://10.0.0.1:7077"

@@ -20,10 +20,10 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InputError, InputErrors, KtAnalysisError, mask_text
-from .incident import Incident, load_incident
-from .index import write_index
-from .run import prepare_out, remove_leftover, up_to_date, write_error_txt
+from kt_analysis.errors import InputError, InputErrors, KtAnalysisError, mask_text
+from kt_analysis.inputs.incident import Incident, load_incident
+from kt_analysis.jobs.run import prepare_out, remove_leftover, up_to_date, write_error_txt
+from kt_analysis.report.index import write_index
 
 Say = Callable[[str], None]
 

@@ -42,9 +42,9 @@ from typing import Any
 
 import holidays
 
-from .errors import InputError, ParameterError
-from .paths import CALENDAR_OVERRIDES, find_project_root
-from .yamlio import Section, read_yaml_mapping
+from kt_analysis.errors import InputError, ParameterError
+from kt_analysis.inputs.yamlio import Section, read_yaml_mapping
+from kt_analysis.paths import CALENDAR_OVERRIDES, calendar_overrides, find_project_root
 
 # holidays.KR categories: `public` (public, substitute, election and temporary holidays) and
 # `bank` (근로자의날, May 1, 1994-2025: banks close although it was not a public holiday).
@@ -273,3 +273,18 @@ def _weekdays_through(d: date) -> int:
     """Monday-to-Friday days from 0001-01-01 (a Monday, ordinal 1) up to and including ``d``."""
     weeks, rest = divmod(d.toordinal(), 7)
     return weeks * 5 + min(rest, 5)
+
+def check_in_calendar(day: date, path: str, where: str) -> None:
+    """Refuse a day outside the years the business-day calendar covers: credit and refund days are
+    computed from it, so a typo such as 2204 for 2024 would otherwise fail deep inside the run."""
+    first, last = DEFAULT_YEARS.start, DEFAULT_YEARS.stop - 2  # a credit lands up to two bills later
+    if not first <= day.year <= last:
+        raise InputError(path, where, f"{day:%Y-%m-%d} is outside the years this tool settles ({first}-{last})",
+                         f"check the year (a typo such as 2204 for 2024?); dates from {first} to {last} work")
+
+
+def calendar_for(root: Path) -> BusinessCalendar:
+    """The business-day calendar of the project at ``root``: Korean public holidays and the
+    project's calendar overrides, when it has them."""
+    overrides = calendar_overrides(root)
+    return BusinessCalendar.load(overrides) if overrides.exists() else BusinessCalendar.from_overrides(None)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import jinja2
 
-from . import present
-from .errors import mask_text
+from kt_analysis.errors import mask_text
+from kt_analysis.report import present
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("kt_analysis", "templates"),

@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import EnvironmentProblem
+from kt_analysis.errors import EnvironmentProblem
 
 KERNEL_NAME = "kt-analysis"
 DISPLAY_NAME = "kt-analysis (Python)"

@@ -20,9 +20,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from .errors import InputError, InputErrors
-from .incident import Incident, Window, to_utc
-from .names import did_you_mean, normalize
+from kt_analysis.errors import InputError, InputErrors
+from kt_analysis.inputs.incident import Incident, Window, to_utc
+from kt_analysis.inputs.names import did_you_mean, normalize
 
 KEY_ORDER = ("service", "region", "facility_id")
 EXPOSURE_COLUMNS = (

@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .business_days import DEFAULT_YEARS
-from .errors import InputError, InputErrors, mask_text
-from .names import normalize
-from .paths import find_project_root
-from .policy import ID_PATTERN, SERVICES, Policy, load_policy, resolve_policy
-from .yamlio import Section, check_input_file, path_exists, read_yaml_mapping, sha256_file
-
-if TYPE_CHECKING:
-    from .settlement import BillingError
+from kt_analysis.errors import InputError, InputErrors, mask_text
+from kt_analysis.inputs.business_days import check_in_calendar
+from kt_analysis.inputs.names import normalize
+from kt_analysis.inputs.policy import ID_PATTERN, SERVICES, Policy, load_policy, policy_catalogue, resolve_policy
+from kt_analysis.inputs.settlement import BillingError, load_billing
+from kt_analysis.inputs.yamlio import Section, check_input_file, path_exists, read_yaml_mapping, sha256_file
+from kt_analysis.paths import find_project_root
 
 MAX_WINDOW_DAYS = 92
 MAX_WINDOWS = 200_000
@@ -141,7 +140,6 @@ class Incident:
 
 def _roster_digest(path: Path) -> str:
     if path.is_dir():
-        import hashlib
 
         digest = hashlib.sha256()
         for part in sorted(path.rglob("*.parquet")):
@@ -220,8 +218,6 @@ def load_incident(
     notes = found.run(doc.text, "notes", "", default="")
     sources = found.run(doc.text_list, "sources", (), default=())
     if kind == "billing_error":
-        from .settlement import load_billing
-
         billing = None
         if tz is not None:
             billing = found.run(lambda: load_billing(doc.section("billing"), root, tz,
@@ -353,15 +349,6 @@ def _fmt_offset(delta: timedelta | None) -> str:
     return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
-def check_in_calendar(day: date, path: str, where: str) -> None:
-    """Refuse a day outside the years the business-day calendar covers: credit and refund days are
-    computed from it, so a typo such as 2204 for 2024 would otherwise fail deep inside the run."""
-    first, last = DEFAULT_YEARS.start, DEFAULT_YEARS.stop - 2  # a credit lands up to two bills later
-    if not first <= day.year <= last:
-        raise InputError(path, where, f"{day:%Y-%m-%d} is outside the years this tool settles ({first}-{last})",
-                         f"check the year (a typo such as 2204 for 2024?); dates from {first} to {last} work")
-
-
 def _check_span(start: datetime, end: datetime, path: str, where: str, tz: ZoneInfo | None = None) -> None:
     check_in_calendar(start, path, where)
     check_in_calendar(end, path, where)
@@ -488,3 +475,12 @@ def _windows_row(path: Path, lineno: int, header: list[str], row: dict, tz: Zone
         facilities=(facility,) if facility else None, regions=(region,) if region else None,
         origin=f"{path}: {where}",
     )
+
+
+def catalogue_policies(incident: Incident) -> list[Policy]:
+    """Every policy in the project's catalogue (the incident's own first)."""
+    policies = [incident.credit_policy]
+    for path in policy_catalogue(incident.root):
+        if Path(path).resolve() != Path(incident.credit_policy.path).resolve():
+            policies.append(load_policy(path))
+    return policies

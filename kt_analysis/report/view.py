@@ -8,11 +8,10 @@ CLI gives.
 
 from __future__ import annotations
 
-import json
 import platform
 import sys
-import tempfile
 from dataclasses import dataclass
+from datetime import date, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -20,10 +19,11 @@ from typing import Any
 import jinja2
 import pandas as pd
 
-from . import present
-from .analysis import BREAKDOWNS, analyse, connect, credit_histogram
-from .incident import Incident, load_incident
-from .paths import find_project_root
+from kt_analysis.dbrow import connect
+from kt_analysis.engine.billing import exposure, masked_sample
+from kt_analysis.engine.figures import BREAKDOWNS, credit_histogram
+from kt_analysis.inputs.incident import Incident, elapsed_minutes
+from kt_analysis.report import present
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("kt_analysis", "templates"),
@@ -233,8 +233,6 @@ def _headline_krw(n: int) -> str:
 
 
 def _dt(text: str):
-    from datetime import datetime
-
     return datetime.fromisoformat(text)
 
 
@@ -248,8 +246,6 @@ def _version(pkg: str) -> str:
 def _windows_preview(inc: Incident, limit: int = 12, reach: list[dict[str, Any]] | None = None
                      ) -> list[dict[str, str]]:
     """The first windows as the appendix shows them, with the lines and customers each reached."""
-    from .incident import elapsed_minutes
-
     tz = inc.tz
     out = []
     for i, w in enumerate(inc.windows[:limit]):
@@ -284,27 +280,6 @@ def _table(frame: pd.DataFrame, *, money: tuple[str, ...] = (), title: str = "",
     return Html(_ENV.get_template("table.html.j2").render(title=title, header=header, rows=body))
 
 
-def open_view(
-    incident: str | Path, *, roster: str | Path | None = None, run_dir: str | Path | None = None,
-    bills: str | Path | None = None,
-) -> IncidentView:
-    """Open an incident's results: from ``run_dir`` when given, else computed now."""
-    root = find_project_root(Path.cwd())
-    inc_path = resolve(incident, root)
-    roster_path = resolve(roster, root) if roster else None
-    bills_path = resolve(bills, root) if bills else None
-    inc = load_incident(inc_path, roster=roster_path, bills=bills_path)
-    if run_dir is None:
-        folder = Path(tempfile.mkdtemp(prefix=f"kt-{inc.id}-"))
-        analyse(inc, folder)
-    else:
-        folder = resolve(run_dir, root)
-    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-    command = reproduce_command(inc, roster_path, bills_path)
-    cls = BillingView if inc.kind == "billing_error" else IncidentView
-    return cls(incident=inc, run_dir=folder, summary=summary, command=command)
-
-
 def reproduce_command(inc: Incident, roster: Path | None, bills: Path | None = None) -> str:
     parts = ["kt-analysis", "run", inc._rel(Path(inc.path))]
     if roster is not None:
@@ -324,8 +299,6 @@ ACTION_KO = {"cancel": "승인 취소", "refund": "환불", "recharge": "정상 
 
 
 def _day(text: str):
-    from datetime import date
-
     return date.fromisoformat(text)
 
 
@@ -432,8 +405,6 @@ class BillingView(IncidentView):
     def exposure_chart(self):
         import matplotlib.pyplot as plt
 
-        from .settlement import exposure
-
         con = connect()
         try:
             frame = exposure(con, self.ledger)
@@ -459,8 +430,6 @@ class BillingView(IncidentView):
         return _table(frame, title="안내 문자 발송 계획 (배치별)")
 
     def masked_sample(self) -> Html:
-        from .settlement import masked_sample
-
         con = connect()
         try:
             frame = masked_sample(con, self.incident.roster, self.ledger)

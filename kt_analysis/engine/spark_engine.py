@@ -3,7 +3,7 @@
 What runs on Spark: the per-line pass (each line's exposure, eligibility and credit), the what-if
 over every catalogue policy, and every figure of the summary (totals, distinct customers,
 breakdowns, credit distribution, the credit timeline). The rules are not rewritten for Spark:
-:func:`kt_analysis.credits.compile_policy` emits the same SQL in the ``spark`` dialect (integer
+:func:`kt_analysis.rules.credits.compile_policy` emits the same SQL in the ``spark`` dialect (integer
 division is spelt ``DIV`` there), and the summary's queries are the ones the DuckDB engine runs
 wherever the two engines read the same SQL. Spark runs in ANSI mode, so an int64 overflow stops
 the run as it does in DuckDB instead of wrapping.
@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 import shutil
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,35 +37,38 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .analysis import (
-    DISTRIBUTION_SQL,
+from kt_analysis.dbrow import connect, quote
+from kt_analysis.engine.duckdb_engine import (
     LEDGER_COLUMNS,
-    TIMELINE_SQL,
-    Figures,
-    Query,
-    _calendar,
-    _check_int64,
-    _q,
-    breakdown_frames,
-    catalogue_policies,
-    connect,
-    count_customers,
-    distribution_rows,
+    PerLine,
+    Progress,
     pass_figures,
     prepare,
     roster_spellings,
-    timeline_rows,
-    totals_sql,
     what_if_sql,
     with_own_policy,
 )
-from .credits import compile_policy
-from .errors import InputError, RunError
-from .impact import EXPOSURE_COLUMNS
-from .incident import Incident
-from .policy import Policy
-from .roster import INTEGER_COLUMNS, TEXT_COLUMNS
-from .timeline import credit_days, credit_on_sql
+from kt_analysis.engine.figures import (
+    DISTRIBUTION_SQL,
+    TIMELINE_SQL,
+    Figures,
+    Query,
+    breakdown_frames,
+    check_int64,
+    count_customers,
+    distribution_rows,
+    timeline_rows,
+    totals_sql,
+)
+from kt_analysis.errors import InputError, RunError
+from kt_analysis.inputs.business_days import calendar_for
+from kt_analysis.inputs.incident import Incident, catalogue_policies
+from kt_analysis.inputs.policy import Policy
+from kt_analysis.inputs.roster import INTEGER_COLUMNS, TEXT_COLUMNS
+from kt_analysis.paths import TEMPLATES
+from kt_analysis.rules.credits import compile_policy
+from kt_analysis.rules.impact import EXPOSURE_COLUMNS
+from kt_analysis.rules.timeline import credit_days, credit_on_sql
 
 DEFAULT_MASTER = "local[2]"
 MASTER_ENV = "KT_SPARK_MASTER"
@@ -73,8 +76,6 @@ CONF_ENV = "KT_SPARK_CONF"
 LOCAL_DRIVER_MEMORY = "4g"
 ROW_GROUP = 1_000_000
 LINES_PER_PART = 2_000_000
-
-Progress = Callable[[str], None]
 
 
 def master_url(master: str | None = None) -> str:
@@ -115,7 +116,7 @@ def _check_java() -> None:
 
 
 def log4j_config() -> Path:
-    return Path(__file__).with_name("templates") / "spark-log4j2.properties"
+    return TEMPLATES / "spark-log4j2.properties"
 
 
 @contextmanager
@@ -191,7 +192,7 @@ def _roster_frame(spark: Any, incident: Incident, con: Any, source_sql: str, wor
         files = [str(path)]
     else:
         converted = work / "roster.parquet"
-        con.execute(f"COPY (SELECT * FROM {source_sql}) TO {_q(converted)} (FORMAT parquet)")
+        con.execute(f"COPY (SELECT * FROM {source_sql}) TO {quote(converted)} (FORMAT parquet)")
         files = [str(converted)]
     raw = spark.read.parquet(*files)
     return raw.selectExpr(*[f"CAST({c} AS BIGINT) AS {c}" for c in INTEGER_COLUMNS],
@@ -200,7 +201,7 @@ def _roster_frame(spark: Any, incident: Incident, con: Any, source_sql: str, wor
 
 def spark_figures(query: SparkQuery, src: str, ledger_path: Path) -> Figures:
     n, eligible, total, longest = query.rows(totals_sql(src))[0]
-    _check_int64(int(total or 0), "the total credit", ledger_path)
+    check_int64(int(total or 0), "the total credit", ledger_path)
     customers = count_customers(query, src)
     return Figures(
         lines=int(n), eligible_lines=int(eligible), total_credit_krw=int(total or 0),
@@ -257,13 +258,13 @@ def merge_parts(parts: Path, path: Path) -> int:
 def analyse_spark(
     incident: Incident, out_dir: Path, *, what_if_policies: list[Policy] | None = None,
     progress: Progress | None = None, master: str | None = None, spark: Any = None,
-) -> tuple[dict[str, Any], dict[str, int]]:
-    """Write ``ledger.parquet`` in ``out_dir`` with Spark and return (summary, the own policy's lines,
-    eligible lines and total as the per-line pass on Spark computed them, for the reconciliation).
+) -> tuple[Figures, list[dict[str, Any]], dict[str, int], PerLine]:
+    """Write ``ledger.parquet`` in ``out_dir`` with Spark and return (the summary's figures, the
+    what-if rows, the own policy's lines, eligible lines and total as the per-line pass on Spark
+    computed them (for the reconciliation), and the prepared per-line relation (reach, unmatched
+    names)).
 
     ``spark``: an open session to use (tests share one); otherwise one is started and stopped."""
-    from .analysis import summary_from
-
     say = progress or (lambda _msg: None)
     if incident.kind != "outage":
         raise InputError(incident.path, "kind", "the spark engine runs outage incidents; billing errors run on "
@@ -292,7 +293,7 @@ def analyse_spark(
         p = compile_policy(roster_spellings(per_line, incident.credit_policy), "spark")
         end = incident.end
         assert isinstance(end, datetime)  # an outage's: its last window's end
-        days = credit_days(incident.credit_policy, end.date(), _calendar(incident))
+        days = credit_days(incident.credit_policy, end.date(), calendar_for(incident.root))
         cols = [c for c in LEDGER_COLUMNS
                 if c not in ("eligible", "eligibility_reason", "rule", "credit_krw", "credit_on")]
         ledger_df = spark.sql(
@@ -320,8 +321,7 @@ def analyse_spark(
                              ) from None
         say("writing ledger.parquet from Spark's sorted parts")
         merge_parts(parts, out_dir / "ledger.parquet")
-        summary = summary_from(incident, figures, per_line.roster_lines, rows, per_line)
-        return summary, computed
+        return figures, rows, computed, per_line
     finally:
         if per_line is not None:
             per_line.source.close()

@@ -24,9 +24,9 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .dbrow import one_row
-from .errors import InputError, InputErrors, shown
-from .yamlio import check_input_file
+from kt_analysis.dbrow import one_row
+from kt_analysis.errors import InputError, InputErrors, shown
+from kt_analysis.inputs.yamlio import check_input_file
 
 COLUMNS = ("line_id", "bill_month", "amount_krw")
 INT64_MAX = 2**63 - 1
@@ -250,52 +250,104 @@ class _Stats:
             self.complete = False
 
 
+_Check = tuple[str, str, str, str]
+"""A check on every row: (column, SQL condition, what the bad values are, the fix)."""
+
+
 def _open_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> Bills:
     files = _parquet_files(path)
+    stats, wide_ids, total_rows = _survey_files(con, files)
+    if total_rows == 0:
+        raise InputError(str(path), "", "holds no bills", "export the bills with their rows")
+    source = f"read_parquet([{', '.join(_q(f) for f in files)}], file_row_number=true, filename=true)"
+    ids, amounts = stats["line_id"], stats["amount_krw"]
+    checks = _value_checks(ids, amounts, wide_ids)
+    # Months (and their totals when the bound below does not rule out an overflow) in one pass.
+    bounded = amounts.complete and (amounts.high or 0) * total_rows <= INT64_MAX
+    total = "NULL" if bounded else "sum(amount_krw)"
+    row, months = _count_and_months(con, path, source, checks, total)
+    month_checks, month_counts = _month_checks(months)
+    checks += month_checks
+    row = (*row, *month_counts)
+    problems = _value_problems(con, path, source, checks, row)
+    if problems:
+        raise InputErrors(problems)
+    return _finish(path, bills_sql(path), months)
+
+
+def _survey_files(con: duckdb.DuckDBPyConnection, files: list[Path]) -> tuple[dict[str, _Stats], bool, int]:
+    """Each file's columns and types, checked: the row-group statistics of line_id and amount_krw,
+    whether a line_id column is uint64 (its values may not fit in BIGINT), and the rows in all."""
     stats = {c: _Stats() for c in ("line_id", "amount_krw")}
     wide_ids = False
     total_rows = 0
     problems: list[InputError] = []
     for f in files:
-        try:
-            meta = pq.ParquetFile(f).metadata
-            schema = meta.schema.to_arrow_schema()
-        except Exception as exc:  # pyarrow raises several types for a damaged or foreign file
-            if isinstance(exc, OSError) and exc.errno is not None:
-                raise  # the disk or a permission, not the data: a fault (exit 1)
-            raise InputError(str(f), "", f"cannot be read as Parquet ({_short(exc)})",
-                             "give a Parquet or CSV file with line_id, bill_month, amount_krw") from None
-        missing = [c for c in COLUMNS if c not in schema.names]
-        if missing:
-            raise InputError(str(f), "columns", f"missing {', '.join(missing)} (has {', '.join(schema.names)})",
-                             _SHAPE)
-        twice = sorted({c for c in COLUMNS if schema.names.count(c) > 1})
-        if twice:
-            raise InputError(str(f), "columns", f"names {', '.join(twice)} more than once",
-                             "keep one column of each name")
-        for col in COLUMNS:
-            typ = schema.field(col).type
-            if not _type_ok(col, typ):
-                want = "text YYYY-MM" if col == "bill_month" else "whole numbers"
-                fix = ("store bill_month as text like 2023-09" if col == "bill_month" else
-                       "store whole won as an integer column (no decimals, no commas or 원)" if col == "amount_krw"
-                       else "store line ids as an integer column")
-                first = _first_value(con, f, col)
-                problems.append(InputError(str(f), f"column {col}", f"is {typ}, not {want}{first}", fix))
+        meta, schema = _parquet_meta(f)
+        _check_names(f, schema)
+        problems += _type_problems(con, f, schema)
         wide_ids = wide_ids or str(schema.field("line_id").type) == "uint64"
         total_rows += meta.num_rows
-        names = [meta.schema.column(i).name for i in range(meta.num_columns)]
-        for i in range(meta.num_row_groups):
-            rg = meta.row_group(i)
-            for col, st in stats.items():
-                st.add(rg.column(names.index(col)), rg.num_rows)
+        _add_stats(meta, stats)
     if problems:
         raise InputErrors(problems)
-    if total_rows == 0:
-        raise InputError(str(path), "", "holds no bills", "export the bills with their rows")
-    source = f"read_parquet([{', '.join(_q(f) for f in files)}], file_row_number=true, filename=true)"
+    return stats, wide_ids, total_rows
+
+
+def _parquet_meta(f: Path) -> tuple[Any, pa.Schema]:
+    """A file's Parquet metadata and Arrow schema; a file that is not Parquet is an input error, a
+    disk or permission error a fault."""
+    try:
+        meta = pq.ParquetFile(f).metadata
+        schema = meta.schema.to_arrow_schema()
+    except Exception as exc:  # pyarrow raises several types for a damaged or foreign file
+        if isinstance(exc, OSError) and exc.errno is not None:
+            raise  # the disk or a permission, not the data: a fault (exit 1)
+        raise InputError(str(f), "", f"cannot be read as Parquet ({_short(exc)})",
+                         "give a Parquet or CSV file with line_id, bill_month, amount_krw") from None
+    return meta, schema
+
+
+def _check_names(f: Path, schema: pa.Schema) -> None:
+    """A file must have each of the three columns, and each once."""
+    missing = [c for c in COLUMNS if c not in schema.names]
+    if missing:
+        raise InputError(str(f), "columns", f"missing {', '.join(missing)} (has {', '.join(schema.names)})",
+                         _SHAPE)
+    twice = sorted({c for c in COLUMNS if schema.names.count(c) > 1})
+    if twice:
+        raise InputError(str(f), "columns", f"names {', '.join(twice)} more than once",
+                         "keep one column of each name")
+
+
+def _type_problems(con: duckdb.DuckDBPyConnection, f: Path, schema: pa.Schema) -> list[InputError]:
+    """The columns of a file whose type is not the one declared, each with a value that shows it."""
+    problems = []
+    for col in COLUMNS:
+        typ = schema.field(col).type
+        if not _type_ok(col, typ):
+            want = "text YYYY-MM" if col == "bill_month" else "whole numbers"
+            fix = ("store bill_month as text like 2023-09" if col == "bill_month" else
+                   "store whole won as an integer column (no decimals, no commas or 원)" if col == "amount_krw"
+                   else "store line ids as an integer column")
+            first = _first_value(con, f, col)
+            problems.append(InputError(str(f), f"column {col}", f"is {typ}, not {want}{first}", fix))
+    return problems
+
+
+def _add_stats(meta: Any, stats: dict[str, _Stats]) -> None:
+    """Add a file's row groups to the statistics of each column in ``stats``."""
+    names = [meta.schema.column(i).name for i in range(meta.num_columns)]
+    for i in range(meta.num_row_groups):
+        rg = meta.row_group(i)
+        for col, st in stats.items():
+            st.add(rg.column(names.index(col)), rg.num_rows)
+
+
+def _value_checks(ids: _Stats, amounts: _Stats, wide_ids: bool) -> list[_Check]:
+    """The checks on line_id and amount_krw that the statistics do not rule out (all of them when
+    the statistics are incomplete)."""
     checks = []
-    ids, amounts = stats["line_id"], stats["amount_krw"]
     if not ids.complete or ids.nulls:
         checks.append(("line_id", "line_id IS NULL", "empty", "give every bill its line_id"))
     if wide_ids and (not ids.complete or (ids.high or 0) > INT64_MAX):
@@ -311,9 +363,13 @@ def _open_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> Bills:
         checks.append(("amount_krw", f"amount_krw > {MAX_BILL_KRW}",
                        f"too large (above {MAX_BILL_KRW:,} won, the most one line's monthly bill may be)",
                        "check for a unit mistake or a total pasted into a line: amounts are whole won per line"))
-    # Months (and their totals when the bound below does not rule out an overflow) in one pass.
-    bounded = amounts.complete and (amounts.high or 0) * total_rows <= INT64_MAX
-    total = "NULL" if bounded else "sum(amount_krw)"
+    return checks
+
+
+def _count_and_months(con: duckdb.DuckDBPyConnection, path: Path, source: str, checks: list[_Check],
+                      total: str) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
+    """The rows failing each check, and each month's rows and ``total`` (a DuckDB error reading the
+    files is an input error)."""
     try:
         if checks:
             row = one_row(con.execute(
@@ -326,16 +382,30 @@ def _open_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> Bills:
     except duckdb.Error as exc:
         raise InputError(str(path), "", f"cannot be read as Parquet ({_short(exc)})",
                          "give a Parquet or CSV file with line_id, bill_month, amount_krw") from None
+    return row, months
+
+
+def _month_checks(months: list[tuple[Any, ...]]) -> tuple[list[_Check], list[int]]:
+    """The checks on bill_month that the months found fail (empty, not YYYY-MM), with their rows."""
+    checks: list[_Check] = []
+    counts: list[int] = []
     bad_months = [m for m, _n, _t in months if m is None or not re.fullmatch(MONTH_RE, m)]
     if bad_months:
         empty = any(m is None for m in bad_months)
         if empty:
             checks.append(("bill_month", "bill_month IS NULL", "empty", "give every bill its month, like 2023-09"))
-            row = (*row, sum(n for m, n, _t in months if m is None))
+            counts.append(sum(n for m, n, _t in months if m is None))
         if any(m is not None for m in bad_months):
             checks.append(("bill_month", f"NOT regexp_full_match(bill_month, '{MONTH_RE}')", "not YYYY-MM months",
                            "write bill months like 2023-09 (month 01-12, two digits)"))
-            row = (*row, sum(n for m, n, _t in months if m is not None and not re.fullmatch(MONTH_RE, m)))
+            counts.append(sum(n for m, n, _t in months if m is not None and not re.fullmatch(MONTH_RE, m)))
+    return checks, counts
+
+
+def _value_problems(con: duckdb.DuckDBPyConnection, path: Path, source: str, checks: list[_Check],
+                    row: tuple[Any, ...]) -> list[InputError]:
+    """One problem per check that rows fail, naming the first few of them with their values."""
+    problems = []
     for (col, cond, what, fix), bad in zip(checks, row, strict=True):
         if not bad:
             continue
@@ -346,9 +416,7 @@ def _open_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> Bills:
         where = ", ".join(_row_label(path, fn, rn) + ("" if v is None else f" ({shown(v)})")
                           for fn, rn, v in examples)
         problems.append(InputError(str(path), f"column {col}", f"{bad:,} value(s) are {what}: {where}", fix))
-    if problems:
-        raise InputErrors(problems)
-    return _finish(path, bills_sql(path), months)
+    return problems
 
 
 def _row_label(path: Path, filename: str, row: int) -> str:

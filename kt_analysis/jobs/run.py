@@ -8,16 +8,23 @@ its executed notebooks in ``<out>/<incident-id>/failed/``.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import errno
 import fcntl
+import hashlib
+import html as html_lib
 import json
 import os
 import platform
+import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
 import traceback
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,13 +34,14 @@ from typing import Any
 
 import nbformat
 
-from . import present
-from .analysis import NOT_PUBLISHED, analyse
-from .errors import InputError, KtAnalysisError, OutputError, RunError, mask_text, output_fault
-from .incident import Incident, load_incident
-from .kernel import ensure_kernel
-from .paths import calendar_overrides, policies_dir
-from .view import reproduce_command
+from kt_analysis.errors import InputError, KtAnalysisError, OutputError, RunError, mask_text, output_fault
+from kt_analysis.inputs.incident import Incident, load_incident
+from kt_analysis.inputs.yamlio import sha256_file
+from kt_analysis.jobs.analyse import NOT_PUBLISHED, analyse
+from kt_analysis.jobs.kernel import ensure_kernel
+from kt_analysis.paths import NOTEBOOKS_DIR, TEMPLATES, calendar_overrides, policies_dir
+from kt_analysis.report import present
+from kt_analysis.report.view import reproduce_command
 
 NOTEBOOKS = {
     "outage": ("01_affected.ipynb", "02_credits.ipynb"),
@@ -44,8 +52,7 @@ Say = Callable[[str], None]
 
 def notebooks_dir() -> Path:
     """The chapters: ``notebooks/`` of the project (the package is installed in editable mode)."""
-    here = Path(__file__).resolve().parent.parent / "notebooks"
-    return here
+    return NOTEBOOKS_DIR
 
 
 @dataclass
@@ -114,7 +121,6 @@ def ipc_kernel_manager() -> type:
     """A kernel manager on IPC sockets instead of TCP ports: parallel runs cannot race for ports
     (papermill#511) and nothing listens on the network. The socket files live in a private
     temporary folder (absolute paths: the kernel and the client may have different working folders)."""
-    import uuid
 
     from jupyter_client.manager import AsyncKernelManager
     from traitlets import CaselessStrEnum, default
@@ -134,7 +140,6 @@ _IPC_FOLDER: list[str] = []
 
 def _ipc_folder() -> str:
     if not _IPC_FOLDER:
-        import atexit
 
         _IPC_FOLDER.append(tempfile.mkdtemp(prefix="kt-ipc-"))
         atexit.register(shutil.rmtree, _IPC_FOLDER[0], True)
@@ -180,7 +185,7 @@ def render_report(executed: list[Path], title: str, dest: Path) -> str:
     exporter.register_preprocessor(tags, enabled=True)
     body, _ = exporter.from_notebook_node(book, resources={"metadata": {"name": title}})
     body = _strip_scripts(body)
-    css = (Path(__file__).parent / "templates" / "report.css").read_text(encoding="utf-8")
+    css = (TEMPLATES / "report.css").read_text(encoding="utf-8")
     body = body.replace("</head>", f"<style>\n{css}\n</style>\n</head>", 1)
     tmp = dest.with_name(dest.name + ".partial")
     tmp.write_text(body, encoding="utf-8")
@@ -191,7 +196,6 @@ def render_report(executed: list[Path], title: str, dest: Path) -> str:
 def _strip_scripts(html: str) -> str:
     """Drop every <script> block and remote <link>: the report is static, opens offline, and
     runs no code (the lab template's MathJax and mermaid loaders point at a CDN)."""
-    import re
 
     html = re.sub(r"<script\b[^>]*>.*?</script>", "", html, flags=re.S | re.I)
     html = re.sub(r'<link[^>]*\bhref="https?://[^"]*"[^>]*>', "", html)
@@ -235,9 +239,7 @@ def _publish(staging: Path, final: Path) -> None:
 def fingerprint(incident: Incident, *, report: bool, pdf: bool) -> str:
     """What a run's outputs depend on: every input's sha256, the policy catalogue (what-if), the
     calendar, the notebooks, the package version and the options. Equal fingerprints, equal outputs."""
-    import hashlib
 
-    from .yamlio import sha256_file
 
     digest = hashlib.sha256()
     for item in incident.inputs():
@@ -275,7 +277,6 @@ CHROMIUM_FLAGS = ("--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first
 
 def render_pdf(html: Path, pdf: Path) -> None:
     """Print the report to PDF with the system's headless Chromium (Debian's `chromium`)."""
-    import subprocess
 
     browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
     if browser is None:
@@ -357,7 +358,6 @@ def run_incident(
 def _disk_fault(exc: BaseException, out: Path) -> OutputError | None:
     """The one-line :class:`OutputError` when ``exc`` is the disk or the output folder failing a
     write (full, read-only, not writable), from Python or from DuckDB; else None."""
-    import errno
 
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES,
                                                    errno.EPERM, errno.EFBIG):
@@ -430,8 +430,6 @@ def check_headline(incident_id: str, kind: str, summary: dict[str, Any], html: s
 
     A figure anywhere else on the page (a table, the appendix) does not count: the headline is
     what is read. A mismatch is a :class:`RunError` naming the figure shown and the summary's."""
-    import html as html_lib
-    import re
 
     sections = re.findall(r'<section class="kt-headline">(.*?)</section>', html, flags=re.S)
     if len(sections) != 1:

@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from .errors import InputError
+from kt_analysis.errors import InputError
 
 MAX_YAML_BYTES = 1_000_000
 # Input files nest a few levels; thousands of `[` would exhaust Python's stack in the composer.

@@ -20,11 +20,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from .dbrow import connect, one_row
-from .errors import InputError, InputErrors, mask_text, phone_like, shown
-from .names import normalize
-from .policy import CUSTOMER_TYPES, PAYMENT_METHODS, SERVICES
-from .yamlio import check_input_file, path_exists
+from kt_analysis.dbrow import connect, one_row
+from kt_analysis.errors import InputError, InputErrors, mask_text, phone_like, shown
+from kt_analysis.inputs.names import normalize
+from kt_analysis.inputs.policy import CUSTOMER_TYPES, PAYMENT_METHODS, SERVICES
+from kt_analysis.inputs.yamlio import check_input_file, path_exists
 
 INTEGER_COLUMNS = ("line_id", "customer_id", "monthly_fee_krw", "bill_cycle_day")
 TEXT_COLUMNS = ("service", "region", "facility_id", "customer_type", "payment_method")

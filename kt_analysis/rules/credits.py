@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .policy import CreditRule, Eligibility, Policy, When
+from kt_analysis.inputs.policy import CreditRule, Eligibility, Policy, When
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:

@@ -38,8 +38,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .bills import open_bills
-from .errors import InputError
+from kt_analysis.errors import InputError
+from kt_analysis.inputs.bills import open_bills
 
 __all__ = [
     "BASELINE_MONTHS",
@@ -201,7 +201,7 @@ def _month_label(index: int) -> str:
 
 def _source(con: duckdb.DuckDBPyConnection, path: Path, role: str) -> tuple[str, dict[str, int]]:
     """SQL for a bills file (Parquet, folder of Parquet, CSV) and its rows per month, checked on
-    every row by :func:`kt_analysis.bills.open_bills` (types declared, not guessed)."""
+    every row by :func:`kt_analysis.inputs.bills.open_bills` (types declared, not guessed)."""
     bills = open_bills(con, path, role)
     return bills.sql, bills.months
 
@@ -457,6 +457,37 @@ def _judge(month: str, matches: pd.DataFrame, baseline: float, assumed: bool, cu
         return _verdict(findings, None)
 
     # 1. Does the run repeat an earlier month?
+    flagged = _flagged_months(matches, baseline)
+    looks_like = flagged[0].bill_month if flagged else None
+    findings += _repeat_findings(flagged, baseline, against)
+
+    # 2. Has the distribution moved?
+    recent = matches[matches["lines"] > 0].tail(SHIFT_MONTHS)
+    shift_findings, worst_shift = _shift_findings(recent, current)
+    findings += shift_findings
+    if flagged and worst_shift <= SHIFT_SUSPECT:
+        last = matches.iloc[-1]
+        findings.append((0, f"the total is {_change(current['total_krw'], float(last['total_krw'])):+.1%} against "
+                            f"{last['bill_month']}, and total, mean, median and p90 are within {worst_shift:.1%} of "
+                            f"their median over {', '.join(recent['bill_month'])}: a check on totals alone would not "
+                            f"have caught this"))
+
+    # 3. Lines missing, new, billed twice.
+    findings += _line_findings(month, run_lines, previous, missing, new, duplicates, is_candidate, prev_total)
+
+    compared = matches.dropna(subset=["equal_share"])
+    if not any(level for level, _ in findings) and len(compared):
+        top = compared.loc[compared["equal_share"].idxmax()]
+        findings.insert(0, (0, f"no earlier month stands out: at most {_percent(top['equal_share'])} of lines "
+                               f"equal an earlier bill ({top['bill_month']}), against {against}"))
+        findings.append((0, f"total {_won(current['total_krw'])} over {run_lines:,} lines; total, mean, median and "
+                            f"p90 within {worst_shift:.1%} of their median over {', '.join(recent['bill_month'])}"))
+    return _verdict(findings, looks_like)
+
+
+def _flagged_months(matches: pd.DataFrame, baseline: float) -> list[Any]:
+    """The earlier months whose equal share stands out from the baseline (by ``SUSPECT_EXCESS`` and
+    ``MIN_Z`` standard errors), largest excess first."""
     flagged = []
     for row in matches.itertuples(index=False):
         if row.lines == 0 or math.isnan(row.equal_share):
@@ -466,7 +497,13 @@ def _judge(month: str, matches: pd.DataFrame, baseline: float, assumed: bool, cu
         if row.excess >= SUSPECT_EXCESS and z >= MIN_Z:
             flagged.append(row)
     flagged.sort(key=lambda r: -r.excess)
-    looks_like = flagged[0].bill_month if flagged else None
+    return flagged
+
+
+def _repeat_findings(flagged: list[Any], baseline: float, against: str) -> list[tuple[int, str]]:
+    """The three most flagged months: ``blocked`` from ``BLOCKED_EXCESS``, ``suspect`` below it with
+    the share of the run that seems to repeat the month."""
+    findings: list[tuple[int, str]] = []
     for row in flagged[:3]:
         if row.excess >= BLOCKED_EXCESS:
             findings.append((2, f"{_percent(row.equal_share)} of lines equal their {row.bill_month} bill exactly, "
@@ -476,9 +513,13 @@ def _judge(month: str, matches: pd.DataFrame, baseline: float, assumed: bool, cu
             findings.append((1, f"{_percent(row.equal_share)} of lines equal their {row.bill_month} bill exactly, "
                                 f"against {against}: about {_percent(share)} of the run "
                                 f"(≈ {round(share * row.lines):,} lines) seem to carry their {row.bill_month} amount"))
+    return findings
 
-    # 2. Has the distribution moved?
-    recent = matches[matches["lines"] > 0].tail(SHIFT_MONTHS)
+
+def _shift_findings(recent: pd.DataFrame, current: dict[str, Any]) -> tuple[list[tuple[int, str]], float]:
+    """The run's total, mean, median and p90 against their median over the ``recent`` months: the
+    figures that moved more than ``SHIFT_SUSPECT``, and the largest move."""
+    findings: list[tuple[int, str]] = []
     worst_shift = 0.0
     for stat, label in zip(_STATS, ("total", "mean", "median", "p90"), strict=True):
         values = recent[stat].to_numpy(dtype="float64")
@@ -492,14 +533,14 @@ def _judge(month: str, matches: pd.DataFrame, baseline: float, assumed: bool, cu
             level = 2 if abs(change) > SHIFT_BLOCKED else 1
             findings.append((level, f"{label} {_won(current[stat])} is {change:+.1%} against {_won(before)} "
                                     f"(median of {', '.join(recent['bill_month'])})"))
-    if flagged and worst_shift <= SHIFT_SUSPECT:
-        last = matches.iloc[-1]
-        findings.append((0, f"the total is {_change(current['total_krw'], float(last['total_krw'])):+.1%} against "
-                            f"{last['bill_month']}, and total, mean, median and p90 are within {worst_shift:.1%} of "
-                            f"their median over {', '.join(recent['bill_month'])}: a check on totals alone would not "
-                            f"have caught this"))
+    return findings, worst_shift
 
-    # 3. Lines missing, new, billed twice.
+
+def _line_findings(month: str, run_lines: int, previous: str | None, missing: int, new: int, duplicates: int,
+                   is_candidate: bool, prev_total: int) -> list[tuple[int, str]]:
+    """Lines missing from the run or new in it (against ``previous``, beyond ``LINES_SUSPECT``; missing
+    lines are not judged for a candidate), and lines billed twice."""
+    findings: list[tuple[int, str]] = []
     if previous is not None and prev_total:
         for count, what, judged in ((missing, f"billed in {previous} are missing from the run", not is_candidate),
                                     (new, f"of the run were not billed in {previous}", True)):
@@ -513,15 +554,7 @@ def _judge(month: str, matches: pd.DataFrame, baseline: float, assumed: bool, cu
         level = 2 if duplicates / max(run_lines, 1) > LINES_SUSPECT else 1
         findings.append((level, f"{duplicates:,} lines are billed more than once in {month} "
                                 f"(cf. the 2017 double withdrawal, facts §4)"))
-
-    compared = matches.dropna(subset=["equal_share"])
-    if not any(level for level, _ in findings) and len(compared):
-        top = compared.loc[compared["equal_share"].idxmax()]
-        findings.insert(0, (0, f"no earlier month stands out: at most {_percent(top['equal_share'])} of lines "
-                               f"equal an earlier bill ({top['bill_month']}), against {against}"))
-        findings.append((0, f"total {_won(current['total_krw'])} over {run_lines:,} lines; total, mean, median and "
-                            f"p90 within {worst_shift:.1%} of their median over {', '.join(recent['bill_month'])}"))
-    return _verdict(findings, looks_like)
+    return findings
 
 
 def _verdict(findings: list[tuple[int, str]], looks_like: str | None) -> tuple[Verdict, list[str], str | None]:

@@ -840,7 +840,7 @@ def ahyeon_windows() -> pd.DataFrame:
 # end in 0; amounts under 10 won are cut, "10원 미만 절사") and so that about 37.5% of lines
 # have exactly the same amount in two given months (BILL_SAME_AMOUNT_SHARE, data/README.md).
 # That share is what makes a bill run that repeats an earlier month stand out (see
-# kt_analysis/bill_check.py and facts §4: September 2023 charged at the July amounts).
+# kt_analysis/jobs/bill_check.py and facts §4: September 2023 charged at the July amounts).
 #
 # Randomness is counter-based: every draw is splitmix64(key(seed, line_id) + stream × γ), where
 # the stream numbers the line's traits (fixed for the line) and its calendar month's draws. A
