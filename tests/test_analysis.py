@@ -17,10 +17,12 @@ from conftest import Project, make_roster, reference_credit, write_parquet
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kt_analysis.engine.duckdb_engine import LEDGER_COLUMNS
+from kt_analysis.engine.duckdb_engine import LEDGER_COLUMNS, ROSTER_ATTRIBUTES
 from kt_analysis.errors import InputError
 from kt_analysis.inputs.incident import load_incident
 from kt_analysis.jobs.analyse import analyse
+
+ROOT = Path(__file__).resolve().parents[1]
 
 INCIDENT = """
 id: test-analysis
@@ -69,6 +71,11 @@ def run(incident_path: Path, out: Path, roster: Path | None = None) -> dict:
 
 def ledger(out: Path) -> pd.DataFrame:
     return pq.read_table(out / "ledger.parquet").to_pandas()
+
+
+def ledger_with_roster(out: Path, frame: pd.DataFrame) -> pd.DataFrame:
+    """The ledger's lines with the roster's attributes beside them (joined here, in pandas)."""
+    return ledger(out).merge(frame[["line_id", *ROSTER_ATTRIBUTES]], on="line_id", how="left", validate="1:1")
 
 
 def by_line(frame: pd.DataFrame) -> pd.DataFrame:
@@ -128,7 +135,8 @@ def test_ledger_schema_is_typed_and_free_of_personal_data(base):
     schema = pq.read_schema(base["out"] / "ledger.parquet")
     assert schema.names == list(LEDGER_COLUMNS)
     assert schema.field("credit_krw").type == pa.int64()
-    assert schema.field("monthly_fee_krw").type == pa.int64()
+    assert schema.field("outage_minutes").type == pa.int32()  # minutes and days: 32-bit; money: int64
+    assert not set(ROSTER_ATTRIBUTES) & set(schema.names)  # joined on demand, not copied
     assert schema.field("eligible").type == pa.bool_()
     assert "name" in base["frame"].columns and "phone" in base["frame"].columns
     assert not {"name", "phone", "plan"} & set(schema.names)
@@ -235,7 +243,7 @@ def test_every_line_matches_the_brute_force_reference(base):
 def test_what_if_totals_match_the_reference_for_every_policy(base):
     from kt_analysis.inputs.incident import catalogue_policies
 
-    led = ledger(base["out"])
+    led = ledger_with_roster(base["out"], base["frame"])
     incident = load_incident(base["incident"])
     figures = [
         {
@@ -366,33 +374,61 @@ def test_cp949_copy_is_removed_whether_the_run_succeeds_or_fails(base, tmp_path,
 
 
 @pytest.mark.parametrize("n_regions", [3, 60])  # 60: more regions than bits, the plain path
-def test_fast_breakdowns_equal_the_plain_distinct_counts(tmp_path, n_regions: int) -> None:
-    """The one-pass customer counts give exactly what count(DISTINCT customer_id) per group gives,
-    including customers whose lines sit in several regions."""
+def test_one_pass_figures_equal_the_plain_group_by(tmp_path, n_regions: int) -> None:
+    """The cube and the packed customer counts give exactly what a plain GROUP BY with
+    count(DISTINCT customer_id) per breakdown gives, including customers whose lines sit in several
+    regions, and the what-if totals equal each policy's plain sums."""
+    import random
+
     import duckdb
-    import pandas as pd
 
-    from kt_analysis.engine.figures import BREAKDOWNS, breakdown, breakdowns
+    from kt_analysis.engine.figures import BREAKDOWNS, DuckDBQuery, incident_figures
+    from kt_analysis.inputs.policy import load_policy
+    from kt_analysis.rules.credits import compile_policy
 
-    rng = __import__("random").Random(7)
+    rng = random.Random(7)
     rows = []
     for line in range(1, 3001):
         customer = rng.randint(1, 900)
+        minutes = rng.choice([30, 150, 200, 400, 800])
         rows.append({
             "line_id": line, "customer_id": customer,
             "service": rng.choice(["mobile", "internet", "iptv", "landline"]),
             "region": f"R{rng.randrange(n_regions)}" if customer % 7 == 0 else f"R{customer % n_regions}",
             "customer_type": ["individual", "small_business", "enterprise"][customer % 3],
             "payment_method": rng.choice(["credit_card", "check_card", "bank_transfer", "giro", "other"]),
-            "eligible": rng.random() < 0.7, "credit_krw": rng.randint(0, 10_000),
+            "monthly_fee_krw": rng.randint(0, 120_000), "outage_minutes": minutes,
+            "longest_continuous_minutes": minutes, "monthly_cumulative_minutes": minutes, "days_in_month": 30,
+            "outage_days": minutes // 1440 + 1, "window_count": 1, "bill_cycle_day": rng.randint(1, 28),
         })
-    ledger = tmp_path / "ledger.parquet"
-    pd.DataFrame(rows).to_parquet(ledger, index=False)
     con = duckdb.connect()
-    fast = breakdowns(con, ledger)
+    frame = pd.DataFrame(rows)
+    con.register("lines", frame)
+    policies = [load_policy(path) for path in sorted((ROOT / "data" / "policies").glob("*.yml"))]
+    own_at = 1
+    ledger = tmp_path / "ledger.parquet"
+    p = compile_policy(policies[own_at])
+    con.execute(f"COPY (SELECT *, {p.eligible} AS eligible, {p.credit_krw} AS credit_krw, NULL::DATE AS credit_on "
+                f"FROM lines) TO '{ledger}' (FORMAT parquet)")
+    fig, what_if = incident_figures(DuckDBQuery(con), "lines", f"read_parquet('{ledger}')", policies, own_at,
+                                    dialect="duckdb", roster="roster")
+    plain_src = f"read_parquet('{ledger}')"
     for by in BREAKDOWNS:
-        plain = breakdown(con, ledger, by).reset_index(drop=True)
-        assert fast[by][plain.columns.tolist()].equals(plain.astype(fast[by][plain.columns.tolist()].dtypes)), by
+        plain = con.execute(
+            f"SELECT {by}, count(*) AS affected_lines, count(DISTINCT customer_id) AS affected_customers, "
+            f"count(*) FILTER (WHERE eligible) AS eligible_lines, CAST(sum(credit_krw) AS BIGINT) AS total_credit_krw "
+            f"FROM {plain_src} GROUP BY {by} ORDER BY affected_lines DESC, {by}").df()
+        ours = fig.breakdowns[by][plain.columns.tolist()]
+        assert ours.equals(plain.astype(ours.dtypes)), by
+    n, customers, eligible, total = con.execute(
+        f"SELECT count(*), count(DISTINCT customer_id), count(*) FILTER (WHERE eligible), sum(credit_krw) "
+        f"FROM {plain_src}").fetchone()
+    assert (fig.lines, fig.customers["all"], fig.eligible_lines, fig.total_credit_krw) == (n, customers, eligible,
+                                                                                          total)
+    for pol, row in zip(policies, what_if, strict=True):
+        q = compile_policy(pol)
+        assert (row["eligible_lines"], row["total_credit_krw"]) == tuple(con.execute(
+            f"SELECT count(*) FILTER (WHERE {q.eligible}), coalesce(sum({q.credit_krw}), 0) FROM lines").fetchone())
 
 
 @settings(max_examples=150, deadline=None)
@@ -417,3 +453,22 @@ def test_credit_distribution_is_quantile_disc_of_the_eligible_lines(credits: lis
             f"quantile_disc(credit_krw, 0.99), max(credit_krw) FROM '{ledger}' WHERE eligible").fetchone()
         expected = tuple(0 if v is None else v for v in row)
         assert tuple(credit_distribution(con, ledger).values()) == expected
+
+
+def test_view_lines_joins_the_roster_lazily(base):
+    """The ledger keeps the decisions; view.lines() puts the roster's attributes beside them on
+    line_id, lazily, and refuses a column the roster's contract does not have."""
+    from kt_analysis.jobs.explore import open_view
+
+    view = open_view(base["incident"], run_dir=base["out"])
+    relation = view.lines()
+    assert relation.columns == [*LEDGER_COLUMNS, *ROSTER_ATTRIBUTES]
+    got = relation.df().sort_values("line_id").reset_index(drop=True)
+    want = by_line(ledger_with_roster(base["out"], base["frame"]))
+    got["credit_on"] = [None if pd.isna(d) else d.date() for d in got["credit_on"]]  # DuckDB: a timestamp
+    pd.testing.assert_frame_equal(got[want.columns], want, check_dtype=False)
+    seoul = view.lines(("region",)).filter("region = '서울'").aggregate("count(*), sum(credit_krw)").fetchall()[0]
+    assert seoul == (base["summary"]["by_region"]["서울"]["affected_lines"],
+                     base["summary"]["by_region"]["서울"]["total_credit_krw"])
+    with pytest.raises(ValueError, match="not a roster attribute: phone"):
+        view.lines(("phone",))

@@ -1,8 +1,9 @@
-"""One incident analysed: the per-line pass to ``ledger.parquet`` and the summary built from it.
+"""The per-line pass on DuckDB: the roster matched to the incident and joined to its exposure,
+and the ledger written from it.
 
-The per-line pass is one streaming DuckDB query over the roster joined to the (small) exposure
-table; the ledger goes straight to Parquet and never through pandas. Aggregates come back as
-small pandas frames or plain dicts.
+The per-line relation is one streaming DuckDB query over the roster joined to the (small)
+exposure table; the ledger goes straight to Parquet and never through pandas. The summary's
+figures come from the same relation (:func:`kt_analysis.engine.figures.incident_figures`).
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+import pyarrow.parquet as pq
 
 from kt_analysis.dbrow import one_row, quote
-from kt_analysis.engine.figures import check_int64
 from kt_analysis.errors import InputError
 from kt_analysis.inputs.incident import Incident
 from kt_analysis.inputs.policy import (
@@ -35,11 +36,29 @@ from kt_analysis.rules.impact import (
     match_windows,
 )
 
+# The ledger holds what the incident decides for each line: who (line and customer), how long it
+# was out, whether it is owed a credit and why, the rule, the credit and the day it lands. The
+# roster's attributes (service, region, facility, customer type, payment method, bill day, fee)
+# stay in the roster: a reader joins them on line_id when it needs them (ROSTER_ATTRIBUTES,
+# kt_analysis.report.view.IncidentView.lines). Copying them into every ledger row took half of
+# the per-line pass's time at 35M lines and nothing in the summary needs them from the ledger.
 LEDGER_COLUMNS = (
-    "line_id", "customer_id", "service", "region", "facility_id", "customer_type",
-    "payment_method", "bill_cycle_day", "monthly_fee_krw", "outage_start", "outage_end",
-    "outage_minutes", "longest_continuous_minutes", "monthly_cumulative_minutes", "outage_days",
+    "line_id", "customer_id", "outage_start", "outage_end", "outage_minutes",
+    "longest_continuous_minutes", "monthly_cumulative_minutes", "outage_days",
     "eligible", "eligibility_reason", "rule", "credit_krw", "credit_on",
+)
+DECISIONS = ("eligible", "eligibility_reason", "rule", "credit_krw", "credit_on")
+# Minutes and days are 32-bit in the ledger (92 days are 132,480 minutes); money stays int64.
+# (Parquet writes them faster: 1 s less at 35M lines for the four.)
+MINUTE_COLUMNS = ("outage_minutes", "longest_continuous_minutes", "monthly_cumulative_minutes", "outage_days")
+
+
+def ledger_select() -> str:
+    """The ledger's columns before the decisions, as the per-line relation gives them (both engines)."""
+    return ", ".join(f"CAST({c} AS INTEGER) AS {c}" if c in MINUTE_COLUMNS else c
+                     for c in LEDGER_COLUMNS if c not in DECISIONS)
+ROSTER_ATTRIBUTES = (
+    "service", "region", "facility_id", "customer_type", "payment_method", "bill_cycle_day", "monthly_fee_krw",
 )
 
 Progress = Callable[[str], None]
@@ -220,17 +239,19 @@ def write_ledger(per_line: PerLine, policy: Policy, path: Path, *, credit_on: st
 
     ``credit_on`` is the SQL giving the day each line's credit lands (see rules/timeline.py)."""
     p = compile_policy(policy)
-    cols = [c for c in LEDGER_COLUMNS
-            if c not in ("eligible", "eligibility_reason", "rule", "credit_krw", "credit_on")]
-    select = ", ".join(cols)
+    select = ledger_select()
     tmp = path.with_name(path.name + ".partial")
     # The ledger must be byte-identical run after run. With the exposure as expressions the query
     # keeps the roster's order on every thread; through a hash join it does not, so that case runs
     # on one thread. Measured at 35M lines on 2 cores: one thread 21 s and < 1 GB; ORDER BY line_id
     # 39 s and 8 GB; two threads through the join 11 s (not repeatable).
+    # Reason and rule as DuckDB ENUMs of their possible values: Parquet stores them as the same
+    # strings, and DuckDB builds them without a string per line (1.4 s less at 35M lines).
+    reason = f"CAST({p.reason} AS ENUM({', '.join(map(quote, p.reasons))}))"
+    rule = f"CAST({p.rule} AS ENUM({', '.join(map(quote, p.rules))}))"
     query = (
-        f"COPY (SELECT {select}, {p.eligible} AS eligible, {p.reason} AS eligibility_reason, "
-        f"{p.rule} AS rule, {p.credit_krw} AS credit_krw, "
+        f"COPY (SELECT {select}, {p.eligible} AS eligible, {reason} AS eligibility_reason, "
+        f"{rule} AS rule, {p.credit_krw} AS credit_krw, "
         f"CASE WHEN {p.credit_krw} > 0 THEN {credit_on} END AS credit_on FROM {per_line.sql}) "
         f"TO {quote(tmp)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 1000000)"
     )
@@ -247,62 +268,17 @@ def write_ledger(per_line: PerLine, policy: Policy, path: Path, *, credit_on: st
     os.replace(tmp, path)
 
 
-def what_if(per_line: PerLine, policies: list[Policy]) -> list[dict[str, Any]]:
-    """The incident's lines under every policy, side by side, in one pass over the roster."""
-    if not policies:
-        return []
-    row = one_row(per_line.con.execute(what_if_sql(policies, per_line.sql)))
-    return what_if_rows(row, policies, per_line.source.path)
+def ledger_lines(con: duckdb.DuckDBPyConnection, ledger: Path, roster: RosterSource,
+                 columns: tuple[str, ...] = ROSTER_ATTRIBUTES) -> duckdb.DuckDBPyRelation:
+    """The ledger's lines with the roster's ``columns`` joined on line_id, as a lazy DuckDB relation:
+    nothing is read until it is consumed (``.df()``, ``.fetchall()``, ``.aggregate(...)``, ``.filter(...)``).
 
-
-def with_own_policy(own: Policy, policies: list[Policy]) -> tuple[list[Policy], int]:
-    """The what-if pass's policies with the incident's own policy among them, and its position.
-
-    The own policy is appended when the what-if list lacks it (it is then computed, not
-    published): the pass's figures for it are what the ledger is reconciled with."""
-    for i, pol in enumerate(policies):
-        if pol is own or pol == own:  # the same rules (an edited copy with the same id is another policy)
-            return policies, i
-    return [*policies, own], len(policies)
-
-
-def pass_figures(row: tuple, policies: list[Policy], own_at: int, published: int,
-                 roster: str | Path) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """The what-if pass's row → (the published what-if rows, the own policy's lines, eligible
-    lines and total credit as the per-line pass computed them)."""
-    rows = what_if_rows(row, policies, roster)
-    own = {"affected_lines": int(row[-1] or 0), "eligible_lines": rows[own_at]["eligible_lines"],
-           "total_credit_krw": rows[own_at]["total_credit_krw"]}
-    return rows[:published], own
-
-
-def what_if_pass(per_line: PerLine, own: Policy,
-                 policies: list[Policy]) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """:func:`what_if` for ``policies`` and, in the same pass over the roster, the incident's own
-    policy's totals (see :func:`pass_figures`)."""
-    everything, own_at = with_own_policy(own, policies)
-    row = one_row(per_line.con.execute(what_if_sql(everything, per_line.sql)))
-    return pass_figures(row, everything, own_at, len(policies), per_line.source.path)
-
-
-def what_if_sql(policies: list[Policy], src: str, dialect: str = "duckdb") -> str:
-    """One query: eligible lines and the exact total under each policy (DuckDB sums BIGINT into
-    HUGEINT; Spark is asked for DECIMAL(38, 0)), so an int64 overflow is reported, not wrapped;
-    the lines the pass reached come last."""
-    selects = []
-    for i, pol in enumerate(policies):
-        p = compile_policy(pol, dialect)
-        total = f"sum({p.credit_krw})" if dialect == "duckdb" else f"sum(CAST({p.credit_krw} AS DECIMAL(38, 0)))"
-        selects.append(f"count(*) FILTER (WHERE {p.eligible}) AS e{i}, {total} AS c{i}")
-    selects.append("count(*) AS lines")
-    return f"SELECT {', '.join(selects)} FROM {src}"
-
-
-def what_if_rows(row: tuple, policies: list[Policy], roster: str | Path) -> list[dict[str, Any]]:
-    out = []
-    for i, pol in enumerate(policies):
-        total = int(row[2 * i + 1] or 0)
-        check_int64(total, f"the total under {pol.id}", roster)
-        out.append({"policy_id": pol.id, "title": pol.title, "eligible_lines": int(row[2 * i]),
-                    "total_credit_krw": total})
-    return out
+    The ledger keeps only what the incident decided; this is how a reader gets a line's service,
+    region or fee beside its credit without the ledger carrying them (see LEDGER_COLUMNS)."""
+    unknown = [c for c in columns if c not in ROSTER_ATTRIBUTES]
+    if unknown:
+        raise ValueError(f"not a roster attribute: {', '.join(unknown)} (use any of {', '.join(ROSTER_ATTRIBUTES)})")
+    have = set(pq.read_schema(ledger).names)  # a billing error's ledger carries some of them already
+    joined = "".join(f", r.{c}" for c in columns if c not in have)
+    return con.sql(f"SELECT l.*{joined} FROM read_parquet({quote(ledger)}) AS l "
+                   f"JOIN {roster.sql} AS r USING (line_id)")

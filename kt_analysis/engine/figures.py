@@ -1,11 +1,16 @@
-"""Every figure of an outage's summary, read from its ledger in as few passes as possible.
+"""Every figure of an outage's summary and its what-if, in as few passes as an expert would make.
 
-The queries are written once and run on DuckDB or Spark through :class:`Query`; only
-:class:`DuckDBQuery` and the Spark engine's query know an engine.
+Two passes over the incident's lines (the roster joined to the exposure, rules applied): the
+*cube* — per combination of the breakdowns' values, the lines and, under every policy, the
+eligible lines and the exact credit — from which every total, breakdown and what-if row follows;
+and the distinct customers, counted on packed bit masks. Two small reads of the ledger give the
+credits' quantiles and the days they land. The queries are written once and run on DuckDB or
+Spark through :class:`Query`; only :class:`DuckDBQuery` and the Spark engine's query know an engine.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,9 +20,11 @@ import pandas as pd
 
 from kt_analysis.dbrow import one_row, quote
 from kt_analysis.errors import InputError
-from kt_analysis.inputs.policy import CUSTOMER_TYPES, PAYMENT_METHODS, SERVICES
+from kt_analysis.inputs.policy import CUSTOMER_TYPES, PAYMENT_METHODS, SERVICES, Policy
+from kt_analysis.rules.credits import compile_policy
 
 INT64_MAX = 2**63 - 1
+
 
 def check_int64(value: int, what: str, roster: str | Path = "roster") -> None:
     if value > INT64_MAX:
@@ -28,36 +35,22 @@ def check_int64(value: int, what: str, roster: str | Path = "roster") -> None:
 BREAKDOWNS = ("service", "region", "customer_type", "payment_method")
 
 
-def breakdown(con: duckdb.DuckDBPyConnection, ledger: Path, by: str) -> pd.DataFrame:
-    """Affected and eligible lines, customers and credit by one column of the ledger."""
-    return con.execute(
-        f"SELECT {by}, count(*) AS affected_lines, count(DISTINCT customer_id) AS affected_customers, "
-        f"count(*) FILTER (WHERE eligible) AS eligible_lines, "
-        f"CAST(sum(credit_krw) AS BIGINT) AS total_credit_krw "
-        f"FROM read_parquet({quote(ledger)}) GROUP BY {by} ORDER BY affected_lines DESC, {by}"
-    ).df()
-
-
 CODES = {"service": SERVICES, "customer_type": CUSTOMER_TYPES, "payment_method": PAYMENT_METHODS}
 
 
 ELIGIBLE_BIT = 62
 
 
-def customer_counts(con: duckdb.DuckDBPyConnection, ledger: Path) -> dict[str, Any]:
-    """Distinct customers — in all, eligible, and per value of each breakdown — in one pass.
+def count_customers(query: Query, src: str, regions: list[str]) -> dict[str, Any]:
+    """Distinct customers — in all, eligible, and per value of each breakdown — in one pass over
+    ``src`` (columns customer_id, the breakdowns' and ``eligible``; SQL DuckDB and Spark both run).
 
     ``count(DISTINCT customer_id)`` per breakdown builds a hash table per group and costs seconds
     per breakdown at 35M lines. Instead every line's values are packed into bits of one BIGINT
     (service, customer type, payment method, region, eligible), OR-ed per customer, and the few
-    distinct masks are counted: each customer is then counted once per value it has.
+    distinct masks are counted: each customer is then counted once per value it has. ``regions``
+    are the regions the lines hold (from the cube: no pass of their own).
     """
-    return count_customers(DuckDBQuery(con), f"read_parquet({quote(ledger)})")
-
-
-def count_customers(query: Query, src: str) -> dict[str, Any]:
-    """:func:`customer_counts` over ``src`` on any engine (the SQL is the same in DuckDB and Spark)."""
-    regions = [r[0] for r in query.rows(f"SELECT DISTINCT region FROM {src} ORDER BY region")]
     parts, layout, bit = [], [], 0
     for column, codes in CODES.items():
         cases = " ".join(f"WHEN {quote(code)} THEN CAST({1 << (bit + i)} AS BIGINT)" for i, code in enumerate(codes))
@@ -86,32 +79,6 @@ def count_customers(query: Query, src: str) -> dict[str, Any]:
     if not packed_regions:  # more regions than bits: count them the plain way
         out["region"] = {r: int(n) for r, n in query.rows(
             f"SELECT region, count(DISTINCT customer_id) FROM {src} GROUP BY region")}
-    return out
-
-
-def breakdowns(con: duckdb.DuckDBPyConnection, ledger: Path,
-               customers: dict[str, Any] | None = None) -> dict[str, pd.DataFrame]:
-    """Every breakdown of :data:`BREAKDOWNS`, as :func:`breakdown` gives it, in two passes in all."""
-    customers = customers if customers is not None else customer_counts(con, ledger)
-    return breakdown_frames(DuckDBQuery(con), f"read_parquet({quote(ledger)})", customers)
-
-
-def breakdown_frames(query: Query, src: str, customers: dict[str, Any]) -> dict[str, pd.DataFrame]:
-    """The breakdowns from one GROUPING SETS query over ``src`` (SQL both DuckDB and Spark run)."""
-    frame = query.frame(
-        f"SELECT {', '.join(BREAKDOWNS)}, count(*) AS affected_lines, "
-        f"count(*) FILTER (WHERE eligible) AS eligible_lines, CAST(sum(credit_krw) AS BIGINT) AS total_credit_krw "
-        f"FROM {src} GROUP BY GROUPING SETS ({', '.join(f'({b})' for b in BREAKDOWNS)})"
-    )
-    out = {}
-    for by in BREAKDOWNS:
-        others = [b for b in BREAKDOWNS if b != by]
-        part = frame[frame[by].notna() & frame[others].isna().all(axis=1)][[by, "affected_lines", "eligible_lines",
-                                                                            "total_credit_krw"]].copy()
-        part.insert(2, "affected_customers", [customers[by][v] for v in part[by]])
-        part = part.astype({"affected_lines": "int64", "affected_customers": "int64", "eligible_lines": "int64",
-                            "total_credit_krw": "int64"})
-        out[by] = part.sort_values(["affected_lines", by], ascending=[False, True]).reset_index(drop=True)
     return out
 
 
@@ -187,11 +154,11 @@ class Figures:
     distribution: dict[str, int]
     timeline: list[dict[str, Any]]
 
-
-def totals_sql(src: str) -> str:
-    """count, eligible, exact credit sum (DECIMAL: an int64 overflow is reported, not wrapped), longest."""
-    return ("SELECT count(*), count(*) FILTER (WHERE eligible), sum(CAST(credit_krw AS DECIMAL(38, 0))), "
-            f"max(outage_minutes) FROM {src}")
+    def totals(self) -> dict[str, int]:
+        """Lines, eligible lines and credit as the pass over the roster counted them (what the
+        ledger read back is reconciled with)."""
+        return {"affected_lines": self.lines, "eligible_lines": self.eligible_lines,
+                "total_credit_krw": self.total_credit_krw}
 
 
 TIMELINE_SQL = ("SELECT credit_on, count(*), CAST(sum(credit_krw) AS BIGINT) FROM {src} "
@@ -200,23 +167,6 @@ TIMELINE_SQL = ("SELECT credit_on, count(*), CAST(sum(credit_krw) AS BIGINT) FRO
 
 def timeline_rows(rows: list[tuple]) -> list[dict[str, Any]]:
     return [{"day": d.isoformat(), "lines": int(n), "credit_krw": int(k)} for d, n, k in rows]
-
-
-def duckdb_figures(con: duckdb.DuckDBPyConnection, ledger: Path) -> Figures:
-    src = f"read_parquet({quote(ledger)})"
-    customers = customer_counts(con, ledger)
-    n, eligible, total, longest = one_row(con.execute(totals_sql(src)))
-    check_int64(int(total or 0), "the total credit", ledger)
-    return Figures(
-        lines=int(n), eligible_lines=int(eligible), total_credit_krw=int(total or 0),
-        longest_outage_minutes=int(longest or 0), customers=customers,
-        breakdowns=breakdown_frames(DuckDBQuery(con), src, customers),
-        distribution=credit_distribution(con, ledger), timeline=credit_timeline(con, ledger),
-    )
-
-
-def ledger_total(con: duckdb.DuckDBPyConnection, ledger: Path) -> int:
-    return int(one_row(con.execute(f"SELECT coalesce(sum(credit_krw), 0) FROM read_parquet({quote(ledger)})"))[0])
 
 
 def ledger_figures(con: duckdb.DuckDBPyConnection, ledger: Path) -> dict[str, int]:
@@ -230,3 +180,107 @@ def ledger_figures(con: duckdb.DuckDBPyConnection, ledger: Path) -> dict[str, in
 def credit_timeline(con: duckdb.DuckDBPyConnection, ledger: Path) -> list[dict[str, Any]]:
     """Per day: how many credits land and how many won (lines paid on request have no day)."""
     return timeline_rows(con.execute(TIMELINE_SQL.format(src=f"read_parquet({quote(ledger)})")).fetchall())
+
+
+def with_own_policy(own: Policy, policies: list[Policy]) -> tuple[list[Policy], int]:
+    """The pass's policies with the incident's own policy among them, and its position.
+
+    The own policy is appended when the what-if list lacks it (it is then computed, not
+    published): the pass's figures for it are what the ledger is reconciled with."""
+    for i, pol in enumerate(policies):
+        if pol is own or pol == own:  # the same rules (an edited copy with the same id is another policy)
+            return policies, i
+    return [*policies, own], len(policies)
+
+
+def cube_sql(policies: list[Policy], src: str, dialect: str = "duckdb") -> str:
+    """One pass over the incident's lines, grouped by every breakdown's columns at once (a few
+    hundred groups at most): the lines, the longest outage and, per policy, the eligible lines and
+    the exact credit total (DuckDB sums BIGINT into HUGEINT; Spark is asked for DECIMAL(38, 0)), so
+    an int64 overflow is reported, not wrapped. Every total, breakdown and what-if comes from it."""
+    selects = [*BREAKDOWNS, "count(*)", "max(outage_minutes)"]
+    for pol in policies:
+        p = compile_policy(pol, dialect)
+        total = f"sum({p.credit_krw})" if dialect == "duckdb" else f"sum(CAST({p.credit_krw} AS DECIMAL(38, 0)))"
+        selects += [f"count(*) FILTER (WHERE {p.eligible})", total]
+    return f"SELECT {', '.join(selects)} FROM {src} GROUP BY {', '.join(BREAKDOWNS)}"
+
+
+@dataclass(frozen=True)
+class Cube:
+    """:func:`cube_sql`'s rows as Python integers: one per combination of breakdown values."""
+
+    rows: list[tuple[Any, ...]]
+
+    LINES = len(BREAKDOWNS)
+
+    def lines(self) -> int:
+        return sum(int(r[self.LINES]) for r in self.rows)
+
+    def longest(self) -> int:
+        return max((int(r[self.LINES + 1] or 0) for r in self.rows), default=0)
+
+    def eligible(self, policy: int, row: tuple[Any, ...]) -> int:
+        return int(row[self.LINES + 2 + 2 * policy] or 0)
+
+    def credit(self, policy: int, row: tuple[Any, ...]) -> int:
+        return int(row[self.LINES + 3 + 2 * policy] or 0)
+
+    def what_if(self, policies: list[Policy], roster: str | Path) -> list[dict[str, Any]]:
+        out = []
+        for i, pol in enumerate(policies):
+            total = sum(self.credit(i, r) for r in self.rows)
+            check_int64(total, f"the total under {pol.id}", roster)
+            out.append({"policy_id": pol.id, "title": pol.title,
+                        "eligible_lines": sum(self.eligible(i, r) for r in self.rows), "total_credit_krw": total})
+        return out
+
+    def breakdowns(self, policy: int, customers: dict[str, Any]) -> dict[str, pd.DataFrame]:
+        """Lines, customers, eligible lines and credit under ``policy`` per value of each breakdown."""
+        out = {}
+        for k, by in enumerate(BREAKDOWNS):
+            acc: dict[str, list[int]] = {}
+            for r in self.rows:
+                a = acc.setdefault(r[k], [0, 0, 0])
+                a[0] += int(r[self.LINES])
+                a[1] += self.eligible(policy, r)
+                a[2] += self.credit(policy, r)
+            frame = pd.DataFrame({
+                by: pd.Series(list(acc), dtype=object),
+                "affected_lines": [v[0] for v in acc.values()],
+                "affected_customers": [customers[by][value] for value in acc],
+                "eligible_lines": [v[1] for v in acc.values()],
+                "total_credit_krw": [v[2] for v in acc.values()],
+            }).astype({c: "int64" for c in FIGURE_COLUMNS})
+            out[by] = frame.sort_values(["affected_lines", by], ascending=[False, True]).reset_index(drop=True)
+        return out
+
+
+FIGURE_COLUMNS = ("affected_lines", "affected_customers", "eligible_lines", "total_credit_krw")
+
+
+def incident_figures(query: Query, lines: str, ledger: str, policies: list[Policy], own_at: int, *,
+                     dialect: str, roster: str | Path,
+                     say: Callable[[str], None] = lambda _msg: None) -> tuple[Figures, list[dict[str, Any]]]:
+    """Every figure of the summary and the what-if over ``policies``, on any engine.
+
+    ``lines`` is the incident's per-line relation (roster joined to exposure), ``ledger`` the
+    ledger just written. Two passes over the lines — the cube (:func:`cube_sql`) and the distinct
+    customers (:func:`count_customers`) — and two small reads of the ledger's credits (their
+    quantiles, and the days they land)."""
+    cube = Cube([tuple(r) for r in query.rows(cube_sql(policies, lines, dialect))])
+    what_if = cube.what_if(policies, roster)
+    say("summarising")
+    own = compile_policy(policies[own_at], dialect)
+    regions = sorted({str(r[BREAKDOWNS.index("region")]) for r in cube.rows})
+    customers = count_customers(
+        query, f"(SELECT customer_id, {', '.join(BREAKDOWNS)}, {own.eligible} AS eligible FROM {lines}) AS scope",
+        regions)
+    figures = Figures(
+        lines=cube.lines(), eligible_lines=what_if[own_at]["eligible_lines"],
+        total_credit_krw=what_if[own_at]["total_credit_krw"], longest_outage_minutes=cube.longest(),
+        customers=customers, breakdowns=cube.breakdowns(own_at, customers),
+        distribution=distribution_rows(query.rows(DISTRIBUTION_SQL.format(src=ledger))[0]),
+        timeline=timeline_rows(query.rows(TIMELINE_SQL.format(src=ledger))),
+    )
+    return figures, what_if

@@ -42,24 +42,11 @@ from kt_analysis.engine.duckdb_engine import (
     LEDGER_COLUMNS,
     PerLine,
     Progress,
-    pass_figures,
+    ledger_select,
     prepare,
     roster_spellings,
-    what_if_sql,
-    with_own_policy,
 )
-from kt_analysis.engine.figures import (
-    DISTRIBUTION_SQL,
-    TIMELINE_SQL,
-    Figures,
-    Query,
-    breakdown_frames,
-    check_int64,
-    count_customers,
-    distribution_rows,
-    timeline_rows,
-    totals_sql,
-)
+from kt_analysis.engine.figures import Figures, Query, incident_figures, with_own_policy
 from kt_analysis.errors import InputError, RunError
 from kt_analysis.inputs.business_days import calendar_for
 from kt_analysis.inputs.incident import Incident, catalogue_policies
@@ -199,17 +186,6 @@ def _roster_frame(spark: Any, incident: Incident, con: Any, source_sql: str, wor
                           *[f"CAST({c} AS STRING) AS {c}" for c in TEXT_COLUMNS])
 
 
-def spark_figures(query: SparkQuery, src: str, ledger_path: Path) -> Figures:
-    n, eligible, total, longest = query.rows(totals_sql(src))[0]
-    check_int64(int(total or 0), "the total credit", ledger_path)
-    customers = count_customers(query, src)
-    return Figures(
-        lines=int(n), eligible_lines=int(eligible), total_credit_krw=int(total or 0),
-        longest_outage_minutes=int(longest or 0), customers=customers,
-        breakdowns=breakdown_frames(query, src, customers),
-        distribution=distribution_rows(query.rows(DISTRIBUTION_SQL.format(src=src))[0]),
-        timeline=timeline_rows(query.rows(TIMELINE_SQL.format(src=src))),
-    )
 
 
 def merge_parts(parts: Path, path: Path) -> int:
@@ -258,11 +234,10 @@ def merge_parts(parts: Path, path: Path) -> int:
 def analyse_spark(
     incident: Incident, out_dir: Path, *, what_if_policies: list[Policy] | None = None,
     progress: Progress | None = None, master: str | None = None, spark: Any = None,
-) -> tuple[Figures, list[dict[str, Any]], dict[str, int], PerLine]:
-    """Write ``ledger.parquet`` in ``out_dir`` with Spark and return (the summary's figures, the
-    what-if rows, the own policy's lines, eligible lines and total as the per-line pass on Spark
-    computed them (for the reconciliation), and the prepared per-line relation (reach, unmatched
-    names)).
+) -> tuple[Figures, list[dict[str, Any]], PerLine]:
+    """Write ``ledger.parquet`` in ``out_dir`` with Spark and return (the summary's figures and the
+    what-if rows, computed on Spark by the same SQL as on DuckDB, and the prepared per-line
+    relation: reach, unmatched names).
 
     ``spark``: an open session to use (tests share one); otherwise one is started and stopped."""
     say = progress or (lambda _msg: None)
@@ -294,10 +269,8 @@ def analyse_spark(
         end = incident.end
         assert isinstance(end, datetime)  # an outage's: its last window's end
         days = credit_days(incident.credit_policy, end.date(), calendar_for(incident.root))
-        cols = [c for c in LEDGER_COLUMNS
-                if c not in ("eligible", "eligibility_reason", "rule", "credit_krw", "credit_on")]
         ledger_df = spark.sql(
-            f"SELECT {', '.join(cols)}, {p.eligible} AS eligible, {p.reason} AS eligibility_reason, "
+            f"SELECT {ledger_select()}, {p.eligible} AS eligible, {p.reason} AS eligibility_reason, "
             f"{p.rule} AS rule, {p.credit_krw} AS credit_krw, "
             f"CASE WHEN {p.credit_krw} > 0 THEN {credit_on_sql(days, 'spark')} END AS credit_on FROM per_line")
         parts = work / "ledger"
@@ -310,18 +283,16 @@ def analyse_spark(
             query = SparkQuery(spark)
             policies = [roster_spellings(per_line, p) for p in policies]
             everything, own_at = with_own_policy(roster_spellings(per_line, incident.credit_policy), policies)
-            rows, computed = pass_figures(query.rows(what_if_sql(everything, "per_line", "spark"))[0], everything,
-                                          own_at, len(policies), per_line.source.path)
-            say("summarising on Spark")
             spark.read.parquet(str(parts)).createOrReplaceTempView("ledger")
-            figures = spark_figures(query, "ledger", out_dir / "ledger.parquet")
+            figures, rows = incident_figures(query, "per_line", "ledger", everything, own_at, dialect="spark",
+                                             roster=per_line.source.path, say=lambda _msg: say("summarising on Spark"))
         except ArithmeticException as exc:
             raise InputError(incident.credit_policy.path, "credit", f"a credit or total overflows 64-bit integers "
                              f"({str(exc).splitlines()[0]})", "check the roster's fees and the policy's multipliers"
                              ) from None
         say("writing ledger.parquet from Spark's sorted parts")
         merge_parts(parts, out_dir / "ledger.parquet")
-        return figures, rows, computed, per_line
+        return figures, rows[:len(policies)], per_line
     finally:
         if per_line is not None:
             per_line.source.close()

@@ -15,8 +15,8 @@ import duckdb
 
 from kt_analysis.dbrow import connect, one_row, quote
 from kt_analysis.engine.billing import write_billing_ledger
-from kt_analysis.engine.duckdb_engine import Progress, prepare, roster_spellings, what_if_pass, write_ledger
-from kt_analysis.engine.figures import BREAKDOWNS, ledger_figures
+from kt_analysis.engine.duckdb_engine import Progress, prepare, roster_spellings, write_ledger
+from kt_analysis.engine.figures import BREAKDOWNS, DuckDBQuery, incident_figures, ledger_figures, with_own_policy
 from kt_analysis.engine.spark_engine import analyse_spark
 from kt_analysis.errors import InputError, RunError
 from kt_analysis.inputs.business_days import calendar_for
@@ -25,7 +25,7 @@ from kt_analysis.inputs.policy import Policy
 from kt_analysis.inputs.roster import open_roster, validate_roster
 from kt_analysis.rules.timeline import credit_days, credit_on_sql
 from kt_analysis.summary.billing import build_billing_summary
-from kt_analysis.summary.outage import build_summary, summary_from, write_json
+from kt_analysis.summary.outage import build_summary, write_json
 
 ENGINES = ("duckdb", "spark")
 
@@ -45,12 +45,12 @@ def analyse(
         raise InputError("--engine", "", f"unknown engine {engine!r}", f"use one of {', '.join(ENGINES)}")
     out_dir.mkdir(parents=True, exist_ok=True)
     if engine == "spark":
-        figures, rows, computed, prepared = analyse_spark(
+        figures, rows, prepared = analyse_spark(
             incident, out_dir, what_if_policies=what_if_policies, progress=say, master=spark_master, spark=spark)
-        summary = summary_from(incident, figures, prepared.roster_lines, rows, prepared)
+        summary = build_summary(incident, figures, prepared.roster_lines, rows, prepared)
         con = connect(threads)
         try:
-            _reconcile(con, out_dir / "ledger.parquet", summary, computed)
+            _reconcile(con, out_dir / "ledger.parquet", summary, figures.totals())
         finally:
             con.close()
         write_json(summary, out_dir / "summary.json")
@@ -71,11 +71,12 @@ def analyse(
                      credit_on=credit_on_sql(days))
         say("comparing policies (what-if)")
         policies = what_if_policies if what_if_policies is not None else catalogue_policies(incident)
-        rows, computed = what_if_pass(per_line, roster_spellings(per_line, incident.credit_policy),
-                                      [roster_spellings(per_line, p) for p in policies])
-        say("summarising")
-        summary = build_summary(incident, con, ledger, per_line.roster_lines, rows, per_line)
-        _reconcile(con, ledger, summary, computed)
+        own = roster_spellings(per_line, incident.credit_policy)
+        everything, own_at = with_own_policy(own, [roster_spellings(per_line, p) for p in policies])
+        figures, rows = incident_figures(DuckDBQuery(con), per_line.sql, f"read_parquet({quote(ledger)})",
+                                         everything, own_at, dialect="duckdb", roster=per_line.source.path, say=say)
+        summary = build_summary(incident, figures, per_line.roster_lines, rows[:len(policies)], per_line)
+        _reconcile(con, ledger, summary, figures.totals())
         write_json(summary, out_dir / "summary.json")
         return summary
     finally:

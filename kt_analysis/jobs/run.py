@@ -132,6 +132,16 @@ def ipc_kernel_manager() -> type:
         def _ip_for_ipc(self) -> str:
             return os.path.join(_ipc_folder(), f"k-{uuid.uuid4().hex[:12]}")
 
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+            # The kernel's own log (e.g. "KeyboardInterrupt caught in kernel" when it is shut
+            # down) goes to a file beside its sockets, not into the command's stderr: a run's
+            # stderr holds progress and errors only. Cell output reaches the notebook as before.
+            log = open(self.ip + ".log", "ab")  # the kernel process keeps its own copy
+            try:
+                await super()._async_launch_kernel(kernel_cmd, stdout=log, stderr=log, **kw)
+            finally:
+                log.close()  # the child has its own copy of the descriptor
+
     return IPCKernelManager
 
 

@@ -10,19 +10,22 @@ from __future__ import annotations
 
 import platform
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import jinja2
 import pandas as pd
 
 from kt_analysis.dbrow import connect
 from kt_analysis.engine.billing import exposure, masked_sample
+from kt_analysis.engine.duckdb_engine import ROSTER_ATTRIBUTES, ledger_lines
 from kt_analysis.engine.figures import BREAKDOWNS, credit_histogram
 from kt_analysis.inputs.incident import Incident, elapsed_minutes
+from kt_analysis.inputs.roster import RosterSource, open_roster
 from kt_analysis.report import present
 
 _ENV = jinja2.Environment(
@@ -66,10 +69,21 @@ class IncidentView:
     run_dir: Path
     summary: dict[str, Any]
     command: str
+    _con: duckdb.DuckDBPyConnection | None = field(default=None, repr=False, compare=False)
+    _roster: RosterSource | None = field(default=None, repr=False, compare=False)
 
     @property
     def ledger(self) -> Path:
         return self.run_dir / "ledger.parquet"
+
+    def lines(self, columns: tuple[str, ...] = ROSTER_ATTRIBUTES) -> duckdb.DuckDBPyRelation:
+        """Every line of the ledger with the roster's ``columns`` joined on line_id: a lazy DuckDB
+        relation (``.df()`` for pandas, ``.filter("region = '서울'")``, ``.aggregate(...)``). The
+        ledger keeps what the incident decided; the roster's attributes are read only when asked for."""
+        if self._con is None or self._roster is None:
+            self._con = connect()
+            self._roster = open_roster(self.incident.roster)
+        return ledger_lines(self._con, self.ledger, self._roster, columns)
 
     # ----- figures -------------------------------------------------------------------------
     def figures(self) -> dict[str, int]:

@@ -134,14 +134,21 @@ def when_sql(when: When) -> str:
     return "(" + " AND ".join(conds) + ")"
 
 
+# Every value the reason expression can give (reason_sql and compile_policy below).
+REASONS = ("service_not_covered", "all_affected", "continuous", "monthly_cumulative", "below_threshold")
+
+
 @dataclass(frozen=True)
 class PolicySQL:
-    """The policy as four per-line SQL expressions."""
+    """The policy as four per-line SQL expressions, and every value ``reason`` and ``rule`` can take
+    (an engine may store them as a dictionary of those values)."""
 
     eligible: str
     reason: str
     rule: str
     credit_krw: str
+    rules: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = REASONS
 
 
 def compile_policy(policy: Policy, dialect: str = "duckdb") -> PolicySQL:
@@ -186,4 +193,5 @@ def compile_policy(policy: Policy, dialect: str = "duckdb") -> PolicySQL:
         rule=f"(CASE {not_covered} 'not_covered' {' '.join(rule_cases)} ELSE 'base' END)",
         credit_krw=(f"CAST((CASE {not_covered} 0 {' '.join(credit_cases)} "
                     f"ELSE (CASE WHEN {base_elig} THEN {credit(base_num)} ELSE 0 END) END) AS BIGINT)"),
+        rules=("not_covered", "base", *(f"override {i}" for i in range(1, len(policy.overrides) + 1))),
     )

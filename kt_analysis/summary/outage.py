@@ -12,24 +12,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from kt_analysis.dbrow import records
 from kt_analysis.engine.duckdb_engine import PerLine
-from kt_analysis.engine.figures import Figures, check_int64, duckdb_figures
+from kt_analysis.engine.figures import Figures, check_int64
 from kt_analysis.inputs.incident import Incident
 from kt_analysis.rules.timeline import claim_window_closes
 
 
-def build_summary(
-    incident: Incident, con: duckdb.DuckDBPyConnection, ledger: Path, roster_lines: int,
-    what_if_rows: list[dict[str, Any]], per_line: PerLine | None = None,
-) -> dict[str, Any]:
-    """The JSON-serialisable summary: what programs read; the report is rendered from it."""
-    return summary_from(incident, duckdb_figures(con, ledger), roster_lines, what_if_rows, per_line)
-
-
-def summary_from(incident: Incident, fig: Figures, roster_lines: int,
+def build_summary(incident: Incident, fig: Figures, roster_lines: int,
                  what_if_rows: list[dict[str, Any]], per_line: PerLine | None = None) -> dict[str, Any]:
     """The summary from an engine's figures: the same keys, order and types whatever the engine."""
     check_int64(fig.total_credit_krw, "the total credit", incident.roster)

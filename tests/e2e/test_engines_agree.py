@@ -37,7 +37,7 @@ from test_fuzz import policy_docs
 
 from kt_analysis.dbrow import connect
 from kt_analysis.engine import duckdb_engine, spark_engine
-from kt_analysis.engine.duckdb_engine import prepare
+from kt_analysis.engine.duckdb_engine import ROSTER_ATTRIBUTES, prepare
 from kt_analysis.engine.figures import INT64_MAX
 from kt_analysis.errors import InputError
 from kt_analysis.inputs.incident import load_incident
@@ -352,7 +352,9 @@ def test_engines_agree_on_generated_policies(session, agree_root: Path, parts_se
         meant = policy_from_doc(policy_doc)
         assert replace(incident.policy, path="", sha256="") == meant  # the YAML read as written
         ledger = check_agree(a, b)
-        rows = ledger.to_pylist()
+        # the ledger keeps the decisions; the roster's attributes the rules read are joined back here
+        attributes = frame.set_index("line_id")[list(ROSTER_ATTRIBUTES)].to_dict("index")
+        rows = [{**attributes[r["line_id"]], **r} for r in ledger.to_pylist()]
         if len(rows) >= 20:
             assert parts_seen[-1] >= 2, parts_seen  # several Spark part files merged
         for row in rows:
