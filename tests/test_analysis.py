@@ -382,6 +382,7 @@ def test_one_pass_figures_equal_the_plain_group_by(tmp_path, n_regions: int) -> 
 
     import duckdb
 
+    from kt_analysis.engine.dialect import render_policy
     from kt_analysis.engine.figures import BREAKDOWNS, DuckDBQuery, incident_figures
     from kt_analysis.inputs.policy import load_policy
     from kt_analysis.rules.credits import compile_policy
@@ -407,7 +408,7 @@ def test_one_pass_figures_equal_the_plain_group_by(tmp_path, n_regions: int) -> 
     policies = [load_policy(path) for path in sorted((ROOT / "data" / "policies").glob("*.yml"))]
     own_at = 1
     ledger = tmp_path / "ledger.parquet"
-    p = compile_policy(policies[own_at])
+    p = render_policy(compile_policy(policies[own_at]), "duckdb")
     con.execute(f"COPY (SELECT *, {p.eligible} AS eligible, {p.credit_krw} AS credit_krw, NULL::DATE AS credit_on "
                 f"FROM lines) TO '{ledger}' (FORMAT parquet)")
     fig, what_if = incident_figures(DuckDBQuery(con), "lines", f"read_parquet('{ledger}')", policies, own_at,
@@ -426,7 +427,7 @@ def test_one_pass_figures_equal_the_plain_group_by(tmp_path, n_regions: int) -> 
     assert (fig.lines, fig.customers["all"], fig.eligible_lines, fig.total_credit_krw) == (n, customers, eligible,
                                                                                           total)
     for pol, row in zip(policies, what_if, strict=True):
-        q = compile_policy(pol)
+        q = render_policy(compile_policy(pol), "duckdb")
         assert (row["eligible_lines"], row["total_credit_krw"]) == tuple(con.execute(
             f"SELECT count(*) FILTER (WHERE {q.eligible}), coalesce(sum({q.credit_krw}), 0) FROM lines").fetchone())
 

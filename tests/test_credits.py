@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from test_fuzz import policy_docs
 
+from kt_analysis.engine.dialect import render_policy
 from kt_analysis.inputs.policy import (
     BillableTime,
     CreditRule,
@@ -73,7 +74,7 @@ def evaluate(con, policy: Policy, lines: list[dict]) -> list[tuple[bool, str, st
     frame.insert(0, "idx", range(len(frame)))
     for c in ("idx", *INT_COLUMNS):
         frame[c] = frame[c].astype("int64")
-    p = compile_policy(policy)
+    p = render_policy(compile_policy(policy), "duckdb")
     con.register("lines_under_test", frame)
     try:
         return con.execute(

@@ -76,6 +76,7 @@ from hypothesis import strategies as st
 
 from kt_analysis.dbrow import connect
 from kt_analysis.engine.billing import validate_bills
+from kt_analysis.engine.duckdb_engine import prepare
 from kt_analysis.errors import InputError
 from kt_analysis.inputs.incident import catalogue_policies, load_incident
 from kt_analysis.inputs.policy import CUSTOMER_TYPES, PAYMENT_METHODS, SERVICES, Policy, load_policy
@@ -760,13 +761,19 @@ def _expected_error(exc: InputError) -> None:
 
 
 def _load_incident_fully(path: Path) -> Any:
-    """What ``kt-analysis validate`` checks for an incident: the file, its policy, windows, roster, bills."""
+    """What ``kt-analysis validate`` checks for an incident: the file, its policy, windows, roster, bills,
+    and for an outage the incident's names and windows against the roster (a window whose names all
+    exist but that reaches no line is refused unless the incident allows it)."""
     inc = load_incident(path)
     con = connect()
     src = None
     try:
-        src = open_roster(inc.roster)
-        validate_roster(con, src)
+        if inc.kind == "outage":
+            per_line = prepare(inc, con)
+            src = per_line.source
+        else:
+            src = open_roster(inc.roster)
+            validate_roster(con, src)
         if inc.billing is not None:
             validate_bills(con, inc.billing)
     finally:

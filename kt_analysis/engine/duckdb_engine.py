@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from kt_analysis.dbrow import one_row, quote
+from kt_analysis.engine.dialect import render, render_policy
 from kt_analysis.errors import InputError
 from kt_analysis.inputs.incident import Incident
 from kt_analysis.inputs.policy import (
@@ -35,6 +37,7 @@ from kt_analysis.rules.impact import (
     key_columns,
     match_windows,
 )
+from kt_analysis.rules.timeline import credit_on
 
 # The ledger holds what the incident decides for each line: who (line and customer), how long it
 # was out, whether it is owed a credit and why, the rule, the credit and the day it lands. The
@@ -234,11 +237,12 @@ def window_reach(con: duckdb.DuckDBPyConnection, source_sql: str, incident: Inci
     return rows
 
 
-def write_ledger(per_line: PerLine, policy: Policy, path: Path, *, credit_on: str = "CAST(NULL AS DATE)") -> None:
+def write_ledger(per_line: PerLine, policy: Policy, path: Path, *, days: list[date] | None = None) -> None:
     """The per-line ledger, straight from DuckDB to Parquet (written next to ``path``, then moved).
 
-    ``credit_on`` is the SQL giving the day each line's credit lands (see rules/timeline.py)."""
-    p = compile_policy(policy)
+    ``days``: the day a credit lands per bill cycle day (rules/timeline.py; None: paid on request)."""
+    p = render_policy(compile_policy(policy), "duckdb")
+    landing = render(credit_on(days), "duckdb")
     select = ledger_select()
     tmp = path.with_name(path.name + ".partial")
     # The ledger must be byte-identical run after run. With the exposure as expressions the query
@@ -252,7 +256,7 @@ def write_ledger(per_line: PerLine, policy: Policy, path: Path, *, credit_on: st
     query = (
         f"COPY (SELECT {select}, {p.eligible} AS eligible, {reason} AS eligibility_reason, "
         f"{rule} AS rule, {p.credit_krw} AS credit_krw, "
-        f"CASE WHEN {p.credit_krw} > 0 THEN {credit_on} END AS credit_on FROM {per_line.sql}) "
+        f"CASE WHEN {p.credit_krw} > 0 THEN {landing} END AS credit_on FROM {per_line.sql}) "
         f"TO {quote(tmp)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 1000000)"
     )
     threads = one_row(per_line.con.execute("SELECT current_setting('threads')"))[0]

@@ -19,6 +19,7 @@ import duckdb
 import pandas as pd
 
 from kt_analysis.dbrow import one_row, quote
+from kt_analysis.engine.dialect import render_policy
 from kt_analysis.errors import InputError
 from kt_analysis.inputs.policy import CUSTOMER_TYPES, PAYMENT_METHODS, SERVICES, Policy
 from kt_analysis.rules.credits import compile_policy
@@ -200,7 +201,7 @@ def cube_sql(policies: list[Policy], src: str, dialect: str = "duckdb") -> str:
     an int64 overflow is reported, not wrapped. Every total, breakdown and what-if comes from it."""
     selects = [*BREAKDOWNS, "count(*)", "max(outage_minutes)"]
     for pol in policies:
-        p = compile_policy(pol, dialect)
+        p = render_policy(compile_policy(pol), dialect)
         total = f"sum({p.credit_krw})" if dialect == "duckdb" else f"sum(CAST({p.credit_krw} AS DECIMAL(38, 0)))"
         selects += [f"count(*) FILTER (WHERE {p.eligible})", total]
     return f"SELECT {', '.join(selects)} FROM {src} GROUP BY {', '.join(BREAKDOWNS)}"
@@ -271,7 +272,7 @@ def incident_figures(query: Query, lines: str, ledger: str, policies: list[Polic
     cube = Cube([tuple(r) for r in query.rows(cube_sql(policies, lines, dialect))])
     what_if = cube.what_if(policies, roster)
     say("summarising")
-    own = compile_policy(policies[own_at], dialect)
+    own = render_policy(compile_policy(policies[own_at]), dialect)
     regions = sorted({str(r[BREAKDOWNS.index("region")]) for r in cube.rows})
     customers = count_customers(
         query, f"(SELECT customer_id, {', '.join(BREAKDOWNS)}, {own.eligible} AS eligible FROM {lines}) AS scope",

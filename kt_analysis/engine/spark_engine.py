@@ -3,8 +3,9 @@
 What runs on Spark: the per-line pass (each line's exposure, eligibility and credit), the what-if
 over every catalogue policy, and every figure of the summary (totals, distinct customers,
 breakdowns, credit distribution, the credit timeline). The rules are not rewritten for Spark:
-:func:`kt_analysis.rules.credits.compile_policy` emits the same SQL in the ``spark`` dialect (integer
-division is spelt ``DIV`` there), and the summary's queries are the ones the DuckDB engine runs
+:func:`kt_analysis.rules.credits.compile_policy` builds one expression tree per decision and
+:mod:`kt_analysis.engine.dialect` renders it in Spark's dialect (integer division is ``DIV`` there,
+a list lookup ``TRY_ELEMENT_AT``), and the summary's queries are the ones the DuckDB engine runs
 wherever the two engines read the same SQL. Spark runs in ANSI mode, so an int64 overflow stops
 the run as it does in DuckDB instead of wrapping.
 
@@ -38,6 +39,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from kt_analysis.dbrow import connect, quote
+from kt_analysis.engine.dialect import render, render_policy
 from kt_analysis.engine.duckdb_engine import (
     LEDGER_COLUMNS,
     PerLine,
@@ -55,7 +57,7 @@ from kt_analysis.inputs.roster import INTEGER_COLUMNS, TEXT_COLUMNS
 from kt_analysis.paths import TEMPLATES
 from kt_analysis.rules.credits import compile_policy
 from kt_analysis.rules.impact import EXPOSURE_COLUMNS
-from kt_analysis.rules.timeline import credit_days, credit_on_sql
+from kt_analysis.rules.timeline import credit_days, credit_on
 
 DEFAULT_MASTER = "local[2]"
 MASTER_ENV = "KT_SPARK_MASTER"
@@ -265,14 +267,14 @@ def analyse_spark(
         using = ", ".join(per_line.keys)
         spark.sql(f"SELECT /*+ BROADCAST(e) */ * FROM roster AS r JOIN exposure AS e USING ({using})"
                   ).createOrReplaceTempView("per_line")
-        p = compile_policy(roster_spellings(per_line, incident.credit_policy), "spark")
+        p = render_policy(compile_policy(roster_spellings(per_line, incident.credit_policy)), "spark")
         end = incident.end
         assert isinstance(end, datetime)  # an outage's: its last window's end
         days = credit_days(incident.credit_policy, end.date(), calendar_for(incident.root))
         ledger_df = spark.sql(
             f"SELECT {ledger_select()}, {p.eligible} AS eligible, {p.reason} AS eligibility_reason, "
             f"{p.rule} AS rule, {p.credit_krw} AS credit_krw, "
-            f"CASE WHEN {p.credit_krw} > 0 THEN {credit_on_sql(days, 'spark')} END AS credit_on FROM per_line")
+            f"CASE WHEN {p.credit_krw} > 0 THEN {render(credit_on(days), 'spark')} END AS credit_on FROM per_line")
         parts = work / "ledger"
         n_parts = max(1, per_line.roster_lines // LINES_PER_PART)
         try:

@@ -23,7 +23,7 @@ from kt_analysis.inputs.business_days import calendar_for
 from kt_analysis.inputs.incident import Incident, catalogue_policies
 from kt_analysis.inputs.policy import Policy
 from kt_analysis.inputs.roster import open_roster, validate_roster
-from kt_analysis.rules.timeline import credit_days, credit_on_sql
+from kt_analysis.rules.timeline import credit_days
 from kt_analysis.summary.billing import build_billing_summary
 from kt_analysis.summary.outage import build_summary, write_json
 
@@ -68,7 +68,7 @@ def analyse(
         assert isinstance(end, datetime)  # an outage's: its last window's end
         days = credit_days(incident.credit_policy, end.date(), calendar_for(incident.root))
         write_ledger(per_line, roster_spellings(per_line, incident.credit_policy), ledger,
-                     credit_on=credit_on_sql(days))
+                     days=days)
         say("comparing policies (what-if)")
         policies = what_if_policies if what_if_policies is not None else catalogue_policies(incident)
         own = roster_spellings(per_line, incident.credit_policy)

@@ -1,6 +1,6 @@
-"""What is owed: each line's credit under a policy, as one DuckDB expression.
+"""What is owed: each line's credit under a policy, as SQL expression trees (SQLGlot).
 
-The rules are written once, here, as SQL over the per-line columns (``monthly_fee_krw``,
+The rules are written once, here, as expressions over the per-line columns (``monthly_fee_krw``,
 ``outage_minutes``, ``longest_continuous_minutes``, ``monthly_cumulative_minutes``,
 ``outage_days``, ``days_in_month``, ``service``, ``customer_type``, ``region``). Every step is
 integer arithmetic on BIGINT: a credit is one exact fraction
@@ -10,188 +10,181 @@ integer arithmetic on BIGINT: a credit is one exact fraction
                                     M
 
 rounded once, as the policy names. (The float form ``floor(fee / 720 * h * 10)`` is off by one
-won on about one eligible line in two thousand.)
+won on about one eligible line in two thousand.) Each engine renders the trees in its dialect
+(:func:`kt_analysis.engine.dialect.render_policy`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from sqlglot import exp
 
 from kt_analysis.inputs.policy import CreditRule, Eligibility, Policy, When
+from kt_analysis.rules.sqlexpr import (
+    above,
+    all_of,
+    any_of,
+    as_bigint,
+    at_least,
+    bigint,
+    case,
+    col,
+    false,
+    int_div,
+    isin,
+    minus,
+    negate,
+    number,
+    plus,
+    text,
+    times,
+    true,
+)
 
 
-def _in(column: str, values: tuple[str, ...]) -> str:
-    quoted = ", ".join("'" + v.replace("'", "''") + "'" for v in values)
-    return f"{column} IN ({quoted})"
-
-
-# Integer division in each engine's SQL; the rules are otherwise the same text. Both truncate, and
-# every operand here is non-negative, so truncation is the floor the rules ask for.
-DIALECTS = {"duckdb": "//", "spark": "DIV"}
-
-
-def _div(dialect: str) -> str:
-    try:
-        return DIALECTS[dialect]
-    except KeyError:
-        raise ValueError(f"unknown SQL dialect {dialect!r}; use one of {', '.join(DIALECTS)}") from None
-
-
-def round_minutes_sql(expr: str, unit: int, mode: str, dialect: str = "duckdb") -> str:
-    div = _div(dialect)
+def round_minutes(e: exp.Expression, unit: int, mode: str) -> exp.Expression:
+    """Minutes rounded to ``unit`` (up, down or half up), in integer arithmetic."""
     if unit == 1:
-        return expr
+        return e
     if mode == "up":
-        return f"((({expr}) + {unit - 1}) {div} {unit}) * {unit}"
+        return times(int_div(plus(e, number(unit - 1)), number(unit)), number(unit))
     if mode == "down":
-        return f"(({expr}) {div} {unit}) * {unit}"
-    return f"((2 * ({expr}) + {unit}) {div} {2 * unit}) * {unit}"  # half_up
+        return times(int_div(e, number(unit)), number(unit))
+    return times(int_div(plus(times(number(2), e), number(unit)), number(2 * unit)), number(unit))  # half_up
 
 
-def round_div_sql(numerator: str, denominator: str, unit: int, mode: str, dialect: str = "duckdb") -> str:
+def round_div(numerator: exp.Expression, denominator: exp.Expression, unit: int, mode: str) -> exp.Expression:
     """``numerator / denominator`` rounded to ``unit`` won; both sides non-negative BIGINT."""
-    div = _div(dialect)
-    den = f"(({denominator}) * {unit})" if unit != 1 else f"({denominator})"
+    den = times(denominator, number(unit)) if unit != 1 else denominator
     if mode == "floor":
-        q = f"({numerator}) {div} {den}"
+        q = int_div(numerator, den)
     elif mode == "ceil":
-        q = f"(({numerator}) + {den} - 1) {div} {den}"
+        q = int_div(minus(plus(numerator, den), number(1)), den)
     else:  # half_up
-        q = f"(2 * ({numerator}) + {den}) {div} (2 * {den})"
-    return f"({q}) * {unit}" if unit != 1 else f"({q})"
+        q = int_div(plus(times(number(2), numerator), den), times(number(2), den))
+    return times(q, number(unit)) if unit != 1 else q
 
 
-def month_minutes_sql(policy: Policy) -> str:
+def month_minutes(policy: Policy) -> exp.Expression:
     if policy.hours_per_month == "days_in_month":
-        return "(days_in_month * 1440)"
-    return f"CAST({int(policy.hours_per_month) * 60} AS BIGINT)"
+        return times(col("days_in_month"), number(1440))
+    return bigint(int(policy.hours_per_month) * 60)
 
 
-def numerator_sql(rule: CreditRule, month_minutes: str, dialect: str = "duckdb") -> str:
+def numerator(rule: CreditRule, month: exp.Expression) -> exp.Expression:
     """The rule's credit times M (minutes in a month), exact, as BIGINT."""
-    fee_minutes = []
+    fee_minutes: list[exp.Expression] = []
     if rule.outage_multiplier:
         bt = rule.billable_time
+        minutes = col("outage_minutes")
         if bt.applies_to == "outage":
-            fee_minutes.append(
-                f"{round_minutes_sql('outage_minutes', bt.unit_minutes, bt.mode, dialect)} * {rule.outage_multiplier}"
-            )
+            fee_minutes.append(times(round_minutes(minutes, bt.unit_minutes, bt.mode), number(rule.outage_multiplier)))
         else:
-            fee_minutes.append(
-                round_minutes_sql(f"outage_minutes * {rule.outage_multiplier}", bt.unit_minutes, bt.mode, dialect)
-            )
+            fee_minutes.append(round_minutes(times(minutes, number(rule.outage_multiplier)), bt.unit_minutes,
+                                             bt.mode))
     if rule.days_of_fee:
-        fee_minutes.append(f"CAST({rule.days_of_fee * 1440} AS BIGINT)")
+        fee_minutes.append(bigint(rule.days_of_fee * 1440))
     if rule.months_of_fee:
-        fee_minutes.append(f"{rule.months_of_fee} * {month_minutes}")
-    parts = []
+        fee_minutes.append(times(number(rule.months_of_fee), month))
+    parts: list[exp.Expression] = []
     if fee_minutes:
-        parts.append(f"monthly_fee_krw * ({' + '.join(fee_minutes)})")
+        parts.append(times(col("monthly_fee_krw"), plus(*fee_minutes)))
     if rule.tiers_by_outage_days:
-        cases = " ".join(
-            f"WHEN outage_days >= {t.from_days} THEN CAST({t.krw} AS BIGINT)"
-            for t in sorted(rule.tiers_by_outage_days, key=lambda t: -t.from_days)
-        )
-        parts.append(f"(CASE {cases} ELSE 0 END) * {month_minutes}")
-    return " + ".join(parts) if parts else "0"
+        tiers = case(((at_least("outage_days", t.from_days), bigint(t.krw))
+                      for t in sorted(rule.tiers_by_outage_days, key=lambda t: -t.from_days)), number(0))
+        parts.append(times(tiers, month))
+    return plus(*parts) if parts else number(0)
 
 
-def eligible_sql(elig: Eligibility) -> str:
+def eligible(elig: Eligibility) -> exp.Expression:
     if elig.everyone:
-        return "TRUE"
+        return true()
     conds = []
     if elig.min_continuous_minutes is not None:
-        conds.append(f"longest_continuous_minutes >= {elig.min_continuous_minutes}")
+        conds.append(at_least("longest_continuous_minutes", elig.min_continuous_minutes))
     if elig.min_monthly_cumulative_minutes is not None:
-        op = ">" if elig.monthly_cumulative_exceeds else ">="
-        conds.append(f"monthly_cumulative_minutes {op} {elig.min_monthly_cumulative_minutes}")
-    return "(" + " OR ".join(conds) + ")"
+        threshold = above if elig.monthly_cumulative_exceeds else at_least
+        conds.append(threshold("monthly_cumulative_minutes", elig.min_monthly_cumulative_minutes))
+    return any_of(*conds)
 
 
-def reason_sql(elig: Eligibility) -> str:
+def reason(elig: Eligibility) -> exp.Expression:
     if elig.everyone:
-        return "'all_affected'"
+        return text("all_affected")
     whens = []
     if elig.min_continuous_minutes is not None:
-        whens.append(f"WHEN longest_continuous_minutes >= {elig.min_continuous_minutes} THEN 'continuous'")
+        whens.append((at_least("longest_continuous_minutes", elig.min_continuous_minutes), text("continuous")))
     if elig.min_monthly_cumulative_minutes is not None:
-        op = ">" if elig.monthly_cumulative_exceeds else ">="
-        whens.append(
-            f"WHEN monthly_cumulative_minutes {op} {elig.min_monthly_cumulative_minutes} "
-            "THEN 'monthly_cumulative'"
-        )
-    return f"(CASE {' '.join(whens)} ELSE 'below_threshold' END)"
+        threshold = above if elig.monthly_cumulative_exceeds else at_least
+        whens.append((threshold("monthly_cumulative_minutes", elig.min_monthly_cumulative_minutes),
+                      text("monthly_cumulative")))
+    return case(whens, text("below_threshold"))
 
 
-def when_sql(when: When) -> str:
+def when_matches(when: When) -> exp.Expression:
     conds = []
     if when.customer_types:
-        conds.append(_in("customer_type", when.customer_types))
+        conds.append(isin("customer_type", when.customer_types))
     if when.services:
-        conds.append(_in("service", when.services))
+        conds.append(isin("service", when.services))
     if when.regions:
-        conds.append(_in("region", when.region_values or when.regions))
-    return "(" + " AND ".join(conds) + ")"
+        conds.append(isin("region", when.region_values or when.regions))
+    return all_of(*conds)
 
 
-# Every value the reason expression can give (reason_sql and compile_policy below).
+# Every value the reason expression can give (reason() and compile_policy below).
 REASONS = ("service_not_covered", "all_affected", "continuous", "monthly_cumulative", "below_threshold")
 
 
 @dataclass(frozen=True)
-class PolicySQL:
-    """The policy as four per-line SQL expressions, and every value ``reason`` and ``rule`` can take
-    (an engine may store them as a dictionary of those values)."""
+class PolicyRules:
+    """The policy as four per-line expression trees (engine-neutral)."""
 
-    eligible: str
-    reason: str
-    rule: str
-    credit_krw: str
-    rules: tuple[str, ...] = ()
-    reasons: tuple[str, ...] = REASONS
+    eligible: exp.Expression
+    reason: exp.Expression
+    rule: exp.Expression
+    credit_krw: exp.Expression
+    rules: tuple[str, ...]  # every value ``rule`` can take
+    reasons: tuple[str, ...] = REASONS  # every value ``reason`` can take
+
+    def with_credit(self, credit_krw: exp.Expression) -> PolicyRules:
+        return replace(self, credit_krw=credit_krw)
 
 
-def compile_policy(policy: Policy, dialect: str = "duckdb") -> PolicySQL:
-    """Compile a policy to per-line SQL expressions (BIGINT credit, BOOLEAN eligibility).
-
-    ``dialect`` is the engine that runs them: ``duckdb`` (the default) or ``spark``."""
-    m = month_minutes_sql(policy)
-    covered = _in("service", policy.services)
+def compile_policy(policy: Policy) -> PolicyRules:
+    """Compile a policy to per-line expression trees (BIGINT credit, BOOLEAN eligibility)."""
+    m = month_minutes(policy)
+    covered = isin("service", policy.services)
     r = policy.rounding
 
-    def credit(num: str) -> str:
-        return round_div_sql(num, m, r.unit_krw, r.mode, dialect)
+    def credit(num: exp.Expression) -> exp.Expression:
+        return round_div(num, m, r.unit_krw, r.mode)
 
-    base_elig = eligible_sql(policy.eligibility)
-    base_num = numerator_sql(policy.credit, m, dialect)
+    base_elig = eligible(policy.eligibility)
+    base_num = numerator(policy.credit, m)
     eligible_cases, reason_cases, rule_cases, credit_cases = [], [], [], []
     for i, o in enumerate(policy.overrides, start=1):
-        cond = when_sql(o.when)
+        cond = when_matches(o.when)
         elig = o.eligibility if o.eligibility is not None else policy.eligibility
-        o_elig = eligible_sql(elig)
-        o_num = numerator_sql(o.credit, m, dialect)
+        o_elig = eligible(elig)
+        o_num = numerator(o.credit, m)
         if o.combine == "add":
-            either = f"({base_elig} OR {o_elig})"
-            num = (f"(CASE WHEN {base_elig} THEN {base_num} ELSE 0 END) + "
-                   f"(CASE WHEN {o_elig} THEN {o_num} ELSE 0 END)")
-            eligible_cases.append(f"WHEN {cond} THEN {either}")
-            reason_cases.append(
-                f"WHEN {cond} THEN (CASE WHEN {base_elig} THEN {reason_sql(policy.eligibility)} "
-                f"ELSE {reason_sql(elig)} END)"
-            )
-            credit_cases.append(f"WHEN {cond} THEN {credit(num)}")
+            num = plus(case([(base_elig, base_num)], number(0)), case([(o_elig, o_num)], number(0)))
+            eligible_cases.append((cond, any_of(base_elig, o_elig)))
+            reason_cases.append((cond, case([(base_elig, reason(policy.eligibility))], reason(elig))))
+            credit_cases.append((cond, credit(num)))
         else:
-            eligible_cases.append(f"WHEN {cond} THEN {o_elig}")
-            reason_cases.append(f"WHEN {cond} THEN {reason_sql(elig)}")
-            credit_cases.append(f"WHEN {cond} THEN (CASE WHEN {o_elig} THEN {credit(o_num)} ELSE 0 END)")
-        rule_cases.append(f"WHEN {cond} THEN 'override {i}'")
-    not_covered = f"WHEN NOT {covered} THEN"
-    return PolicySQL(
-        eligible=f"(CASE {not_covered} FALSE {' '.join(eligible_cases)} ELSE {base_elig} END)",
-        reason=(f"(CASE {not_covered} 'service_not_covered' {' '.join(reason_cases)} "
-                f"ELSE {reason_sql(policy.eligibility)} END)"),
-        rule=f"(CASE {not_covered} 'not_covered' {' '.join(rule_cases)} ELSE 'base' END)",
-        credit_krw=(f"CAST((CASE {not_covered} 0 {' '.join(credit_cases)} "
-                    f"ELSE (CASE WHEN {base_elig} THEN {credit(base_num)} ELSE 0 END) END) AS BIGINT)"),
+            eligible_cases.append((cond, o_elig))
+            reason_cases.append((cond, reason(elig)))
+            credit_cases.append((cond, case([(o_elig, credit(o_num))], number(0))))
+        rule_cases.append((cond, text(f"override {i}")))
+    not_covered = negate(covered)
+    return PolicyRules(
+        eligible=case([(not_covered, false()), *eligible_cases], base_elig),
+        reason=case([(not_covered, text("service_not_covered")), *reason_cases], reason(policy.eligibility)),
+        rule=case([(not_covered, text("not_covered")), *rule_cases], text("base")),
+        credit_krw=as_bigint(case([(not_covered, number(0)), *credit_cases],
+                                  case([(base_elig, credit(base_num))], number(0)))),
         rules=("not_covered", "base", *(f"override {i}" for i in range(1, len(policy.overrides) + 1))),
     )

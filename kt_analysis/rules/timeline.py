@@ -13,7 +13,10 @@ import re
 from datetime import date, timedelta
 from typing import Any
 
+from sqlglot import exp
+
 from kt_analysis.inputs.policy import Policy
+from kt_analysis.rules.sqlexpr import col, day, null_date, pick
 
 BILL_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -60,14 +63,10 @@ def claim_window_closes(policy: Policy, outage_end: date) -> date | None:
     return outage_end + timedelta(days=d.claim_window_days)
 
 
-def credit_on_sql(days: list[date] | None, dialect: str = "duckdb") -> str:
-    """Per-line SQL: the day the line's credit lands (NULL when paid on request).
+def credit_on(days: list[date] | None) -> exp.Expression:
+    """Per line: the day its credit lands (NULL when paid on request).
 
-    ``days[i]`` is the day for bill cycle day i + 1; a day outside the list gives NULL in both
-    dialects (``list_extract`` in DuckDB, ``try_element_at`` in Spark)."""
+    ``days[i]`` is the day for bill cycle day i + 1; a day outside the list gives NULL."""
     if days is None:
-        return "CAST(NULL AS DATE)"
-    listed = ", ".join(f"DATE '{d.isoformat()}'" for d in days)
-    if dialect == "spark":
-        return f"try_element_at(array({listed}), CAST(bill_cycle_day AS INT))"
-    return f"list_extract([{listed}], CAST(bill_cycle_day AS INTEGER))"
+        return null_date()
+    return pick([day(d) for d in days], exp.cast(col("bill_cycle_day"), exp.DataType.Type.INT))

@@ -492,10 +492,11 @@ def test_an_int64_overflow_in_the_per_line_pass_is_an_input_error(session, tmp_p
     """No policy the language accepts overflows one line's credit, so the per-line SQL is made to
     (× 2^62): Spark in ANSI mode must stop with the InputError DuckDB gives, not wrap around."""
     from kt_analysis.rules import credits
+    from kt_analysis.rules.sqlexpr import bigint, times
 
-    def overflowing(policy: Any, dialect: str = "duckdb") -> credits.PolicySQL:
-        p = credits.compile_policy(policy, dialect)
-        return replace(p, credit_krw=f"({p.credit_krw} * CAST(4611686018427387904 AS BIGINT))")
+    def overflowing(policy: Any) -> credits.PolicyRules:
+        p = credits.compile_policy(policy)
+        return replace(p, credit_krw=times(p.credit_krw, bigint(4611686018427387904)))
 
     monkeypatch.setattr(spark_engine if engine == "spark" else duckdb_engine, "compile_policy", overflowing)
     path = max_project(tmp_path, 50)
