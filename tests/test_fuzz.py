@@ -79,8 +79,9 @@ from kt_analysis.engine.billing import validate_bills
 from kt_analysis.engine.duckdb_engine import prepare
 from kt_analysis.errors import InputError
 from kt_analysis.inputs.incident import catalogue_policies, load_incident
-from kt_analysis.inputs.policy import CUSTOMER_TYPES, PAYMENT_METHODS, SERVICES, Policy, load_policy
+from kt_analysis.inputs.policy import Policy, load_policy
 from kt_analysis.inputs.roster import MAX_MONTHLY_FEE_KRW, open_roster, validate_roster
+from kt_analysis.inputs.schema import CUSTOMER_TYPES, PAYMENT_METHODS, SERVICES
 from kt_analysis.inputs.settlement import load_settlement
 from kt_analysis.inputs.yamlio import read_yaml_mapping
 from kt_analysis.jobs.analyse import analyse

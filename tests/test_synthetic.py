@@ -17,28 +17,14 @@ from hypothesis import strategies as st
 
 from kt_analysis.errors import InputError
 from kt_analysis.inputs import synthetic
+from kt_analysis.inputs.schema import GENERATED_ROSTER
 from kt_analysis.inputs.synthetic import ahyeon_windows, facilities, generate_roster
 
 ROOT = Path(__file__).resolve().parents[1]
 N = 20_000
 SEED = 7
 
-EXPECTED_SCHEMA = pa.schema(
-    [
-        ("line_id", pa.int64()),
-        ("customer_id", pa.int64()),
-        ("service", pa.string()),
-        ("monthly_fee_krw", pa.int64()),
-        ("region", pa.string()),
-        ("facility_id", pa.string()),
-        ("customer_type", pa.string()),
-        ("payment_method", pa.string()),
-        ("bill_cycle_day", pa.int64()),
-        ("plan", pa.string()),
-        ("name", pa.string()),
-        ("phone", pa.string()),
-    ]
-)
+EXPECTED_SCHEMA = GENERATED_ROSTER  # the declared contract (kt_analysis/inputs/schema.py)
 REGIONS = {
     "서울", "부산", "대구", "인천", "광주", "대전", "울산", "세종", "경기",
     "강원", "충북", "충남", "전북", "전남", "경북", "경남", "제주",

@@ -21,7 +21,8 @@ import pandas as pd
 from kt_analysis.dbrow import one_row, quote
 from kt_analysis.engine.dialect import render_policy
 from kt_analysis.errors import InputError
-from kt_analysis.inputs.policy import CUSTOMER_TYPES, PAYMENT_METHODS, SERVICES, Policy
+from kt_analysis.inputs.policy import Policy
+from kt_analysis.inputs.schema import CUSTOMER_TYPES, PAYMENT_METHODS, SERVICES
 from kt_analysis.rules.credits import compile_policy
 
 INT64_MAX = 2**63 - 1

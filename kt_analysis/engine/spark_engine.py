@@ -53,7 +53,7 @@ from kt_analysis.errors import InputError, RunError
 from kt_analysis.inputs.business_days import calendar_for
 from kt_analysis.inputs.incident import Incident, catalogue_policies
 from kt_analysis.inputs.policy import Policy
-from kt_analysis.inputs.roster import INTEGER_COLUMNS, TEXT_COLUMNS
+from kt_analysis.inputs.schema import INTEGER_COLUMNS, TEXT_COLUMNS
 from kt_analysis.paths import TEMPLATES
 from kt_analysis.rules.credits import compile_policy
 from kt_analysis.rules.impact import EXPOSURE_COLUMNS

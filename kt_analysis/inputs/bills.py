@@ -26,9 +26,10 @@ import pyarrow.parquet as pq
 
 from kt_analysis.dbrow import one_row
 from kt_analysis.errors import InputError, InputErrors, shown
+from kt_analysis.inputs.schema import BILLS_COLUMNS
 from kt_analysis.inputs.yamlio import check_input_file
 
-COLUMNS = ("line_id", "bill_month", "amount_krw")
+COLUMNS = BILLS_COLUMNS
 INT64_MAX = 2**63 - 1
 MAX_BILL_KRW = 10**14
 """The most one line's bill for one month may be: 100,000,000,000,000 won (100조). A larger

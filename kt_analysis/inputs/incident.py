@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from kt_analysis.errors import InputError, InputErrors, mask_text
 from kt_analysis.inputs.business_days import check_in_calendar
 from kt_analysis.inputs.names import normalize
-from kt_analysis.inputs.policy import ID_PATTERN, SERVICES, Policy, load_policy, policy_catalogue, resolve_policy
+from kt_analysis.inputs.policy import ID_PATTERN, Policy, load_policy, policy_catalogue, resolve_policy
+from kt_analysis.inputs.schema import SERVICES
 from kt_analysis.inputs.settlement import BillingError, load_billing
 from kt_analysis.inputs.yamlio import Section, check_input_file, path_exists, read_yaml_mapping, sha256_file
 from kt_analysis.paths import find_project_root

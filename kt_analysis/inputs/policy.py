@@ -17,12 +17,10 @@ from typing import Literal
 from kt_analysis.errors import InputError
 from kt_analysis.inputs.business_days import DEFAULT_YEARS
 from kt_analysis.inputs.names import normalize
+from kt_analysis.inputs.schema import CUSTOMER_TYPES, SERVICES
 from kt_analysis.inputs.yamlio import Section, path_exists, read_yaml_mapping, sha256_file
 from kt_analysis.paths import DATA, policies_dir
 
-SERVICES = ("mobile", "internet", "iptv", "landline")
-CUSTOMER_TYPES = ("individual", "small_business", "enterprise")
-PAYMENT_METHODS = ("credit_card", "check_card", "bank_transfer", "giro", "other")
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
 
 # Bounds that keep every intermediate product far inside int64 (see rules/credits.py).

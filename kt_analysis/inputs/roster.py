@@ -23,15 +23,17 @@ import pyarrow.parquet as pq
 from kt_analysis.dbrow import connect, one_row
 from kt_analysis.errors import InputError, InputErrors, mask_text, phone_like, shown
 from kt_analysis.inputs.names import normalize
-from kt_analysis.inputs.policy import CUSTOMER_TYPES, PAYMENT_METHODS, SERVICES
+from kt_analysis.inputs.schema import (
+    CUSTOMER_TYPES,
+    INTEGER_COLUMNS,
+    PAYMENT_METHODS,
+    ROSTER_COLUMNS,
+    SERVICES,
+    TEXT_COLUMNS,
+)
 from kt_analysis.inputs.yamlio import check_input_file, path_exists
 
-INTEGER_COLUMNS = ("line_id", "customer_id", "monthly_fee_krw", "bill_cycle_day")
-TEXT_COLUMNS = ("service", "region", "facility_id", "customer_type", "payment_method")
-REQUIRED_COLUMNS = (
-    "line_id", "customer_id", "service", "monthly_fee_krw", "region", "facility_id",
-    "customer_type", "payment_method", "bill_cycle_day",
-)
+REQUIRED_COLUMNS = ROSTER_COLUMNS
 # A monthly fee above 100,000,000 won is not a telecom fee: it is a unit mistake (won vs. 10^-x),
 # and the bound keeps every credit computation far inside int64.
 MAX_MONTHLY_FEE_KRW = 100_000_000

@@ -21,7 +21,8 @@ from typing import Any, Literal
 
 from kt_analysis.errors import InputError
 from kt_analysis.inputs.business_days import check_in_calendar
-from kt_analysis.inputs.policy import ID_PATTERN, PAYMENT_METHODS, SERVICES, resolve_data_file
+from kt_analysis.inputs.policy import ID_PATTERN, resolve_data_file
+from kt_analysis.inputs.schema import PAYMENT_METHODS, SERVICES
 from kt_analysis.inputs.yamlio import Section, as_written, path_exists, read_yaml_mapping, sha256_file, source_text
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")

@@ -37,6 +37,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from kt_analysis.errors import InputError
+from kt_analysis.inputs.schema import BILLS, CUSTOMER_TYPES, GENERATED_ROSTER, PAYMENT_METHODS, SERVICES
 
 __all__ = [
     "BILLS_SCHEMA",
@@ -53,26 +54,8 @@ __all__ = [
     "generate_roster",
 ]
 
-ROSTER_SCHEMA = pa.schema(
-    [
-        ("line_id", pa.int64()),
-        ("customer_id", pa.int64()),
-        ("service", pa.string()),
-        ("monthly_fee_krw", pa.int64()),
-        ("region", pa.string()),
-        ("facility_id", pa.string()),
-        ("customer_type", pa.string()),
-        ("payment_method", pa.string()),
-        ("bill_cycle_day", pa.int64()),
-        ("plan", pa.string()),
-        ("name", pa.string()),
-        ("phone", pa.string()),
-    ]
-)
+ROSTER_SCHEMA = GENERATED_ROSTER
 
-SERVICES = ("mobile", "internet", "iptv", "landline")
-CUSTOMER_TYPES = ("individual", "small_business", "enterprise")
-PAYMENT_METHODS = ("credit_card", "check_card", "bank_transfer", "giro", "other")
 
 # --------------------------------------------------------------------------------------------
 # Regions and facilities
@@ -847,13 +830,7 @@ def ahyeon_windows() -> pd.DataFrame:
 # line's bill for a calendar month therefore depends on (seed, line_id, its roster row, month)
 # only: not on the row order, the chunk size, nor the first month or length of the window.
 
-BILLS_SCHEMA = pa.schema(
-    [
-        ("line_id", pa.int64()),
-        ("bill_month", pa.string()),
-        ("amount_krw", pa.int64()),
-    ]
-)
+BILLS_SCHEMA = BILLS
 
 BILL_SAME_AMOUNT_SHARE = 0.375
 """Share of lines whose bill is exactly the same in two given months (an assumption; the synthetic

@@ -41,7 +41,7 @@ from kt_analysis.engine.duckdb_engine import ROSTER_ATTRIBUTES, prepare
 from kt_analysis.engine.figures import INT64_MAX
 from kt_analysis.errors import InputError
 from kt_analysis.inputs.incident import load_incident
-from kt_analysis.inputs.policy import SERVICES
+from kt_analysis.inputs.schema import SERVICES
 from kt_analysis.jobs.analyse import analyse
 
 from .test_spark_engine import _ledger, _spark_available

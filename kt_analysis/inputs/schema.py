@@ -1,0 +1,45 @@
+"""The input files' contracts, declared once: the roster's and the bills' columns and types, and
+the codes a roster may hold. The loaders check files against these, the sample-data generator
+writes them, and the tests read them from here.
+
+>>> ROSTER_COLUMNS[:3], BILLS_COLUMNS
+(('line_id', 'customer_id', 'service'), ('line_id', 'bill_month', 'amount_krw'))
+>>> [c for c in INTEGER_COLUMNS]
+['line_id', 'customer_id', 'monthly_fee_krw', 'bill_cycle_day']
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+SERVICES = ("mobile", "internet", "iptv", "landline")
+CUSTOMER_TYPES = ("individual", "small_business", "enterprise")
+PAYMENT_METHODS = ("credit_card", "check_card", "bank_transfer", "giro", "other")
+
+# The roster: one row per line. Every column below is required, in any order; whole numbers as
+# int64 (a CSV's are read as text and checked), names as text. Other columns are allowed and
+# ignored by the rules (the generator adds plan, name and phone: personal data stays in the roster).
+ROSTER = pa.schema([
+    ("line_id", pa.int64()),
+    ("customer_id", pa.int64()),
+    ("service", pa.string()),  # one of SERVICES
+    ("monthly_fee_krw", pa.int64()),  # whole won, 0 to 100,000,000
+    ("region", pa.string()),
+    ("facility_id", pa.string()),
+    ("customer_type", pa.string()),  # one of CUSTOMER_TYPES
+    ("payment_method", pa.string()),  # one of PAYMENT_METHODS
+    ("bill_cycle_day", pa.int64()),  # 1-31
+])
+ROSTER_COLUMNS = tuple(ROSTER.names)
+INTEGER_COLUMNS = tuple(f.name for f in ROSTER if pa.types.is_integer(f.type))
+TEXT_COLUMNS = tuple(f.name for f in ROSTER if pa.types.is_string(f.type))
+# What the sample-data generator writes: the contract plus the extra columns a real export has.
+GENERATED_ROSTER = pa.schema([*ROSTER, ("plan", pa.string()), ("name", pa.string()), ("phone", pa.string())])
+
+# Bills: one row per line and month billed.
+BILLS = pa.schema([
+    ("line_id", pa.int64()),
+    ("bill_month", pa.string()),  # YYYY-MM
+    ("amount_krw", pa.int64()),  # whole won
+])
+BILLS_COLUMNS = tuple(BILLS.names)
