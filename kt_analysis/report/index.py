@@ -49,6 +49,17 @@ def _mtime(path: Path) -> float:
         return 0.0
 
 
+def _headline_money(s: dict) -> str:
+    """What the incident costs, per kind: an outage's credits; a billing error's refunds (money
+    that moved and goes back) and, when cards were only approved, the approvals cancelled."""
+    if s.get("kind") == "billing_error":
+        text = f"환불 {present.krw(int(s['total_refund_krw']))}"
+        if int(s.get("total_cancelled_krw") or 0):
+            text += f" · 승인 취소 {present.krw(int(s['total_cancelled_krw']))}"
+        return text
+    return f"보상 {present.krw(int(s['total_credit_krw']))}"
+
+
 def _row(out: Path, folder: Path) -> dict:
     summary_path, run_path = folder / "summary.json", folder / "run.json"
     failed_dir = folder / "failed"
@@ -58,11 +69,10 @@ def _row(out: Path, folder: Path) -> dict:
     s = _json(summary_path)
     if s is not None:
         row["title"] = mask_text(str(s.get("title", folder.name)))
-        total = s.get("total_credit_krw", s.get("total_refund_krw"))
         with contextlib.suppress(TypeError, ValueError):
             row["affected"] = present.count(int(s["affected_lines"]))
-        with contextlib.suppress(TypeError, ValueError):
-            row["credit"] = present.krw(int(total)) if total is not None else ""
+        with contextlib.suppress(TypeError, ValueError, KeyError):
+            row["credit"] = _headline_money(s)
     run = _json(run_path)
     if run is not None:
         row["finished_at"] = str(run.get("finished_at", ""))
