@@ -28,11 +28,6 @@ def _date_list(days: list[date]) -> str:
     return "[" + ", ".join(f"DATE '{d.isoformat()}'" for d in days) + "]"
 
 
-def _bills_sql(path: Path) -> str:
-    """The typed relation over the bills file (``line_id BIGINT, bill_month VARCHAR, amount_krw BIGINT``)."""
-    return bills_sql(path)
-
-
 def validate_bills(con: duckdb.DuckDBPyConnection, b: BillingError) -> None:
     """The bills file is checked on every row and holds both months.
 
@@ -58,7 +53,7 @@ def billing_lines_sql(incident: Any, roster_sql: str) -> str:
         conds.append(f"r.bill_cycle_day IN ({', '.join(str(d) for d in b.bill_cycle_days)})")
     if b.services:
         conds.append(f"r.service IN ({', '.join(map(quote, b.services))})")
-    bills = _bills_sql(b.bills)
+    bills = bills_sql(b.bills)  # typed: line_id BIGINT, bill_month VARCHAR, amount_krw BIGINT
     return (
         f"(SELECT r.line_id, r.customer_id, r.service, r.region, r.customer_type, r.payment_method, "
         f"r.bill_cycle_day, CAST(c.amount_krw AS BIGINT) AS charged_krw, CAST(w.amount_krw AS BIGINT) AS owed_krw "
