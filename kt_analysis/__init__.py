@@ -17,5 +17,7 @@ __all__ = [
 from kt_analysis.jobs.explore import open_view  # noqa: E402
 from kt_analysis.report.present import use_report_style  # noqa: E402
 from kt_analysis.report.view import IncidentView  # noqa: E402
+from kt_analysis.summary.model import BillingSummary, OutageSummary, SummaryError, load_summary  # noqa: E402
 
-__all__ += ["IncidentView", "open_view", "use_report_style"]
+__all__ += ["BillingSummary", "IncidentView", "OutageSummary", "SummaryError", "load_summary", "open_view",
+            "use_report_style"]

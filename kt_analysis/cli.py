@@ -46,11 +46,17 @@ def _progress_bar(quiet: bool):
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from kt_analysis.inputs.synthetic import bill_months, generate_bills, generate_roster
+    from kt_analysis.inputs.policy import MONTH_PATTERN
+    from kt_analysis.inputs.synthetic import bill_months, generate_bill_items, generate_bills, generate_roster
 
     say = _say_factory(args.quiet)
     if not args.no_bills:
         bill_months(args.first_month, args.bill_months)  # a bad month fails before the roster is written
+    item_months = [m.strip() for m in args.item_months.split(",") if m.strip()]
+    bad = [m for m in item_months if not MONTH_PATTERN.match(m)]
+    if bad:  # checked before any work, like --first-month
+        raise InputError("--item-months", "", f"{bad[0]!r} is not a bill month", "write months as YYYY-MM, "
+                         "comma-separated, e.g. 2021-10,2024-07")
     say(f"generating {args.lines:,} lines (seed {args.seed}) into {args.out}")
     path = generate_roster(args.lines, args.seed, args.out, progress=_progress_bar(args.quiet))
     say(f"wrote {path}")
@@ -68,6 +74,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
                                progress=bills_progress)
         say(f"wrote {bills}")
         print(bills)
+    if item_months:
+        say(f"generating bill items for {', '.join(item_months)}")
+        items = generate_bill_items(path, args.seed, args.out, months=item_months)
+        say(f"wrote {items}")
+        print(items)
     return EXIT_OK
 
 
@@ -200,17 +211,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     say = _say_factory(args.quiet)
     result = run_incident(
         args.incident, out=args.out, roster=args.roster, report=not args.no_report, say=say, pdf=args.pdf,
-        bills=args.bills, engine=args.engine, spark_master=args.spark_master,
+        bills=args.bills, bill_items=args.bill_items, engine=args.engine, spark_master=args.spark_master,
         show_progress=sys.stderr.isatty() and not args.quiet, cell_timeout=args.cell_timeout,
     )
     s = result.summary
-    if s["kind"] == "billing_error":
-        print(f"{result.incident_id}: {s['affected_lines']:,} lines charged wrongly, {s['total_charged_krw']:,} won "
-              f"reversed ({s['total_refund_krw']:,} won refunded), settled by {s['settlement_completion_date']} "
+    if s.kind == "billing_error":
+        print(f"{result.incident_id}: {s.affected_lines:,} lines charged wrongly, {s.total_charged_krw:,} won "
+              f"reversed ({s.total_refund_krw:,} won refunded), settled by {s.settlement_completion_date} "
               f"→ {result.out_dir}")
     else:
-        print(f"{result.incident_id}: {s['affected_lines']:,} affected lines, "
-              f"{s['eligible_lines']:,} eligible, total credit {s['total_credit_krw']:,} won → {result.out_dir}")
+        print(f"{result.incident_id}: {s.affected_lines:,} affected lines, "
+              f"{s.eligible_lines:,} eligible, total credit {s.total_credit_krw:,} won → {result.out_dir}")
     return EXIT_OK
 
 
@@ -263,6 +274,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--no-bills", action="store_true", help="write the roster only, no bills.parquet")
     g.add_argument("--bill-months", type=int, default=12, help="months of bills per line (default 12)")
     g.add_argument("--first-month", default="2023-01", help="first bill month, YYYY-MM (default 2023-01)")
+    g.add_argument("--item-months", default="",
+                   help="also write bill_items.parquet for these months, comma-separated YYYY-MM (e.g. "
+                        "2018-08,2018-09,2018-10,2021-10,2024-07: what the sample incidents' policies compute on)")
     g.set_defaults(func=cmd_generate)
 
     cb = sub.add_parser(
@@ -289,6 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("incident", help="incident file (data/incidents/<id>.yml)")
     r.add_argument("--roster", help="use this roster instead of the incident's")
     r.add_argument("--bills", help="billing errors: use this bills file instead of the incident's")
+    r.add_argument("--bill-items", help="outages: the lines' bill items (what a policy's fee_basis computes on), "
+                                        "instead of the incident's bill_items")
     r.add_argument("--out", default="reports", help="output folder (default reports/)")
     r.add_argument("--no-report", action="store_true", help="write ledger and summary only")
     r.add_argument("--pdf", action="store_true", help="also print the report to report.pdf (needs Chromium)")

@@ -66,7 +66,7 @@ def new_project(root: Path, frame: pd.DataFrame, **kw) -> tuple[Project, Path]:
 
 
 def run(incident_path: Path, out: Path, roster: Path | None = None) -> dict:
-    return analyse(load_incident(incident_path, roster=roster), out)
+    return analyse(load_incident(incident_path, roster=roster), out).to_dict()
 
 
 def ledger(out: Path) -> pd.DataFrame:

@@ -76,7 +76,7 @@ def test_same_bytes_every_run_at_one_and_two_threads(project: Project, tmp_path:
     outputs = []
     for i, threads in enumerate((1, 2, 2, 1, 2)):
         out = tmp_path / f"run-{i}-threads-{threads}"
-        summary = analyse(incident, out, threads=threads)
+        summary = analyse(incident, out, threads=threads).to_dict()
         assert summary["affected_lines"] > 1_000
         outputs.append((out, threads))
     first = outputs[0][0]

@@ -143,7 +143,7 @@ def test_engine_totals_do_not_depend_on_how_names_are_written(base_roster: pd.Da
         roster = write_parquet(frame, tmp / name / "roster.parquet")
         window = Window(T0, T1, regions=regions_written, origin="incident.yml: affected.windows[0]")
         incident = replace(incident_over([window]), roster=roster)
-        summary = analyse(incident, tmp / name / "out", what_if_policies=[])
+        summary = analyse(incident, tmp / name / "out", what_if_policies=[]).to_dict()
         ledger = tmp / name / "out" / "ledger.parquet"
         rows = duckdb.sql(f"SELECT line_id, credit_krw FROM '{ledger}' ORDER BY line_id").fetchall()
         figures.append((summary["affected_lines"], summary["total_credit_krw"], rows,
@@ -169,7 +169,7 @@ def test_a_policys_regions_reach_the_rosters_spellings(base_roster: pd.DataFrame
         roster = write_parquet(frame, tmp_path / name / "roster.parquet")
         incident = replace(incident_over([Window(T0, T1, origin="incident.yml: affected.windows[0]")]),
                            roster=roster, policy=policy)
-        summary = analyse(incident, tmp_path / name / "out", what_if_policies=[policy])
+        summary = analyse(incident, tmp_path / name / "out", what_if_policies=[policy]).to_dict()
         rules = duckdb.sql(f"SELECT rule, count(*) FROM '{tmp_path / name / 'out' / 'ledger.parquet'}' "
                            "GROUP BY ALL ORDER BY ALL").fetchall()
         totals.append((summary["total_credit_krw"], rules))

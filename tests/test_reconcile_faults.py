@@ -39,21 +39,23 @@ def write_ledger(per_line, policy, path, **kw):
 a.write_ledger = write_ledger
 """
 SUMMARY_TOTAL_OFF_BY_ONE = """
+import dataclasses
 import kt_analysis.jobs.analyse as a
 real = a.build_summary
 def build_summary(*args, **kw):
     s = real(*args, **kw)
-    s["total_credit_krw"] += 1
-    return s
+    return dataclasses.replace(s, total_credit_krw=s.total_credit_krw + 1)
 a.build_summary = build_summary
 """
 BREAKDOWN_OFF_BY_ONE = """
+import dataclasses
 import kt_analysis.jobs.analyse as a
 real = a.build_summary
 def build_summary(*args, **kw):
     s = real(*args, **kw)
-    next(iter(s["by_region"].values()))["total_credit_krw"] += 1
-    return s
+    key, row = next(iter(s.by_region.items()))
+    row = dataclasses.replace(row, total_credit_krw=row.total_credit_krw + 1)
+    return dataclasses.replace(s, by_region={**s.by_region, key: row})
 a.build_summary = build_summary
 """
 HEADLINE_SHOWS_ANOTHER_TOTAL = """
@@ -84,12 +86,12 @@ def write_billing_ledger(con, incident, roster_sql, path, calendar):
 st.write_billing_ledger = write_billing_ledger
 """
 BILLING_SUMMARY_REFUND_OFF_BY_ONE = """
+import dataclasses
 import kt_analysis.jobs.analyse as st
 real = st.build_billing_summary
 def build_billing_summary(*args, **kw):
     s = real(*args, **kw)
-    s["total_refund_krw"] += 1
-    return s
+    return dataclasses.replace(s, total_refund_krw=s.total_refund_krw + 1)
 st.build_billing_summary = build_billing_summary
 """
 BILLING_LEDGER_DROPS_A_ROW = """
@@ -104,12 +106,14 @@ def write_billing_ledger(con, incident, roster_sql, path, calendar):
 st.write_billing_ledger = write_billing_ledger
 """
 BILLING_BREAKDOWN_OFF_BY_ONE = """
+import dataclasses
 import kt_analysis.jobs.analyse as st
 real = st.build_billing_summary
 def build_billing_summary(*args, **kw):
     s = real(*args, **kw)
-    next(iter(s["by_service"].values()))["charged_krw"] += 1
-    return s
+    key, row = next(iter(s.by_service.items()))
+    row = dataclasses.replace(row, charged_krw=row.charged_krw + 1)
+    return dataclasses.replace(s, by_service={**s.by_service, key: row})
 st.build_billing_summary = build_billing_summary
 """
 # The checks switched off (to show that the fault is real and that only the check stops it).

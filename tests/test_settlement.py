@@ -75,7 +75,7 @@ def test_the_2023_incident_follows_the_announced_dates(tmp_path: Path) -> None:
     bills = [{"line_id": r["line_id"], "bill_month": m, "amount_krw": r["monthly_fee_krw"] + k * 1000}
              for r in lines for k, m in enumerate(["2023-07", "2023-08", "2023-09"])]
     incident = load_incident(_project(tmp_path, lines, bills, BILLING, ANNOUNCED))
-    summary = analyse(incident, tmp_path / "out")
+    summary = analyse(incident, tmp_path / "out").to_dict()
     ledger = _ledger(tmp_path / "out")
     assert summary["affected_lines"] == 40 and set(ledger["line_id"]) == set(range(1, 41))
     cards = ledger[ledger["payment_method"] == "credit_card"]
@@ -116,7 +116,7 @@ def test_money_is_conserved_line_by_line(tmp_path_factory: pytest.TempPathFactor
     root = Path(__file__).resolve().parents[1]
     (tmp / "data" / "settlement" / "default.yml").write_bytes((root / "data/settlement/default.yml").read_bytes())
     incident = load_incident(_project(tmp, lines, bills, billing, ANNOUNCED))
-    summary = analyse(incident, tmp / "out")
+    summary = analyse(incident, tmp / "out").to_dict()
     ledger = _ledger(tmp / "out")
     assert (ledger["cancelled_krw"] + ledger["refund_krw"] == ledger["charged_krw"]).all()
     assert (ledger["recharge_krw"] == ledger["owed_krw"]).all()
@@ -137,7 +137,7 @@ def test_lags_count_korean_business_days_across_chuseok(tmp_path: Path) -> None:
     billing = BILLING.replace("charged_on: 2023-09-11", "charged_on: 2023-09-27")
     lines = [_line(1, "check_card"), _line(2, "credit_card")]
     bills = [{"line_id": i, "bill_month": m, "amount_krw": 10_000} for i in (1, 2) for m in ("2023-07", "2023-09")]
-    summary = analyse(load_incident(_project(tmp_path, lines, bills, billing, rules)), tmp_path / "out")
+    summary = analyse(load_incident(_project(tmp_path, lines, bills, billing, rules)), tmp_path / "out").to_dict()
     ledger = _ledger(tmp_path / "out").set_index("line_id")
     # Wed 2023-09-27, then Chuseok 9/28-9/30, the temporary holiday 10/2, Foundation Day 10/3.
     assert pd.Timestamp(ledger.loc[1, "settled_on"]).date() == date(2023, 10, 4)
@@ -158,7 +158,7 @@ def test_daily_capacity_spreads_lines_over_business_days(tmp_path: Path) -> None
         "charged_on: 2023-09-11", "charged_on: 2023-09-14")
     lines = [_line(i, "bank_transfer") for i in range(1, 11)]
     bills = [{"line_id": i, "bill_month": m, "amount_krw": 1_000} for i in range(1, 11) for m in ("2023-07", "2023-09")]
-    summary = analyse(load_incident(_project(tmp_path, lines, bills, billing, rules)), tmp_path / "out")
+    summary = analyse(load_incident(_project(tmp_path, lines, bills, billing, rules)), tmp_path / "out").to_dict()
     days = pd.to_datetime(_ledger(tmp_path / "out")["settled_on"]).dt.date.tolist()
     # Thu 9/14 + 1 business day = Fri 9/15; 3 lines a day: 9/15, 9/18 (Mon), 9/19, 9/20.
     assert days == [date(2023, 9, 15)] * 3 + [date(2023, 9, 18)] * 3 + [date(2023, 9, 19)] * 3 + [date(2023, 9, 20)]

@@ -21,12 +21,11 @@ import pyarrow.parquet as pq
 
 from kt_analysis.dbrow import one_row, quote
 from kt_analysis.engine.dialect import render, render_policy
+from kt_analysis.engine.fees import Skipped, bases, check, fees_sql, with_fees
 from kt_analysis.errors import InputError
+from kt_analysis.inputs.bill_items import open_bill_items
 from kt_analysis.inputs.incident import Incident
-from kt_analysis.inputs.policy import (
-    Policy,
-    with_roster_spellings,
-)
+from kt_analysis.inputs.policy import FeeBasis, Policy, for_incident, with_roster_spellings
 from kt_analysis.inputs.roster import RosterSource, open_roster, validate_roster
 from kt_analysis.rules.credits import compile_policy
 from kt_analysis.rules.impact import (
@@ -80,18 +79,32 @@ class PerLine:
     reach: list[dict[str, Any]] | None = None  # per window: the lines and customers it reached
     unmatched: list[dict[str, Any]] | None = None  # names no roster line has (allowed by the incident)
     regions: list[str] | None = None  # the roster's distinct regions, when a policy names regions
+    incident_month: str = ""  # YYYY-MM the incident starts in: a fee basis relative to it is resolved so
+    fees: str | None = None  # the lines' fee bases from their bill items (engine/fees.py), when a policy needs them
+    fee_bases: tuple[FeeBasis, ...] = ()
+    items_sql: str | None = None  # the checked bill items, typed (when a policy computes on bills)
+    skipped: tuple[Skipped, ...] = ()  # what-if policies left out (their fee basis cannot be computed)
 
     @property
-    def sql(self) -> str:
+    def exposed(self) -> str:
+        """The roster joined to the exposure."""
         if self.lookup is not None:
             return self.lookup
         using = ", ".join(self.keys)
         return f"(SELECT * FROM {self.source.sql} AS r JOIN exposure AS e USING ({using}))"
 
     @property
+    def sql(self) -> str:
+        """The per-line relation every rule reads: the exposed lines, with their fee bases when a
+        policy computes on bills."""
+        if self.fees is None:
+            return self.exposed
+        return with_fees(self.exposed, list(self.fee_bases), self.fees)
+
+    @property
     def keeps_order(self) -> bool:
         """A scan, a filter and a projection keep the roster's order on every thread; a hash join does not."""
-        return self.lookup is not None
+        return self.lookup is not None and self.fees is None
 
 
 MAX_LOOKUP_GROUPS = 32
@@ -160,12 +173,35 @@ def prepare(incident: Incident, con: duckdb.DuckDBPyConnection, *, validate: boo
     exposure = exposure_table(incident, key_frame, matches)
     con.register("exposure", exposure)
     lookup = exposure_lookup(source.sql, exposure, keys)
+    start = incident.start
     return PerLine(con=con, source=source, roster_lines=n, keys=keys, lookup=lookup, exposure=exposure,
-                   reach=reach, unmatched=_unmatched_rows(matches, incident))
+                   reach=reach, unmatched=_unmatched_rows(matches, incident), incident_month=f"{start:%Y-%m}")
+
+
+def add_fees(per_line: PerLine, incident: Incident, policies: list[Policy]) -> list[Skipped]:
+    """Give the per-line relation the fee bases ``policies`` compute on (from the incident's bill
+    items, checked: every line a policy could credit has its bills). Returns the what-if policies
+    left out, with the reason; the incident's own policy is refused instead (InputError)."""
+    found = bases(policies)
+    if not found:
+        return []
+    own = next(p for p in policies if p.id == incident.credit_policy.id)
+    if incident.bill_items is None:
+        per_line.skipped = tuple(check(per_line.con, per_line.sql, policies, None, own))
+        return list(per_line.skipped)
+    items = open_bill_items(per_line.con, incident.bill_items)
+    per_line.items_sql = items.sql
+    per_line.fees = fees_sql(found, items.sql)
+    per_line.fee_bases = tuple(found)
+    per_line.skipped = tuple(check(per_line.con, per_line.sql, policies, incident._rel(incident.bill_items), own))
+    return list(per_line.skipped)
 
 
 def roster_spellings(per_line: PerLine, policy: Policy) -> Policy:
-    """``policy`` with its override regions matched to the roster's spellings (read once)."""
+    """``policy`` with its override regions matched to the roster's spellings (read once), and a
+    fee basis relative to the incident (the months before it) resolved to fixed months."""
+    if per_line.incident_month:
+        policy = for_incident(policy, per_line.incident_month)
     if not any(o.when.regions for o in policy.overrides):
         return policy
     if per_line.regions is None:

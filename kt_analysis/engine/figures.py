@@ -108,18 +108,31 @@ def credit_distribution(con: duckdb.DuckDBPyConnection, ledger: Path) -> dict[st
     return distribution_rows(one_row(con.execute(DISTRIBUTION_SQL.format(src=f"read_parquet({quote(ledger)})"))))
 
 
-def credit_histogram(con: duckdb.DuckDBPyConnection, ledger: Path, bins: int = 20) -> pd.DataFrame:
-    """Eligible lines by credit band (equal-width bands in won, integer edges)."""
-    hi = one_row(con.execute(f"SELECT max(credit_krw) FROM read_parquet({quote(ledger)}) WHERE eligible"))[0]
-    if not hi:
-        return pd.DataFrame({"from_krw": [], "to_krw": [], "lines": []}).astype("int64")
-    width = max(1, -(-int(hi) // bins))
-    frame = con.execute(
-        f"SELECT (credit_krw // {width}) * {width} AS from_krw, count(*) AS lines "
-        f"FROM read_parquet({quote(ledger)}) WHERE eligible GROUP BY 1 ORDER BY 1"
-    ).df()
-    frame["to_krw"] = frame["from_krw"] + width - 1
-    return frame[["from_krw", "to_krw", "lines"]].astype("int64")
+HISTOGRAM_BINS = 20
+
+
+def histogram_sql(src: str, max_krw: int, bins: int = HISTOGRAM_BINS) -> tuple[str, int] | None:
+    """Eligible lines by credit band: equal-width bands in won with integer edges, the width the
+    largest credit over ``bins`` rounded up. The same SQL runs in DuckDB and Spark. None when no
+    eligible line has a credit."""
+    if max_krw <= 0:
+        return None
+    width = max(1, -(-max_krw // bins))
+    return (f"SELECT credit_krw - credit_krw % {width} AS from_krw, count(*) AS lines FROM {src} "
+            f"WHERE eligible GROUP BY 1 ORDER BY 1"), width
+
+
+def histogram_rows(rows: list[tuple], width: int) -> list[dict[str, int]]:
+    return [{"from_krw": int(lo), "to_krw": int(lo) + width - 1, "lines": int(n)} for lo, n in rows]
+
+
+def credit_histogram(query: Query, src: str, max_krw: int) -> list[dict[str, int]]:
+    """The bands of :func:`histogram_sql`, as the summary keeps them."""
+    plan = histogram_sql(src, max_krw)
+    if plan is None:
+        return []
+    sql, width = plan
+    return histogram_rows(query.rows(sql), width)
 
 
 class Query:
@@ -154,6 +167,7 @@ class Figures:
     customers: dict[str, Any]
     breakdowns: dict[str, pd.DataFrame]
     distribution: dict[str, int]
+    histogram: list[dict[str, int]]
     timeline: list[dict[str, Any]]
 
     def totals(self) -> dict[str, int]:
@@ -278,11 +292,13 @@ def incident_figures(query: Query, lines: str, ledger: str, policies: list[Polic
     customers = count_customers(
         query, f"(SELECT customer_id, {', '.join(BREAKDOWNS)}, {own.eligible} AS eligible FROM {lines}) AS scope",
         regions)
+    distribution = distribution_rows(query.rows(DISTRIBUTION_SQL.format(src=ledger))[0])
     figures = Figures(
         lines=cube.lines(), eligible_lines=what_if[own_at]["eligible_lines"],
         total_credit_krw=what_if[own_at]["total_credit_krw"], longest_outage_minutes=cube.longest(),
         customers=customers, breakdowns=cube.breakdowns(own_at, customers),
-        distribution=distribution_rows(query.rows(DISTRIBUTION_SQL.format(src=ledger))[0]),
+        distribution=distribution,
+        histogram=credit_histogram(query, ledger, distribution["max_krw"]),
         timeline=timeline_rows(query.rows(TIMELINE_SQL.format(src=ledger))),
     )
     return figures, what_if

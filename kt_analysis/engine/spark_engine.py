@@ -44,10 +44,12 @@ from kt_analysis.engine.duckdb_engine import (
     LEDGER_COLUMNS,
     PerLine,
     Progress,
+    add_fees,
     ledger_select,
     prepare,
     roster_spellings,
 )
+from kt_analysis.engine.fees import fees_sql, with_fees
 from kt_analysis.engine.figures import Figures, Query, incident_figures, with_own_policy
 from kt_analysis.errors import InputError, RunError
 from kt_analysis.inputs.business_days import calendar_for
@@ -260,14 +262,28 @@ def analyse_spark(
     try:
         say("reading and checking the roster (on the driver)")
         per_line = prepare(incident, con)
+        own = roster_spellings(per_line, incident.credit_policy)
+        policies = [roster_spellings(per_line, p) for p in
+                    (what_if_policies if what_if_policies is not None else catalogue_policies(incident))]
+        left_out = {s.policy_id for s in add_fees(per_line, incident, [own, *policies])}  # checked on the driver
+        policies = [p for p in policies if p.id not in left_out]
         say(f"roster: {per_line.roster_lines:,} lines; computing credits per line on Spark")
         roster = _roster_frame(spark, incident, con, per_line.source.sql, work)
         roster.createOrReplaceTempView("roster")
         _exposure_frame(spark, per_line.exposure, per_line.keys).createOrReplaceTempView("exposure")
         using = ", ".join(per_line.keys)
         spark.sql(f"SELECT /*+ BROADCAST(e) */ * FROM roster AS r JOIN exposure AS e USING ({using})"
-                  ).createOrReplaceTempView("per_line")
-        p = render_policy(compile_policy(roster_spellings(per_line, incident.credit_policy)), "spark")
+                  ).createOrReplaceTempView("exposed")
+        lines = "exposed"
+        if per_line.fee_bases:
+            assert per_line.items_sql is not None  # add_fees opened them
+            items = work / "bill_items.parquet"  # the checked, typed items, as Spark reads them
+            con.execute(f"COPY (SELECT * FROM {per_line.items_sql}) TO {quote(items)} (FORMAT parquet)")
+            spark.read.parquet(str(items)).createOrReplaceTempView("bill_items")
+            found = list(per_line.fee_bases)
+            lines = with_fees("exposed", found, fees_sql(found, "bill_items"))
+        spark.sql(f"SELECT * FROM {lines}").createOrReplaceTempView("per_line")
+        p = render_policy(compile_policy(own), "spark")
         end = incident.end
         assert isinstance(end, datetime)  # an outage's: its last window's end
         days = credit_days(incident.credit_policy, end.date(), calendar_for(incident.root))
@@ -281,10 +297,8 @@ def analyse_spark(
             (ledger_df.repartitionByRange(n_parts, "line_id").sortWithinPartitions("line_id")
              .write.mode("overwrite").parquet(str(parts)))
             say("comparing policies (what-if) on Spark")
-            policies = what_if_policies if what_if_policies is not None else catalogue_policies(incident)
             query = SparkQuery(spark)
-            policies = [roster_spellings(per_line, p) for p in policies]
-            everything, own_at = with_own_policy(roster_spellings(per_line, incident.credit_policy), policies)
+            everything, own_at = with_own_policy(own, policies)
             spark.read.parquet(str(parts)).createOrReplaceTempView("ledger")
             figures, rows = incident_figures(query, "per_line", "ledger", everything, own_at, dialect="spark",
                                              roster=per_line.source.path, say=lambda _msg: say("summarising on Spark"))

@@ -89,6 +89,7 @@ class Incident:
     notes: str = ""
     sources: tuple[str, ...] = ()
     billing: BillingError | None = None
+    bill_items: Path | None = None  # what a policy's fee basis reads (an outage's, optional)
     allow_unmatched: bool = False  # names no roster line has, and windows reaching no line, are listed, not refused
 
     @property
@@ -129,6 +130,9 @@ class Incident:
         if self.windows_file is not None:
             items.append({"role": "windows", "path": self._rel(self.windows_file),
                           "sha256": sha256_file(self.windows_file)})
+        if self.bill_items is not None:
+            items.append({"role": "bill_items", "path": self._rel(self.bill_items),
+                          "sha256": _roster_digest(self.bill_items)})
         items.append({"role": "roster", "path": self._rel(self.roster), "sha256": _roster_digest(self.roster)})
         return items
 
@@ -195,12 +199,14 @@ def _zone(doc: Section, tz_name: str) -> ZoneInfo:
 
 
 def load_incident(
-    path: str | Path, *, roster: str | Path | None = None, bills: str | Path | None = None
+    path: str | Path, *, roster: str | Path | None = None, bills: str | Path | None = None,
+    bill_items: str | Path | None = None,
 ) -> Incident:
     """Read and validate an incident file (and its policy and windows file).
 
     ``roster`` replaces the incident's roster (the CLI's ``--roster``), ``bills`` a billing error's
-    bills file (``--bills``). Every problem found is reported at once (:class:`InputErrors`).
+    bills file (``--bills``), ``bill_items`` an outage's bill items (``--bill-items``: what a
+    policy's ``fee_basis`` reads). Every problem found is reported at once (:class:`InputErrors`).
     """
     path = Path(path)
     doc = Section(read_yaml_mapping(path, "incident"), path, "")
@@ -252,7 +258,13 @@ def load_incident(
                 windows_file = root / windows_file
             windows.extend(found.run(read_windows_file, windows_file, tz, default=[]))
         found.run(aff.done)
+    items_path = found.run(_bill_items_path, doc, path, root, bill_items)
     found.run(doc.done)
+    if policy is not None and not policy.fee_basis.roster and items_path is None and not found.errors:
+        found.errors.append(InputError(
+            str(path), "bill_items", f"policy {policy.id} computes credits on the lines' bills "
+            f"({policy.fee_basis.describe()}), and the incident names no bill items file",
+            "add bill_items: PATH to the incident (or pass --bill-items), or choose a policy on the roster's fee"))
     if not found.errors and not windows:
         found.errors.append(InputError(str(path), "affected", "names no outage window",
                                        "add affected.windows or affected.windows_file"))
@@ -264,8 +276,25 @@ def load_incident(
         id=iid, title=title, kind=kind, timezone=tz_name, policy=policy, roster=roster_path,
         windows=tuple(windows), services=services, path=str(path), root=root,
         windows_file=windows_file, sha256=sha256_file(path), notes=notes, sources=sources,
-        allow_unmatched=allow_unmatched,
+        allow_unmatched=allow_unmatched, bill_items=items_path,
     )
+
+
+def _bill_items_path(doc: Section, path: Path, root: Path, given: str | Path | None) -> Path | None:
+    """``bill_items``: the lines' bill items (optional; relative to the project root)."""
+    if given is not None:
+        items = Path(given)
+    else:
+        written = doc.text("bill_items", None)
+        if written is None:
+            return None
+        items = Path(written)
+        if not items.is_absolute():
+            items = root / items
+    if not path_exists(items):
+        raise InputError(str(path), "bill_items", f"bill items {str(items)!r} not found",
+                         "generate them with `kt-analysis generate` or fix the path")
+    return items
 
 
 def _roster_path(doc: Section, path: Path, root: Path, roster: str | Path | None) -> Path:

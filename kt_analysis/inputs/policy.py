@@ -8,6 +8,7 @@ The format is documented in README.md ("The policy language").
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -17,7 +18,7 @@ from typing import Literal
 from kt_analysis.errors import InputError
 from kt_analysis.inputs.business_days import DEFAULT_YEARS
 from kt_analysis.inputs.names import normalize
-from kt_analysis.inputs.schema import CUSTOMER_TYPES, SERVICES
+from kt_analysis.inputs.schema import CUSTOMER_TYPES, DISCOUNT_ITEMS, ITEM_CATEGORIES, SERVICES
 from kt_analysis.inputs.yamlio import Section, path_exists, read_yaml_mapping, sha256_file
 from kt_analysis.paths import DATA, policies_dir
 
@@ -145,6 +146,87 @@ class Rounding:
     mode: RoundingMode = "floor"
 
 
+MONTH_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+MAX_BILL_MONTHS = 12
+
+ITEM_KO = {
+    "plan": "요금제 기본료", "selective_discount": "선택약정 할인", "bundle_discount": "결합 할인",
+    "long_term_discount": "장기 고객 할인", "add_on": "부가서비스", "equipment_rental": "장비 임대료",
+    "device_instalment": "단말 할부금", "usage": "사용료(통화 등)", "international": "국제전화",
+    "information_fee": "정보이용료", "one_off": "일회성 요금",
+}
+
+
+@dataclass(frozen=True)
+class FeeBasis:
+    """The amount a line's credit is computed on: the roster's ``monthly_fee_krw`` (the default),
+    or the line's bills — fixed bill months, or the months before the incident's, averaged when
+    more than one — counting some bill items only. A discount item left out is added back.
+
+    Averaging stays exact: the basis is the items' sum over ``n`` months, and the credit's one
+    rounding divides by ``n`` as well (fee × minutes ÷ (month minutes × n))."""
+
+    months: tuple[str, ...] = ()  # YYYY-MM; empty with months_before 0: the roster's fee
+    months_before: int = 0  # the N bill months before the month the incident starts in
+    include: tuple[str, ...] | None = None  # the items counted (None: every item not excluded)
+    exclude: tuple[str, ...] = ()
+    without_bill: Literal["refuse", "roster_fee"] = "refuse"
+
+    @property
+    def roster(self) -> bool:
+        return not self.months and not self.months_before
+
+    @property
+    def n_months(self) -> int:
+        return max(1, len(self.months) or self.months_before)
+
+    @property
+    def items(self) -> tuple[str, ...]:
+        """The item categories counted."""
+        chosen = self.include if self.include is not None else ITEM_CATEGORIES
+        return tuple(i for i in chosen if i not in self.exclude)
+
+    @property
+    def column(self) -> str:
+        """The per-line column the credit reads: ``monthly_fee_krw``, or one named after this basis."""
+        if self.roster:
+            return "monthly_fee_krw"
+        key = f"{self.months}|{self.months_before}|{self.items}|{self.without_bill}"
+        return "fee_basis_" + hashlib.sha256(key.encode()).hexdigest()[:12]
+
+    def for_incident(self, start_month: str) -> FeeBasis:
+        """Relative months made fixed: the ``months_before`` months before ``start_month``."""
+        if not self.months_before:
+            return self
+        year, month = int(start_month[:4]), int(start_month[5:7])
+        index = year * 12 + month - 1
+        months = tuple(f"{m // 12:04d}-{m % 12 + 1:02d}" for m in range(index - self.months_before, index))
+        return replace(self, months=months, months_before=0)
+
+    def describe(self) -> str:
+        if self.roster:
+            return "명부의 월정액"
+        if self.months:
+            when = (f"{self.months[0]} 청구액" if len(self.months) == 1
+                    else f"{', '.join(self.months)} 청구액의 평균")
+        else:
+            when = ("장애 전달 청구액" if self.months_before == 1
+                    else f"장애 전 {self.months_before}개월 청구액의 평균")
+        parts = [when]
+        if self.include is not None:
+            parts.append("포함 항목: " + ", ".join(ITEM_KO[i] for i in self.items))
+        elif self.exclude:
+            left = [i for i in self.exclude if i not in DISCOUNT_ITEMS]
+            back = [i for i in self.exclude if i in DISCOUNT_ITEMS]
+            if left:
+                parts.append("제외 항목: " + ", ".join(ITEM_KO[i] for i in left))
+            if back:
+                parts.append("할인 전 금액으로 환원: " + ", ".join(ITEM_KO[i] for i in back))
+        if self.without_bill == "roster_fee":
+            parts.append("청구 내역이 없는 회선은 명부의 월정액")
+        return " · ".join(parts)
+
+
 @dataclass(frozen=True)
 class Delivery:
     method: Literal["bill_credit", "cash_on_request", "cash"] = "bill_credit"
@@ -163,6 +245,7 @@ class Policy:
     hours_per_month: int | Literal["days_in_month"]
     credit: CreditRule
     overrides: tuple[Override, ...] = ()
+    fee_basis: FeeBasis = field(default_factory=FeeBasis)
     rounding: Rounding = field(default_factory=Rounding)
     delivery: Delivery = field(default_factory=Delivery)
     notes: str = ""
@@ -176,11 +259,15 @@ class Policy:
             else "월정액 ÷ (장애가 난 달의 일수 × 24시간)" if self.hours_per_month == "days_in_month"
             else f"월정액 ÷ {self.hours_per_month}시간"
         )
+        if not self.fee_basis.roster:
+            per_hour = per_hour.replace("월정액", "기준 요금")
         lines = [
             f"대상 서비스: {', '.join(self.services)} (그 밖의 서비스는 보상 없음).",
             f"보상 대상: {self.eligibility.describe()}.",
             f"보상액: {self.credit.describe()}; 시간당 요금 = {per_hour}.",
         ]
+        if not self.fee_basis.roster:
+            lines.append(f"기준 요금: {self.fee_basis.describe()}.")
         for o in self.overrides:
             verb = "에 더해" if o.combine == "add" else " 대신"
             elig = f" (대상: {o.eligibility.describe()})" if o.eligibility else ""
@@ -244,6 +331,7 @@ def load_policy(path: str | Path) -> Policy:
         else:
             hours_per_month = hourly.integer("hours_per_month", 720, minimum=24, maximum=31 * 24)
         hourly.done()
+    fee_basis = _fee_basis(doc)
     credit_sec = doc.section("credit")
     credit = _credit_rule(credit_sec, path, allow_extra=True)
     overrides = []
@@ -283,9 +371,59 @@ def load_policy(path: str | Path) -> Policy:
     return Policy(
         id=pid, title=title, sources=sources, services=services, eligibility=eligibility,
         hours_per_month=hours_per_month, credit=credit, overrides=tuple(overrides),
-        rounding=rounding, delivery=delivery, notes=notes, path=str(path),
+        fee_basis=fee_basis, rounding=rounding, delivery=delivery, notes=notes, path=str(path),
         sha256=sha256_file(path),
     )
+
+
+def _fee_basis(doc: Section) -> FeeBasis:
+    """``fee_basis``: ``roster`` (the default), or a mapping naming the bill months and items."""
+    raw = doc.raw("fee_basis", "roster")
+    if raw == "roster":
+        return FeeBasis()
+    if not isinstance(raw, dict):
+        raise doc.error("fee_basis", f"is {raw!r}, not roster or a mapping",
+                        "write fee_basis: roster, or fee_basis: {bills: [\"2021-10\"], exclude: [usage]}")
+    sec = doc.section("fee_basis")
+    if sec.has("bills") == sec.has("bills_before_incident"):
+        raise sec.error("bills", "names the bill months with bills or bills_before_incident, not "
+                        + ("both" if sec.has("bills") else "neither"),
+                        "write bills: [\"2021-10\"] (fixed months) or bills_before_incident: 1 (the month before)")
+    months: tuple[str, ...] = ()
+    before = 0
+    if sec.has("bills"):
+        months = sec.text_list("bills")
+        for i, month in enumerate(months):
+            if not MONTH_PATTERN.match(month):
+                raise InputError(sec.path, f"{sec.key('bills')}[{i}]", f"{month!r} is not a bill month",
+                                 "write months as quoted YYYY-MM, e.g. \"2021-10\"")
+        if len(set(months)) != len(months):
+            raise sec.error("bills", "names a month twice", "list each bill month once")
+        if len(months) > MAX_BILL_MONTHS:
+            raise sec.error("bills", f"names {len(months)} months", f"average at most {MAX_BILL_MONTHS} months")
+        months = tuple(sorted(months))
+    else:
+        before = sec.integer("bills_before_incident", minimum=1, maximum=MAX_BILL_MONTHS)
+    if sec.has("include") and sec.has("exclude"):
+        raise sec.error("exclude", "is given together with include", "name the items counted or those left out, "
+                        "not both")
+    include = sec.text_list("include", None, choices=ITEM_CATEGORIES)
+    exclude = sec.text_list("exclude", (), choices=ITEM_CATEGORIES)
+    basis = FeeBasis(months=months, months_before=before, include=include, exclude=exclude,
+                     without_bill=sec.text("without_bill", "refuse", choices=("refuse", "roster_fee")))
+    if not basis.items:
+        raise sec.error("exclude" if exclude else "include", "leaves no bill item to count",
+                        f"count at least one of {', '.join(ITEM_CATEGORIES)}")
+    if set(basis.items) <= set(DISCOUNT_ITEMS):
+        raise sec.error("include", "counts discounts only (a negative fee)", "include the plan fee as well")
+    sec.done()
+    return basis
+
+
+def for_incident(policy: Policy, start_month: str) -> Policy:
+    """The policy with a fee basis relative to the incident (``bills_before_incident``) made fixed."""
+    basis = policy.fee_basis.for_incident(start_month)
+    return policy if basis is policy.fee_basis else replace(policy, fee_basis=basis)
 
 
 def _check_applied_on(sec: Section, value: str) -> None:

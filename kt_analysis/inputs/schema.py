@@ -43,3 +43,29 @@ BILLS = pa.schema([
     ("amount_krw", pa.int64()),  # whole won
 ])
 BILLS_COLUMNS = tuple(BILLS.names)
+
+# Bill items: one row per line, month and item of the bill — what a credit's fee basis is computed
+# on (a policy's ``fee_basis``). The items of a line's month add up to its bill. Discounts are
+# negative (or 0); every other item is 0 or more.
+ITEM_CATEGORIES = (
+    "plan",                 # 요금제 기본료: the plan's monthly fee
+    "selective_discount",   # 선택약정 할인: 25% off the plan for a 12/24-month commitment (mobile)
+    "bundle_discount",      # 결합 할인: mobile + internet (+ TV) bundles
+    "long_term_discount",   # 장기 고객 할인
+    "add_on",               # 부가서비스: add-on services
+    "equipment_rental",     # 장비 임대료: modem, Wi-Fi router, set-top box
+    "device_instalment",    # 단말 할부금: the handset's instalment
+    "usage",                # 사용료: calls, data and messages beyond the plan
+    "international",        # 국제전화
+    "information_fee",      # 정보이용료: content and micro-payments billed with the phone bill
+    "one_off",              # 일회성 요금: installation, changes, one-time purchases
+)
+DISCOUNT_ITEMS = ("selective_discount", "bundle_discount", "long_term_discount")
+BILL_ITEMS = pa.schema([
+    ("line_id", pa.int64()),
+    ("bill_month", pa.string()),  # YYYY-MM
+    ("item", pa.string()),  # one of ITEM_CATEGORIES
+    ("amount_krw", pa.int64()),  # whole won; a discount is negative
+])
+BILL_ITEMS_COLUMNS = tuple(BILL_ITEMS.names)
+

@@ -1,11 +1,12 @@
 """The calibrated synthetic roster: deterministic, chunked, and sized like KT.
 
-Four things live here:
+Five things live here:
 
 - :func:`facilities` — about 3,000 synthetic central offices spread over the 17 시·도 (and
   Seoul's 25 구) by resident-registration population;
 - :func:`generate_roster` — one row per service line, written to Parquet in bounded memory;
-- :func:`generate_bills` — one bill per line per month for a roster, streamed the same way;
+- :func:`generate_bills` — one bill per line per month for a roster, streamed the same way, and
+  :func:`generate_bill_items` — the same bills item by item (plan, discounts, add-ons, usage …);
 - :func:`ahyeon_windows` — per-facility restoration windows of the 2018-11-24 Ahyeon fire.
 
 Every figure below says where it comes from. ``data/SOURCES.md`` section numbers
@@ -37,7 +38,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from kt_analysis.errors import InputError
-from kt_analysis.inputs.schema import BILLS, CUSTOMER_TYPES, GENERATED_ROSTER, PAYMENT_METHODS, SERVICES
+from kt_analysis.inputs.schema import (
+    BILL_ITEMS,
+    BILLS,
+    CUSTOMER_TYPES,
+    DISCOUNT_ITEMS,
+    GENERATED_ROSTER,
+    ITEM_CATEGORIES,
+    PAYMENT_METHODS,
+    SERVICES,
+)
 
 __all__ = [
     "BILLS_SCHEMA",
@@ -50,6 +60,7 @@ __all__ = [
     "ahyeon_windows",
     "facilities",
     "bill_months",
+    "generate_bill_items",
     "generate_bills",
     "generate_roster",
 ]
@@ -332,6 +343,15 @@ def _discounted(price: int, factor: float) -> int:
 
 
 def _mobile_entries() -> list[tuple[str, int, float]]:
+    return [(label, fee, share) for label, fee, share, _ in _mobile_plans()]
+
+
+# 선택약정 (selective agreement): 25% off the plan's list price; with a family bundle, 50% in all.
+_SELECTIVE_FACTOR = 0.75
+
+
+def _mobile_plans() -> list[tuple[str, int, float, int]]:
+    """Mobile plans: (label, fee after discounts, share of mobile lines, list price)."""
     # IoT/wearables are ~16% of KT mobile lines (2.89M IoT of 17.7M, facts §6); their fees are
     # an assumption. Handsets: 5G is ~45% (end-2021) to ~60% (2022) of handsets: 50% used here.
     # 5G 베이직/스페셜/프리미엄 80,000/100,000/130,000 are KT's launch prices (facts §6); the
@@ -359,14 +379,14 @@ def _mobile_entries() -> list[tuple[str, int, float]]:
         ("LTE 데이터ON 비디오", 69_000, 0.12),
         ("LTE 데이터ON 프리미엄", 89_000, 0.03),
     ]
-    discounts = [("", 1.0, 0.25), (" (선택약정)", 0.75, 0.45), (" (선택약정+결합)", 0.50, 0.30)]
+    discounts = [("", 1.0, 0.25), (" (선택약정)", _SELECTIVE_FACTOR, 0.45), (" (선택약정+결합)", 0.50, 0.30)]
     iot_share, g5_share = 0.16, 0.50
-    out = [(label, fee, iot_share * w) for label, fee, w in iot]
+    out = [(label, fee, iot_share * w, fee) for label, fee, w in iot]
     for family, family_share in ((g5, g5_share), (lte, 1 - g5_share)):
         for label, price, w in family:
             for suffix, factor, dw in discounts:
                 share = (1 - iot_share) * family_share * w * dw
-                out.append((label + suffix, _discounted(price, factor), share))
+                out.append((label + suffix, _discounted(price, factor), share, price))
     return out
 
 
@@ -433,6 +453,28 @@ _PLAN_FEE_ARRAY = np.array(_PLAN_FEES, dtype=np.int64)
 
 PLAN_FEES: dict[str, int] = dict(zip(_PLAN_LABELS, _PLAN_FEES, strict=True))
 """Every plan label the generator uses, with its monthly fee in won."""
+
+
+def _plan_items() -> dict[str, tuple[int, int, int]]:
+    """Each plan's fee as bill items: (list price, 선택약정 discount, bundle discount), adding up to
+    its fee. The list price is the price before the discounts the label names: a mobile plan's
+    price without 선택약정 or family bundle, an internet plan's price without the bundle (the
+    contract price: the generator has no long-term discount). 선택약정 is 25% of the list price
+    (the fee is rounded down to 10 won, so the discount is 25% rounded up to 10 won); the family
+    bundle takes the rest of the fee's 50% off; an internet bundle the bundled price's difference.
+    """
+    items = {label: (fee, 0, 0) for label, fee in PLAN_FEES.items()}
+    for label, fee, _, price in _mobile_plans():
+        if "선택약정" in label:
+            selective = _discounted(price, _SELECTIVE_FACTOR) - price
+            items[label] = (price, selective, fee - price - selective)
+    for label, alone, with_bundle, _ in _INTERNET_PLANS:
+        items[label + " (결합)"] = (alone, 0, with_bundle - alone)
+    assert all(sum(v) == PLAN_FEES[k] and v[1] <= 0 and v[2] <= 0 for k, v in items.items())
+    return items
+
+
+_PLAN_ITEMS = _plan_items()
 
 # --------------------------------------------------------------------------------------------
 # Names and phone numbers (synthetic personal data)
@@ -963,11 +1005,45 @@ def _line_kinds(service: pa.Array, plan: pa.Array | None, fee: np.ndarray) -> np
     return kind
 
 
-def _bill_amounts(keys: np.ndarray, kind: np.ndarray, fee: np.ndarray, month: int) -> np.ndarray:
-    """Each line's bill in calendar month ``month`` (months since year 0), whole won, ends in 0."""
+# Bill items: the parts of a bill under the names of ITEM_CATEGORIES. One definition of a bill,
+# _bill_parts, feeds both generate_bills (which sums the parts) and generate_bill_items (which
+# keeps them apart), so a line's items always add up to its bill.
+_ITEM = {name: i for i, name in enumerate(ITEM_CATEGORIES)}
+_ITEM_ARRAY = pa.array(ITEM_CATEGORIES, type=pa.string())
+_PLAN, _SELECTIVE, _BUNDLE = _ITEM["plan"], _ITEM["selective_discount"], _ITEM["bundle_discount"]
+_FEE_ITEMS = [_PLAN, *(_ITEM[name] for name in DISCOUNT_ITEMS)]  # together: the line's fee
+_ADD_ON, _RENTAL, _INSTALMENT = _ITEM["add_on"], _ITEM["equipment_rental"], _ITEM["device_instalment"]
+_USAGE, _INTERNATIONAL, _INFORMATION, _ONE_OFF = (
+    _ITEM["usage"], _ITEM["international"], _ITEM["information_fee"], _ITEM["one_off"])
+_CREDIT = -1  # the last part of a bill: subtracted, and netted against the other items
+
+# Where the two differences between a bill and its items' sum are taken off (see _bill_item_amounts);
+# "plan" stands for the line's fee (plan with its discounts), never taken below 0.
+# 1. The 10-won cut (10원 미만 절사, plus the rounding up of fractional charges to the won: under 13
+#    won): off the usage item first, else the information fee, else the one-off charge. Only
+#    those hold fractional charges (calls, metered calls, content, one-offs, each ≥ 110 won), so on a
+#    generated roster the cut never reaches the items after them (it can on a roster whose fee does
+#    not end in 0: the fee's last digits are cut, as on the bill).
+_CUT_ORDER = tuple(_ITEM[name] for name in (
+    "usage", "information_fee", "one_off", "international", "device_instalment", "equipment_rental",
+    "add_on", "plan"))
+# 2. The month's credit (points, promotions, earlier outage credits), as far as it reduced the bill
+#    (a bill never goes below 0): the contract has no credit item and allows negative amounts on
+#    discounts only, so the credit is netted against the month's other charges, first those that
+#    fee bases leave out (one-off charges, international, information fees, usage, instalments),
+#    and only then the recurring fee items (rental, add-ons, and last the plan: its discounts stay
+#    as they are and the plan item goes down, never below what makes plan + discounts 0).
+_CREDIT_ORDER = tuple(_ITEM[name] for name in (
+    "one_off", "international", "information_fee", "usage", "device_instalment", "equipment_rental",
+    "add_on", "plan"))
+
+
+def _bill_parts(keys: np.ndarray, kind: np.ndarray, month: int) -> Iterator[tuple[int, np.ndarray]]:
+    """What calendar ``month`` (months since year 0) adds to each line's fee, in the order the bill
+    adds it: ``(item, won)`` with ``item`` an index of ITEM_CATEGORIES and ``won`` float64 ≥ 0; the
+    last part is the credit, ``(_CREDIT, won)``, which the bill subtracts."""
     handset = (kind == _KIND_HANDSET) | (kind == _KIND_HANDSET_CAPPED)
     iptv = kind == _KIND_IPTV
-    amount = fee.astype(np.float64)
 
     # The line's traits: streams 0-4, the same every month.
     t0, t1 = _uniforms(keys, 0)
@@ -975,8 +1051,8 @@ def _bill_amounts(keys: np.ndarray, kind: np.ndarray, fee: np.ndarray, month: in
     t4, t5 = _uniforms(keys, 2)
     t6, t7 = _uniforms(keys, 3)
     t8, _ = _uniforms(keys, 4)
-    amount += np.where(handset & (t0 < _ADDON_SHARE), _menu(t1, _ADDON_KRW), 0.0)
-    amount += np.where((kind == _KIND_INTERNET) & (t0 < _RENTAL_SHARE), _menu(t1, _RENTAL_KRW), 0.0)
+    yield _ADD_ON, np.where(handset & (t0 < _ADDON_SHARE), _menu(t1, _ADDON_KRW), 0.0)
+    yield _RENTAL, np.where((kind == _KIND_INTERNET) & (t0 < _RENTAL_SHARE), _menu(t1, _RENTAL_KRW), 0.0)
     # Device instalments come in cycles: `term` months paying, then `gap` months without, phase
     # drawn per line; 24-month terms for 40% of buyers, 36 for the rest.
     term = np.where(t4 < 0.4, 24, 36)
@@ -984,7 +1060,7 @@ def _bill_amounts(keys: np.ndarray, kind: np.ndarray, fee: np.ndarray, month: in
     paying = handset & (t2 < _INSTALMENT_SHARE) & ((month + (t6 * cycle).astype(np.int64)) % cycle < term)
     price = _log_uniform(t3, _DEVICE_PRICE_KRW)
     instalment = np.floor(price * (1 + _INSTALMENT_APR * (term + 1) / 24) / term / 10) * 10
-    amount += np.where(paying, instalment, 0.0)
+    yield _INSTALMENT, np.where(paying, instalment, 0.0)
 
     # This month's draws: streams 16 + 8 × month + 0..5.
     base = 16 + 8 * month
@@ -995,22 +1071,102 @@ def _bill_amounts(keys: np.ndarray, kind: np.ndarray, fee: np.ndarray, month: in
     u8, u9 = _uniforms(keys, base + 4)
     u10, u11 = _uniforms(keys, base + 5)
     caller = handset & (t7 < _CALLER_SHARE)
-    amount += np.where(caller & (u4 < _CALL_RATE), _log_uniform(u5, _CALL_KRW), 0.0)
+    yield _USAGE, np.where(caller & (u4 < _CALL_RATE), _log_uniform(u5, _CALL_KRW), 0.0)
     content = handset & (t8 < _CONTENT_SHARE)
-    amount += np.where(content & (u6 < _CONTENT_RATE), _log_uniform(u7, _CONTENT_KRW), 0.0)
-    amount += np.where((kind == _KIND_HANDSET_CAPPED) & (u8 < _TOPUP_RATE), _menu(u9, _TOPUP_KRW), 0.0)
+    yield _INFORMATION, np.where(content & (u6 < _CONTENT_RATE), _log_uniform(u7, _CONTENT_KRW), 0.0)
+    yield _USAGE, np.where((kind == _KIND_HANDSET_CAPPED) & (u8 < _TOPUP_RATE), _menu(u9, _TOPUP_KRW), 0.0)
     roaming = handset & (u10 < _ROAMING_RATE * _ROAMING_SEASON[month % 12])
-    amount += np.where(roaming, _ROAMING_DAY_KRW * (1 + (u11 * 9).astype(np.int64)), 0.0)
+    yield _INTERNATIONAL, np.where(roaming, _ROAMING_DAY_KRW * (1 + (u11 * 9).astype(np.int64)), 0.0)
     vod_rate = _VOD_RATE[0] + (_VOD_RATE[1] - _VOD_RATE[0]) * t7
     buys = iptv & (t6 < _VOD_SHARE) & (u4 < vod_rate)
-    amount += np.where(buys, _menu(u5, _VOD_KRW) * (1 + (u6 * 3).astype(np.int64)), 0.0)
-    amount += np.where((kind == _KIND_LANDLINE_METERED) & (u4 < _METERED_RATE), _log_uniform(u5, _METERED_KRW), 0.0)
-    amount += np.where((kind == _KIND_LANDLINE_FLAT) & (u4 < _FLAT_EXTRA_RATE), _log_uniform(u5, _FLAT_EXTRA_KRW), 0.0)
+    yield _INFORMATION, np.where(buys, _menu(u5, _VOD_KRW) * (1 + (u6 * 3).astype(np.int64)), 0.0)
+    metered = (kind == _KIND_LANDLINE_METERED) & (u4 < _METERED_RATE)
+    yield _USAGE, np.where(metered, _log_uniform(u5, _METERED_KRW), 0.0)
+    flat_extra = (kind == _KIND_LANDLINE_FLAT) & (u4 < _FLAT_EXTRA_RATE)
+    yield _USAGE, np.where(flat_extra, _log_uniform(u5, _FLAT_EXTRA_KRW), 0.0)
 
-    amount += np.where(u0 < _ONE_OFF_RATE, _log_uniform(u1, _ONE_OFF_KRW), 0.0)
-    amount -= np.where(u2 < _CREDIT_RATE, _log_uniform(u3, _CREDIT_KRW), 0.0)
+    yield _ONE_OFF, np.where(u0 < _ONE_OFF_RATE, _log_uniform(u1, _ONE_OFF_KRW), 0.0)
+    yield _CREDIT, np.where(u2 < _CREDIT_RATE, _log_uniform(u3, _CREDIT_KRW), 0.0)
+
+
+def _whole_tens(amount: np.ndarray) -> np.ndarray:
     # Under 10 won is cut (10원 미만 절사); a credit never takes a bill below zero.
     return np.maximum(np.floor(amount / 10), 0).astype(np.int64) * 10
+
+
+def _bill_amounts(keys: np.ndarray, kind: np.ndarray, fee: np.ndarray, month: int) -> np.ndarray:
+    """Each line's bill in calendar month ``month`` (months since year 0), whole won, ends in 0."""
+    amount = fee.astype(np.float64)
+    for item, won in _bill_parts(keys, kind, month):
+        if item == _CREDIT:
+            amount -= won
+        else:
+            amount += won
+    return _whole_tens(amount)
+
+
+def _fee_items(plan: pa.Array | None, fee: np.ndarray) -> np.ndarray:
+    """Each line's fee as (plan, selective_discount, bundle_discount) items, shape (n, 3).
+
+    A catalogue plan whose fee is the catalogue's is split into list price and discounts
+    (:func:`_plan_items`); any other line (no plan column, an unknown plan, another fee) has its
+    whole fee as the plan item."""
+    out = np.zeros((len(fee), 3), dtype=np.int64)
+    out[:, 0] = fee
+    if plan is None:
+        return out
+    plan = plan.dictionary_encode() if not pa.types.is_dictionary(plan.type) else plan
+    unknown = (-1, 0, 0)
+    table = np.array([_PLAN_ITEMS.get(label, unknown) if label is not None else unknown
+                      for label in plan.dictionary.to_pylist()] + [unknown], dtype=np.int64)
+    index = np.where(plan.indices.is_null().to_numpy(zero_copy_only=False), len(table) - 1,
+                     plan.indices.to_numpy(zero_copy_only=False))
+    parts = table[index]
+    known = (parts[:, 0] >= 0) & (parts.sum(axis=1) == fee)
+    out[known] = parts[known]
+    return out
+
+
+def _take_off(items: np.ndarray, amount: np.ndarray, order: tuple[int, ...]) -> None:
+    """Take ``amount`` (≥ 0 per line) off ``items`` in place, item after item in ``order``, none
+    below 0 (the plan: the fee, plan plus discounts, not below 0)."""
+    if (amount < 0).any():
+        raise AssertionError("bill items: a negative amount to take off")
+    left = amount.copy()
+    for item in order:
+        if not left.any():
+            return
+        room = items[:, _FEE_ITEMS].sum(axis=1) if item == _PLAN else items[:, item]
+        take = np.minimum(left, room)
+        items[:, item] -= take
+        left -= take
+    if left.any():
+        raise AssertionError("bill items: more to take off than the items hold")
+
+
+def _bill_item_amounts(keys: np.ndarray, kind: np.ndarray, fee: np.ndarray, month: int,
+                       fee_items: np.ndarray, items: np.ndarray) -> None:
+    """Each line's bill in ``month`` as items, written into ``items`` (int64, shape (n,
+    len(ITEM_CATEGORIES))): each row adds up to the line's :func:`_bill_amounts` exactly.
+
+    Every charge goes to its item rounded up to the whole won, so before the credit the items add
+    up to the bill plus the 10-won cut (≥ 0); the cut and then the credit are taken off as
+    _CUT_ORDER and _CREDIT_ORDER say."""
+    items[:] = 0
+    items[:, [_PLAN, _SELECTIVE, _BUNDLE]] = fee_items
+    # The same sum, in the same order, as _bill_amounts: the same bill to the last bit.
+    amount = fee.astype(np.float64)
+    before_credit = _whole_tens(amount)
+    for item, won in _bill_parts(keys, kind, month):
+        if item == _CREDIT:
+            before_credit = _whole_tens(amount)
+            amount -= won
+        else:
+            amount += won
+            items[:, item] += np.ceil(won).astype(np.int64)
+    bill = _whole_tens(amount)
+    _take_off(items, items.sum(axis=1) - before_credit, _CUT_ORDER)
+    _take_off(items, before_credit - bill, _CREDIT_ORDER)
 
 
 def _line_keys(line_id: np.ndarray, seed: int) -> np.ndarray:
@@ -1027,6 +1183,9 @@ _BILLS_PARQUET_OPTIONS = {
     "version": "2.6",
     "data_page_version": "1.0",
 }
+_ITEMS_PARQUET_OPTIONS = {**_BILLS_PARQUET_OPTIONS, "use_dictionary": ["bill_month", "item"]}
+_ITEMS_ROW_GROUP = 1 << 20  # rows; fixed, part of the byte-for-byte determinism
+_ITEMS_CHUNK = 250_000  # line-months per chunk by default: bounds the memory of a chunk
 
 
 def _open_roster_for_bills(path: Path) -> tuple[pq.ParquetFile, list[str]]:
@@ -1046,7 +1205,20 @@ def _open_roster_for_bills(path: Path) -> tuple[pq.ParquetFile, list[str]]:
     return roster, columns
 
 
-def _bill_chunk(batch: pa.RecordBatch, path: Path, seed: int, month: int, label: pa.Array) -> pa.Table:
+def _out_dir(out_dir: str | Path, file_name: str) -> Path:
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError(str(out), "--out", "is a file, not a directory", f"give a directory for {file_name}")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(str(out), "--out", f"cannot create the directory ({exc.strerror})",
+                         "choose a writable directory") from exc
+    return out
+
+
+def _batch_lines(batch: pa.RecordBatch, path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, pa.Array | None]:
+    """A roster batch's line ids, fees, line kinds and plans (None without a plan column)."""
     for column in ("line_id", "monthly_fee_krw"):
         nulls = batch.column(column).null_count
         if nulls:
@@ -1056,10 +1228,62 @@ def _bill_chunk(batch: pa.RecordBatch, path: Path, seed: int, month: int, label:
     if (fee < 0).any():
         raise InputError(str(path), "monthly_fee_krw", "has negative fees", "fees are won ≥ 0")
     plan = batch.column("plan") if "plan" in batch.schema.names else None
-    kind = _line_kinds(batch.column("service"), plan, fee)
+    return line_id, fee, _line_kinds(batch.column("service"), plan, fee), plan
+
+
+def _bill_chunk(batch: pa.RecordBatch, path: Path, seed: int, month: int, label: pa.Array) -> tuple[pa.Table, int]:
+    line_id, fee, kind, _ = _batch_lines(batch, path)
     amounts = _bill_amounts(_line_keys(line_id, seed), kind, fee, month)
     months = pa.DictionaryArray.from_arrays(np.zeros(len(line_id), dtype=np.int32), label).cast(pa.string())
-    return pa.Table.from_arrays([pa.array(line_id), months, pa.array(amounts)], schema=BILLS_SCHEMA)
+    table = pa.Table.from_arrays([pa.array(line_id), months, pa.array(amounts)], schema=BILLS_SCHEMA)
+    return table, table.num_rows
+
+
+def _write_in_order(
+    target: Path,
+    schema: pa.Schema,
+    options: dict[str, object],
+    jobs: Iterator[Callable[[], tuple[pa.Table, int]]],
+    row_group_size: int,
+    total: int,
+    progress: Callable[[int, int], None] | None,
+) -> Path:
+    """Run ``jobs`` (each gives a table and how many units of ``total`` it did) on a few threads and
+    write their tables to ``target`` in the order of ``jobs``; the file appears atomically."""
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".parquet.tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        done = 0
+        # numpy releases the GIL: chunks are computed on a few threads and written in order, with
+        # at most one chunk per thread waiting besides the one being written (memory stays bounded).
+        workers = max(1, min(4, os.cpu_count() or 1))
+        with (
+            pq.ParquetWriter(str(tmp), schema, **options) as writer,
+            ThreadPoolExecutor(max_workers=workers) as pool,
+        ):
+            pending: deque[Future[tuple[pa.Table, int]]] = deque()
+
+            def write_oldest() -> None:
+                nonlocal done
+                chunk, units = pending.popleft().result()
+                writer.write_table(chunk, row_group_size=row_group_size)
+                done += units
+                if progress is not None:
+                    progress(done, total)
+
+            for job in jobs:
+                pending.append(pool.submit(job))
+                while len(pending) > workers:
+                    write_oldest()
+            while pending:
+                write_oldest()
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return target
 
 
 def generate_bills(
@@ -1083,6 +1307,7 @@ def generate_bills(
     micropayments, data top-ups, seasonal roaming, VODs, metered landline calls), device
     instalments, a few one-off charges and credits; about 37.5% of lines
     (:data:`BILL_SAME_AMOUNT_SHARE`) have exactly the same amount in two given months.
+    :func:`generate_bill_items` gives the same bills item by item.
 
     The same ``(roster, seed)`` gives the same bytes; a line's bill for a calendar month does not
     depend on ``chunk_lines``, ``first_month``, ``months`` nor the order of the roster.
@@ -1094,50 +1319,93 @@ def generate_bills(
     first, months = _month_index(labels[0], "--first-month", ""), len(labels)
     chunk_lines = _check_whole(chunk_lines, "chunk_lines", 1, "use a positive chunk size")
     roster, columns = _open_roster_for_bills(roster_file)
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise InputError(str(out), "--out", "is a file, not a directory", "give a directory for bills.parquet")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(str(out), "--out", f"cannot create the directory ({exc.strerror})",
-                         "choose a writable directory") from exc
+    out = _out_dir(out_dir, "bills.parquet")
 
-    total = roster.metadata.num_rows * months
-    target = out / "bills.parquet"
-    fd, tmp_name = tempfile.mkstemp(prefix=".bills.", suffix=".parquet.tmp", dir=out)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        done = 0
-        # numpy releases the GIL: chunks are computed on a few threads and written in order, with
-        # at most one chunk per thread waiting besides the one being written (memory stays bounded).
-        workers = max(1, min(4, os.cpu_count() or 1))
-        with (
-            pq.ParquetWriter(str(tmp), BILLS_SCHEMA, **_BILLS_PARQUET_OPTIONS) as writer,
-            ThreadPoolExecutor(max_workers=workers) as pool,
-        ):
-            pending: deque[Future[pa.Table]] = deque()
+    def jobs() -> Iterator[Callable[[], tuple[pa.Table, int]]]:
+        for month in range(first, first + months):
+            label = pa.array([_month_label(month)], type=pa.string())
+            for batch in roster.iter_batches(batch_size=chunk_lines, columns=columns):
+                yield functools.partial(_bill_chunk, batch, roster_file, seed, month, label)
 
-            def write_oldest() -> None:
-                nonlocal done
-                chunk = pending.popleft().result()
-                writer.write_table(chunk, row_group_size=chunk_lines)
-                done += chunk.num_rows
-                if progress is not None:
-                    progress(done, total)
+    return _write_in_order(out / "bills.parquet", BILLS_SCHEMA, _BILLS_PARQUET_OPTIONS, jobs(), chunk_lines,
+                           roster.metadata.num_rows * months, progress)
 
-            for month in range(first, first + months):
-                label = pa.array([_month_label(month)], type=pa.string())
-                for batch in roster.iter_batches(batch_size=chunk_lines, columns=columns):
-                    pending.append(pool.submit(_bill_chunk, batch, roster_file, seed, month, label))
-                    while len(pending) > workers:
-                        write_oldest()
-            while pending:
-                write_oldest()
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return target
+
+def _item_months(months: object) -> list[int]:
+    """The bill items' months, as month indices in calendar order, or InputError."""
+    fix = "pass a list of months, e.g. months=['2021-10'] or ['2018-08', '2018-09', '2018-10']"
+    if isinstance(months, str) or not isinstance(months, list | tuple) or not months:
+        raise InputError("months", "", f"must be a non-empty list of months YYYY-MM, got {months!r}", fix)
+    index = sorted({_month_index(m, "months", "") for m in months})
+    if len(index) != len(months):
+        raise InputError("months", "", f"lists a month twice: {list(months)!r}", "give each month once")
+    return index
+
+
+def _items_chunk(batch: pa.RecordBatch, path: Path, seed: int, months: tuple[int, ...],
+                 labels: pa.Array) -> tuple[pa.Table, int]:
+    """A roster batch's bill items: rows by line (roster order), then month, then item."""
+    line_id, fee, kind, plan = _batch_lines(batch, path)
+    keys = _line_keys(line_id, seed)
+    fee_items = _fee_items(plan, fee)
+    n_items = len(ITEM_CATEGORIES)
+    amounts = np.empty((len(line_id), len(months), n_items), dtype=np.int64)
+    for j, month in enumerate(months):
+        _bill_item_amounts(keys, kind, fee, month, fee_items, amounts[:, j, :])
+    # Only the items a bill has; but a month whose items are all 0 (a bill of 0: a 0-won plan, or a
+    # credit as large as the bill) keeps its plan item, at 0, so every line has a bill every month.
+    keep = amounts != 0
+    keep[:, :, _PLAN] |= ~keep.any(axis=2)
+    where = np.flatnonzero(keep)  # row-major: line, month, item
+    columns = [
+        pa.array(line_id[where // (len(months) * n_items)]),
+        labels.take(pa.array(((where // n_items) % len(months)).astype(np.int32))),
+        _ITEM_ARRAY.take(pa.array((where % n_items).astype(np.int32))),
+        pa.array(amounts.reshape(-1)[where]),
+    ]
+    return pa.Table.from_arrays(columns, schema=BILL_ITEMS), len(line_id) * len(months)
+
+
+def generate_bill_items(
+    roster_path: str | Path,
+    seed: int,
+    out_dir: str | Path,
+    *,
+    months: list[str],
+    chunk_lines: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Path:
+    """Write the items of each roster line's bill in each of ``months`` to ``out_dir/bill_items.parquet``.
+
+    Columns as :data:`kt_analysis.inputs.schema.BILL_ITEMS`: ``line_id``, ``bill_month``
+    (``YYYY-MM``), ``item`` (one of ``ITEM_CATEGORIES``), ``amount_krw`` (whole won; the discount
+    items ≤ 0, every other item ≥ 0). Only items other than 0 are written, except that a bill of 0
+    keeps a ``plan`` row of 0, so every line has a bill in every month. Rows come by line in
+    roster order (ascending ``line_id`` for a generated roster), then month (calendar order), then
+    item (the order of ``ITEM_CATEGORIES``).
+
+    The items of a line's month add up exactly to the ``amount_krw`` :func:`generate_bills` writes
+    for that line and month with the same seed: both come from one definition of a bill. The
+    plan's fee is split into the list price and the discounts its label names (``(선택약정)``: 25%
+    of the list price; ``(결합)``: the bundle's difference); there is no long-term discount. How the
+    10-won cut and the month's credit are placed: see ``data/README.md``, "Bill items".
+
+    ``months`` is a list of ``YYYY-MM`` (any months, each once). The roster is read once, in
+    batches of ``chunk_lines`` lines (by default 250,000 line-months per batch), so memory does
+    not grow with it; ``progress(done, total)`` counts line-months done. The same
+    ``(roster, seed, months, chunk_lines)`` gives the same bytes; a line's items do not depend on
+    the other months asked for, nor on ``chunk_lines``. The file appears atomically.
+    """
+    roster_file = Path(roster_path)
+    seed = _check_whole(seed, "--seed", 0, "use a non-negative integer seed")
+    index = _item_months(months)
+    if chunk_lines is None:
+        chunk_lines = max(1, _ITEMS_CHUNK // len(index))
+    chunk_lines = _check_whole(chunk_lines, "chunk_lines", 1, "use a positive chunk size")
+    roster, columns = _open_roster_for_bills(roster_file)
+    out = _out_dir(out_dir, "bill_items.parquet")
+    labels = pa.array([_month_label(m) for m in index], type=pa.string())
+    jobs = (functools.partial(_items_chunk, batch, roster_file, seed, tuple(index), labels)
+            for batch in roster.iter_batches(batch_size=chunk_lines, columns=columns))
+    return _write_in_order(out / "bill_items.parquet", BILL_ITEMS, _ITEMS_PARQUET_OPTIONS, jobs, _ITEMS_ROW_GROUP,
+                           roster.metadata.num_rows * len(index), progress)

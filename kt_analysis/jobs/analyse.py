@@ -15,7 +15,7 @@ import duckdb
 
 from kt_analysis.dbrow import connect, one_row, quote
 from kt_analysis.engine.billing import write_billing_ledger
-from kt_analysis.engine.duckdb_engine import Progress, prepare, roster_spellings, write_ledger
+from kt_analysis.engine.duckdb_engine import Progress, add_fees, prepare, roster_spellings, write_ledger
 from kt_analysis.engine.figures import BREAKDOWNS, DuckDBQuery, incident_figures, ledger_figures, with_own_policy
 from kt_analysis.engine.spark_engine import analyse_spark
 from kt_analysis.errors import InputError, RunError
@@ -25,6 +25,7 @@ from kt_analysis.inputs.policy import Policy
 from kt_analysis.inputs.roster import open_roster, validate_roster
 from kt_analysis.rules.timeline import credit_days
 from kt_analysis.summary.billing import build_billing_summary
+from kt_analysis.summary.model import BillingSummary, OutageSummary, Summary
 from kt_analysis.summary.outage import build_summary, write_json
 
 ENGINES = ("duckdb", "spark")
@@ -34,7 +35,7 @@ def analyse(
     incident: Incident, out_dir: Path, *, what_if_policies: list[Policy] | None = None,
     progress: Progress | None = None, threads: int | None = None, engine: str = "duckdb",
     spark_master: str | None = None, spark: Any = None,
-) -> dict[str, Any]:
+) -> Summary:
     """Run the per-line pass for ``incident``: writes ``ledger.parquet`` and ``summary.json`` in
     ``out_dir`` and returns the summary. The ledger's credit sum equals the summary's total.
 
@@ -62,17 +63,19 @@ def analyse(
     try:
         say("reading and checking the roster")
         per_line = prepare(incident, con)
+        own = roster_spellings(per_line, incident.credit_policy)
+        policies = [roster_spellings(per_line, p) for p in
+                    (what_if_policies if what_if_policies is not None else catalogue_policies(incident))]
+        left_out = {s.policy_id for s in add_fees(per_line, incident, [own, *policies])}
+        policies = [p for p in policies if p.id not in left_out]
         say(f"roster: {per_line.roster_lines:,} lines; computing credits per line")
         ledger = out_dir / "ledger.parquet"
         end = incident.end
         assert isinstance(end, datetime)  # an outage's: its last window's end
         days = credit_days(incident.credit_policy, end.date(), calendar_for(incident.root))
-        write_ledger(per_line, roster_spellings(per_line, incident.credit_policy), ledger,
-                     days=days)
+        write_ledger(per_line, own, ledger, days=days)
         say("comparing policies (what-if)")
-        policies = what_if_policies if what_if_policies is not None else catalogue_policies(incident)
-        own = roster_spellings(per_line, incident.credit_policy)
-        everything, own_at = with_own_policy(own, [roster_spellings(per_line, p) for p in policies])
+        everything, own_at = with_own_policy(own, policies)
         figures, rows = incident_figures(DuckDBQuery(con), per_line.sql, f"read_parquet({quote(ledger)})",
                                          everything, own_at, dialect="duckdb", roster=per_line.source.path, say=say)
         summary = build_summary(incident, figures, per_line.roster_lines, rows[:len(policies)], per_line)
@@ -101,7 +104,7 @@ def _agree(left_name: str, left: dict[str, Any], right_name: str, right: dict[st
                            f"{int(right[key]):,} {unit} in {right_name} — {NOT_PUBLISHED}")
 
 
-def _reconcile(con: duckdb.DuckDBPyConnection, ledger: Path, summary: dict[str, Any],
+def _reconcile(con: duckdb.DuckDBPyConnection, ledger: Path, summary: OutageSummary,
                computed: dict[str, int]) -> None:
     """Independent accounts of the incident's lines agree before anything is published: the
     per-line pass over the roster (the own policy's lines, eligible lines and total, computed in
@@ -109,15 +112,15 @@ def _reconcile(con: duckdb.DuckDBPyConnection, ledger: Path, summary: dict[str, 
     its breakdowns. A mismatch is a :class:`RunError` naming both figures."""
     read_back = ledger_figures(con, ledger)
     _agree("the per-line pass over the roster", computed, "the ledger file read back", read_back)
-    totals = {key: summary[key] for key, _ in RECONCILED}
+    totals = {key: getattr(summary, key) for key, _ in RECONCILED}
     _agree("the ledger file read back", read_back, "the summary", totals)
     for by in BREAKDOWNS:
-        parts = summary[f"by_{by}"].values()
-        sums = {key: sum(int(part[key]) for part in parts) for key, _ in RECONCILED}
+        parts = summary.breakdown(by).values()
+        sums = {key: sum(getattr(part, key) for part in parts) for key, _ in RECONCILED}
         _agree("the summary's totals", totals, f"the sum of the summary's by_{by}", sums)
 
 
-def analyse_billing(incident: Incident, out_dir: Path, *, say: Progress, threads: int | None = None) -> dict[str, Any]:
+def analyse_billing(incident: Incident, out_dir: Path, *, say: Progress, threads: int | None = None) -> BillingSummary:
     """A billing error: the per-line ledger of charges, reversals and re-charges, and its summary.
 
     Money is checked line by line before anything is published: what was charged wrongly is
@@ -155,7 +158,7 @@ def analyse_billing(incident: Incident, out_dir: Path, *, say: Progress, threads
                            f"{int(bad[5]):,} won owed) — {NOT_PUBLISHED}")
         say("summarising")
         summary = build_billing_summary(incident, con, ledger, n, plan)
-        if summary["affected_lines"] == 0:
+        if summary.affected_lines == 0:
             say("no line matches the error's payment methods and bill months")
         _reconcile_billing(con, ledger, summary, plan)
         write_json(summary, out_dir / "summary.json")
@@ -171,16 +174,16 @@ BILLING_RECONCILED = (("affected_lines", "lines"), ("charged_krw", "won charged"
                       ("recharge_krw", "won re-charged"))
 
 
-def _reconcile_billing(con: duckdb.DuckDBPyConnection, ledger: Path, summary: dict[str, Any],
+def _reconcile_billing(con: duckdb.DuckDBPyConnection, ledger: Path, summary: BillingSummary,
                        plan: dict[str, Any]) -> None:
     """A billing error's money is conserved and every account of it agrees: the pass over roster
     and bills (lines, won charged and owed per payment method), the ledger file read back, the
     summary's totals and the sum of each of its breakdowns. In the summary what was cancelled or
     refunded is what was charged, and what is re-charged is what is owed."""
     keys = BILLING_RECONCILED
-    totals = {"affected_lines": summary["affected_lines"], "charged_krw": summary["total_charged_krw"],
-              "owed_krw": summary["total_owed_krw"], "cancelled_krw": summary["total_cancelled_krw"],
-              "refund_krw": summary["total_refund_krw"], "recharge_krw": summary["total_recharge_krw"]}
+    totals = {"affected_lines": summary.affected_lines, "charged_krw": summary.total_charged_krw,
+              "owed_krw": summary.total_owed_krw, "cancelled_krw": summary.total_cancelled_krw,
+              "refund_krw": summary.total_refund_krw, "recharge_krw": summary.total_recharge_krw}
     reversed_krw = int(totals["cancelled_krw"]) + int(totals["refund_krw"])
     if reversed_krw != totals["charged_krw"] or totals["recharge_krw"] != totals["owed_krw"]:
         raise RunError(f"money not conserved: the summary reverses {reversed_krw:,} won (cancelled "
@@ -196,12 +199,12 @@ def _reconcile_billing(con: duckdb.DuckDBPyConnection, ledger: Path, summary: di
     read_back = {k: int(v) for (k, _), v in zip(keys, row, strict=True)}
     _agree("the pass over roster and bills", computed, "the ledger file read back", read_back, keys[:3])
     _agree("the ledger file read back", read_back, "the summary", totals, keys)
-    methods = summary["by_payment_method"].values()
+    methods = [m.to_dict() for m in summary.by_payment_method.values()]
     _agree("the summary's totals", totals, "the sum of the summary's by_payment_method",
            {k: sum(int(m[k]) for m in methods) for k, _ in keys}, keys)
     shared = (keys[0], keys[1], keys[4])  # lines, charged, refunded
     for by in ("service", "region", "customer_type"):
-        parts = summary[f"by_{by}"].values()
+        parts = [p.to_dict() for p in summary.breakdown(by).values()]
         _agree("the summary's totals", totals, f"the sum of the summary's by_{by}",
                {k: sum(int(p[k]) for p in parts) for k, _ in shared}, shared)
 

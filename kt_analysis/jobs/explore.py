@@ -2,32 +2,57 @@
 
 from __future__ import annotations
 
-import json
+import shutil
 import tempfile
+import weakref
 from pathlib import Path
 
-from kt_analysis.inputs.incident import load_incident
+from kt_analysis.inputs.incident import Incident, load_incident
 from kt_analysis.jobs.analyse import analyse
+from kt_analysis.jobs.run import up_to_date
 from kt_analysis.paths import find_project_root
 from kt_analysis.report.view import BillingView, IncidentView, reproduce_command, resolve
+from kt_analysis.summary.model import load_summary
 
 
 def open_view(
     incident: str | Path, *, roster: str | Path | None = None, run_dir: str | Path | None = None,
-    bills: str | Path | None = None,
+    bills: str | Path | None = None, bill_items: str | Path | None = None,
 ) -> IncidentView:
-    """Open an incident's results: from ``run_dir`` when given, else computed now."""
+    """Open an incident's results: from ``run_dir`` when given; else from the project's published
+    run (``reports/<incident id>/``) when it was made from exactly these inputs by this version;
+    else computed now into a temporary folder, removed when the view is no longer used."""
     root = find_project_root(Path.cwd())
     inc_path = resolve(incident, root)
     roster_path = resolve(roster, root) if roster else None
     bills_path = resolve(bills, root) if bills else None
-    inc = load_incident(inc_path, roster=roster_path, bills=bills_path)
-    if run_dir is None:
-        folder = Path(tempfile.mkdtemp(prefix=f"kt-{inc.id}-"))
-        analyse(inc, folder)
-    else:
+    items_path = resolve(bill_items, root) if bill_items else None
+    inc = load_incident(inc_path, roster=roster_path, bills=bills_path, bill_items=items_path)
+    temporary = None
+    if run_dir is not None:
         folder = resolve(run_dir, root)
-    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-    command = reproduce_command(inc, roster_path, bills_path)
+    elif (published := _published(inc, root / "reports")) is not None:
+        folder = published
+    else:
+        folder = temporary = Path(tempfile.mkdtemp(prefix=f"kt-{inc.id}-"))
+        try:
+            analyse(inc, folder)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+    summary = load_summary(folder / "summary.json")
+    command = reproduce_command(inc, roster_path, bills_path, items_path)
     cls = BillingView if inc.kind == "billing_error" else IncidentView
-    return cls(incident=inc, run_dir=folder, summary=summary, command=command)
+    view = cls(incident=inc, run_dir=folder, summary=summary, command=command)
+    if temporary is not None:
+        weakref.finalize(view, shutil.rmtree, temporary, True)
+    return view
+
+
+def _published(incident: Incident, out: Path) -> Path | None:
+    """The incident's folder in ``out`` when its last run succeeded on exactly these inputs (with or
+    without a report: the ledger and summary are the same) and this version reads its summary."""
+    if not any(up_to_date(incident, out, report=report, pdf=pdf)
+               for report, pdf in ((True, False), (False, False), (True, True))):
+        return None
+    return out / incident.id

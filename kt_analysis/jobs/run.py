@@ -30,9 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
-
-import nbformat
+from typing import TYPE_CHECKING, Any
 
 from kt_analysis.errors import InputError, KtAnalysisError, OutputError, RunError, mask_text, output_fault
 from kt_analysis.inputs.incident import Incident, load_incident
@@ -42,6 +40,11 @@ from kt_analysis.jobs.kernel import ensure_kernel
 from kt_analysis.paths import NOTEBOOKS_DIR, TEMPLATES, calendar_overrides, policies_dir
 from kt_analysis.report import present
 from kt_analysis.report.view import reproduce_command
+from kt_analysis.summary.model import Summary, SummaryError, load_summary
+
+if TYPE_CHECKING:  # nbformat is imported where it is used: the report's kernel imports this module
+    # (`import kt_analysis`), and nbformat's jsonschema would add ~1.5 s to every kernel's start
+    import nbformat
 
 NOTEBOOKS = {
     "outage": ("01_affected.ipynb", "02_credits.ipynb"),
@@ -59,7 +62,7 @@ def notebooks_dir() -> Path:
 class RunResult:
     incident_id: str
     out_dir: Path
-    summary: dict[str, Any]
+    summary: Summary
     seconds: float
 
 
@@ -107,14 +110,63 @@ def incident_lock(out: Path, incident_id: str) -> Iterator[None]:
 
 
 def _execute(nb_in: Path, nb_out: Path, params: dict[str, Any], cwd: Path, kernel: str,
-             timeout: int | None, show_progress: bool) -> None:
+             timeout: int | None, show_progress: bool, km: Any = None) -> None:
+    """Run the notebook in ``km``'s kernel (see :func:`report_kernel`), or else in one papermill
+    starts and stops itself. nbclient starts a kernel only when ``km`` has none, and never shuts
+    down one it was given (``owns_km`` is false): the caller does."""
     import papermill as pm
 
     pm.execute_notebook(
         str(nb_in), str(nb_out), parameters=params, kernel_name=kernel, cwd=str(cwd),
         progress_bar=show_progress, log_output=False, report_mode=False,
-        execution_timeout=timeout, start_timeout=180, kernel_manager_class=ipc_kernel_manager(),
+        execution_timeout=timeout, start_timeout=180, kernel_manager_class=ipc_kernel_manager(), km=km,
     )
+
+
+# What the report's kernel imports while it waits: what the chapters' first cell imports before
+# anything else (`import kt_analysis`, then `use_report_style` imports matplotlib's font manager),
+# with the names dropped again, so the notebooks run in the same state and give the same outputs.
+# Not pyplot: the chapters import it later, after `use_report_style`.
+KERNEL_PRELOAD = "import kt_analysis, matplotlib.font_manager; del kt_analysis, matplotlib"
+
+
+@contextlib.contextmanager
+def report_kernel(cwd: Path, wanted: bool = True) -> Iterator[Any]:
+    """The report's kernel manager, its kernel started now; None when no report is wanted.
+
+    The kernel starts at the beginning of the run, not after the analysis: its start-up and its
+    imports (pandas, DuckDB, kt_analysis, matplotlib: seconds) then overlap the analysis instead of
+    adding to it. It is started as nbclient would start it (the same spec and manager class, working
+    folder ``cwd``, this process's environment, IPython history in memory) and handed to papermill.
+    The run owns it: it is shut down here exactly once, whether the run succeeds or fails."""
+    if not wanted:
+        yield None
+        return
+    from jupyter_core.utils import run_sync
+
+    km = ipc_kernel_manager()(kernel_name=ensure_kernel())
+    try:
+        run_sync(km.start_kernel)(cwd=str(cwd), extra_arguments=[
+            "--HistoryManager.hist_file=:memory:", f"--IPKernelApp.exec_lines={KERNEL_PRELOAD}"])
+        yield km
+    finally:
+        stop_kernel(km)
+
+
+def stop_kernel(km: Any) -> None:
+    """Shut down ``km``'s kernel (if it still runs), close the clients made on it and remove its
+    connection file and IPC sockets. A kernel that no client has used ran no cell: it is killed
+    outright (it may still be importing). Otherwise it is asked to shut down, as nbclient does, so
+    that it ends its cells and removes its own temporary files."""
+    from jupyter_core.utils import run_sync
+
+    try:
+        if km.has_kernel:  # false when nbclient already shut it down (its client could not connect)
+            run_sync(km.shutdown_kernel)(now=not km.clients)
+    finally:
+        for kc in km.clients:
+            kc.stop_channels()
+        run_sync(km.cleanup_resources)()
 
 
 def ipc_kernel_manager() -> type:
@@ -123,10 +175,16 @@ def ipc_kernel_manager() -> type:
     temporary folder (absolute paths: the kernel and the client may have different working folders)."""
 
     from jupyter_client.manager import AsyncKernelManager
-    from traitlets import CaselessStrEnum, default
+    from traitlets import CaselessStrEnum, List, default
 
     class IPCKernelManager(AsyncKernelManager):
         transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+        clients: List[Any] = List()  # nbclient leaves open the client it makes on a manager it was given
+
+        def client(self, **kw: Any) -> Any:
+            kc = super().client(**kw)
+            self.clients.append(kc)
+            return kc
 
         @default("ip")
         def _ip_for_ipc(self) -> str:
@@ -160,6 +218,8 @@ def bind_chapters(paths: list[Path]) -> nbformat.NotebookNode:
     """The report's chapters as one notebook, run in one kernel (one start-up per run, not per
     chapter). The first chapter's ``parameters`` cell stays; the others' are dropped, since the
     parameters are the same and papermill injects them once."""
+    import nbformat
+
     book = nbformat.read(paths[0], as_version=4)
     for path in paths[1:]:
         chapter = nbformat.read(path, as_version=4)
@@ -172,6 +232,7 @@ def bind_chapters(paths: list[Path]) -> nbformat.NotebookNode:
 
 def render_report(executed: list[Path], title: str, dest: Path) -> str:
     """Concatenate the executed chapters and export them to one offline HTML page without code."""
+    import nbformat
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
 
@@ -275,8 +336,14 @@ def up_to_date(incident: Incident, out: Path, *, report: bool, pdf: bool) -> boo
     except (OSError, ValueError):
         return False
     needed = ["summary.json", "ledger.parquet"] + (["report.html"] if report else []) + (["report.pdf"] if pdf else [])
-    return (meta.get("status") == "ok" and meta.get("fingerprint") == fingerprint(incident, report=report, pdf=pdf)
-            and all((folder / name).exists() for name in needed))
+    if not (meta.get("status") == "ok" and meta.get("fingerprint") == fingerprint(incident, report=report, pdf=pdf)
+            and all((folder / name).exists() for name in needed)):
+        return False
+    try:  # a summary this version cannot read (an older version's) is not up to date: run again
+        load_summary(folder / "summary.json")
+    except SummaryError:
+        return False
+    return True
 
 
 # Headless Chromium on a machine without a display or network: no sandbox as root, no GPU, and no
@@ -308,6 +375,7 @@ def run_incident(
     incident_path: str | Path, *, out: str | Path = "reports", roster: str | Path | None = None,
     report: bool = True, say: Say | None = None, show_progress: bool = False,
     cell_timeout: int | None = 1800, pdf: bool = False, bills: str | Path | None = None,
+    bill_items: str | Path | None = None,
     engine: str = "duckdb", spark_master: str | None = None,
 ) -> RunResult:
     """Validate, compute, execute the chapters, render, reconcile, publish atomically.
@@ -316,7 +384,7 @@ def run_incident(
     say = _masked(say or (lambda _m: None))
     started = time.monotonic()
     started_at = datetime.now(UTC)
-    incident = load_incident(incident_path, roster=roster, bills=bills)
+    incident = load_incident(incident_path, roster=roster, bills=bills, bill_items=bill_items)
     out = Path(out)
     final = out / incident.id
     prepare_out(out)
@@ -327,10 +395,11 @@ def run_incident(
             shutil.rmtree(staging)
         staging.mkdir(parents=True)
         try:
-            summary = analyse(incident, staging, progress=lambda m: say(f"{incident.id}: {m}"), engine=engine,
-                              spark_master=spark_master)
-            if report or pdf:
-                _report(incident, staging, roster, say, show_progress, cell_timeout)
+            with report_kernel(incident.root, wanted=report or pdf) as km:
+                summary = analyse(incident, staging, progress=lambda m: say(f"{incident.id}: {m}"), engine=engine,
+                                  spark_master=spark_master)
+                if km is not None:
+                    _report(incident, staging, roster, say, show_progress, cell_timeout, km)
             if pdf:
                 say(f"{incident.id}: printing report.pdf")
                 render_pdf(staging / "report.html", staging / "report.pdf")
@@ -341,7 +410,8 @@ def run_incident(
                 "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "seconds": round(time.monotonic() - started, 2),
                 "command": reproduce_command(incident, Path(roster) if roster else None,
-                                             Path(bills) if bills else None),
+                                             Path(bills) if bills else None,
+                                             Path(bill_items) if bill_items else None),
                 "report": report or pdf,
                 "pdf": pdf,
                 "engine": engine,
@@ -388,8 +458,11 @@ def _masked(say: Say) -> Say:
 
 
 def _report(incident: Incident, staging: Path, roster: str | Path | None, say: Say,
-            show_progress: bool, cell_timeout: int | None) -> None:
-    kernel = ensure_kernel()
+            show_progress: bool, cell_timeout: int | None, km: Any) -> None:
+    """Run the chapters in ``km``'s kernel (started by :func:`report_kernel`), render report.html
+    and check its headline against the summary."""
+    import nbformat
+
     nb_dir = staging / "notebooks"
     nb_dir.mkdir()
     params = {
@@ -399,6 +472,8 @@ def _report(incident: Incident, staging: Path, roster: str | Path | None, say: S
     }
     if incident.billing is not None:  # only notebook 03 has this parameter
         params["bills"] = str(incident.billing.bills.resolve())
+    elif incident.bill_items is not None:  # notebooks 01 and 02
+        params["bill_items"] = str(incident.bill_items.resolve())
     chapters = NOTEBOOKS[incident.kind]
     name = "report.ipynb"
     source = nb_dir / ".source.ipynb"
@@ -406,7 +481,7 @@ def _report(incident: Incident, staging: Path, roster: str | Path | None, say: S
     say(f"{incident.id}: running {' + '.join(chapters)} in one kernel")
     target = nb_dir / name
     try:
-        _execute(source, target, params, incident.root, kernel, cell_timeout, show_progress)
+        _execute(source, target, params, incident.root, km.kernel_name, cell_timeout, show_progress, km)
     except Exception as exc:
         raise RunError(f"{incident.id}: notebook {name} ({' + '.join(chapters)}) failed: {_cell_error(exc)} "
                        f"(executed notebook kept in the run's failed/ folder)") from exc

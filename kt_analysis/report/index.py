@@ -7,15 +7,12 @@ import json
 import os
 from pathlib import Path
 
-import jinja2
-
 from kt_analysis.errors import mask_text
 from kt_analysis.report import present
+from kt_analysis.report.templates import ENV
+from kt_analysis.summary.model import BillingSummary, Summary, SummaryError, load_summary
 
-_ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("kt_analysis", "templates"),
-    autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
-)
+_ENV = ENV  # the report layer's one environment
 
 
 NO_MESSAGE = "no message recorded"
@@ -49,15 +46,26 @@ def _mtime(path: Path) -> float:
         return 0.0
 
 
-def _headline_money(s: dict) -> str:
+def _headline_money(s: Summary) -> str:
     """What the incident costs, per kind: an outage's credits; a billing error's refunds (money
     that moved and goes back) and, when cards were only approved, the approvals cancelled."""
-    if s.get("kind") == "billing_error":
-        text = f"환불 {present.krw(int(s['total_refund_krw']))}"
-        if int(s.get("total_cancelled_krw") or 0):
-            text += f" · 승인 취소 {present.krw(int(s['total_cancelled_krw']))}"
+    if isinstance(s, BillingSummary):
+        text = f"환불 {present.krw(s.total_refund_krw)}"
+        if s.total_cancelled_krw:
+            text += f" · 승인 취소 {present.krw(s.total_cancelled_krw)}"
         return text
-    return f"보상 {present.krw(int(s['total_credit_krw']))}"
+    return f"보상 {present.krw(s.total_credit_krw)}"
+
+
+def _summary(path: Path) -> tuple[Summary | None, str | None]:
+    """A run's summary, or why there is none to show: missing, damaged, or written by a version
+    whose summary this one does not read (the fix is the same: run the incident again)."""
+    if not path.exists():
+        return None, None
+    try:
+        return load_summary(path), None
+    except SummaryError as exc:
+        return None, mask_text(f"{exc} — run the incident again")[:300]
 
 
 def _row(out: Path, folder: Path) -> dict:
@@ -66,13 +74,11 @@ def _row(out: Path, folder: Path) -> dict:
     row = {"id": folder.name, "title": folder.name, "status": "ok", "report": None,
            "failed_notebook": None, "error": None, "finished_at": "", "affected": "",
            "credit": ""}
-    s = _json(summary_path)
+    s, unreadable = _summary(summary_path)
     if s is not None:
-        row["title"] = mask_text(str(s.get("title", folder.name)))
-        with contextlib.suppress(TypeError, ValueError):
-            row["affected"] = present.count(int(s["affected_lines"]))
-        with contextlib.suppress(TypeError, ValueError, KeyError):
-            row["credit"] = _headline_money(s)
+        row["title"] = mask_text(s.title)
+        row["affected"] = present.count(s.affected_lines)
+        row["credit"] = _headline_money(s)
     run = _json(run_path)
     if run is not None:
         row["finished_at"] = str(run.get("finished_at", ""))
@@ -88,7 +94,7 @@ def _row(out: Path, folder: Path) -> dict:
                 row["failed_notebook"] = str(nbs[-1].relative_to(out))
     elif s is None or run is None:
         row["status"] = "failed"  # a folder without a readable summary and run record is no good run
-        row["error"] = NO_MESSAGE
+        row["error"] = unreadable or NO_MESSAGE
     return row
 
 

@@ -1,9 +1,8 @@
 """What the notebooks show: one incident's results, as small frames, charts and HTML blocks.
 
-``open_view`` is the single entry point of every notebook. Under ``kt-analysis run`` it opens the
-run's ``ledger.parquet`` and ``summary.json``; in JupyterLab (no ``run_dir``) it computes them
-into a temporary folder first, so an analyst who changes a parameter gets the same figures the
-CLI gives.
+Everything here is drawn from the run's typed summary (``summary.json`` read back by
+:func:`kt_analysis.summary.model.load_summary`); only :meth:`IncidentView.lines`, the exploration
+API, reads the ledger. ``kt_analysis.jobs.explore.open_view`` is the notebooks' entry point.
 """
 
 from __future__ import annotations
@@ -14,25 +13,20 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
 
 import duckdb
-import jinja2
 import pandas as pd
 
 from kt_analysis.dbrow import connect
-from kt_analysis.engine.billing import exposure, masked_sample
 from kt_analysis.engine.duckdb_engine import ROSTER_ATTRIBUTES, ledger_lines
-from kt_analysis.engine.figures import BREAKDOWNS, credit_histogram
+from kt_analysis.engine.figures import BREAKDOWNS
 from kt_analysis.inputs.incident import Incident, elapsed_minutes
 from kt_analysis.inputs.roster import RosterSource, open_roster
 from kt_analysis.report import present
+from kt_analysis.report.templates import ENV
+from kt_analysis.summary.model import BillingSummary, OutageSummary, Reach, Summary
 
-_ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("kt_analysis", "templates"),
-    autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
-    undefined=jinja2.StrictUndefined,
-)
+_ENV = ENV  # the report layer's one environment
 
 BY_TITLE = {
     "service": "서비스별", "region": "지역별", "customer_type": "고객 유형별",
@@ -67,7 +61,7 @@ def resolve(path: str | Path, root: Path) -> Path:
 class IncidentView:
     incident: Incident
     run_dir: Path
-    summary: dict[str, Any]
+    summary: Summary
     command: str
     _con: duckdb.DuckDBPyConnection | None = field(default=None, repr=False, compare=False)
     _roster: RosterSource | None = field(default=None, repr=False, compare=False)
@@ -86,28 +80,30 @@ class IncidentView:
         return ledger_lines(self._con, self.ledger, self._roster, columns)
 
     # ----- figures -------------------------------------------------------------------------
+    @property
+    def outage(self) -> OutageSummary:
+        assert isinstance(self.summary, OutageSummary), "an outage's view"
+        return self.summary
+
     def figures(self) -> dict[str, int]:
         """The headline numbers, as plain integers (what tests and nbval check)."""
-        s = self.summary
-        keys = ("roster_lines", "affected_lines", "affected_customers", "eligible_lines",
-                "eligible_customers", "total_credit_krw")
-        return {k: int(s[k]) for k in keys}
+        return self.summary.headline()
 
     def headline(self) -> Html:
-        s = self.summary
+        s = self.outage
         cards = [
-            ("영향 회선", present.count_korean(s["affected_lines"], "회선", significant="만")
-             if s["affected_lines"] >= 10_000 else present.count(s["affected_lines"]) + " 회선",
-             f"{present.count(s['affected_lines'])} 회선 / 고객 {present.count(s['affected_customers'])}명"),
-            ("보상 대상", present.count(s["eligible_lines"]) + " 회선",
-             f"고객 {present.count(s['eligible_customers'])}명"),
-            ("보상 총액", _headline_krw(s["total_credit_krw"]), present.krw(s["total_credit_krw"])),
-            ("장애 시간", present.duration_korean(s["longest_outage_minutes"]),
-             f"{present.korean_datetime(_dt(s['outage_start']))} ~ "
-             f"{present.korean_datetime(_dt(s['outage_end']))}"),
+            ("영향 회선", present.count_korean(s.affected_lines, "회선", significant="만")
+             if s.affected_lines >= 10_000 else present.count(s.affected_lines) + " 회선",
+             f"{present.count(s.affected_lines)} 회선 / 고객 {present.count(s.affected_customers)}명"),
+            ("보상 대상", present.count(s.eligible_lines) + " 회선",
+             f"고객 {present.count(s.eligible_customers)}명"),
+            ("보상 총액", _headline_krw(s.total_credit_krw), present.krw(s.total_credit_krw)),
+            ("장애 시간", present.duration_korean(s.longest_outage_minutes),
+             f"{present.korean_datetime(_dt(s.outage_start))} ~ "
+             f"{present.korean_datetime(_dt(s.outage_end))}"),
         ]
         return Html(_ENV.get_template("headline.html.j2").render(
-            title=s["title"], incident_id=s["incident_id"], policy_title=s["policy_title"],
+            title=s.title, incident_id=s.incident_id, policy_title=s.policy_title,
             cards=cards,
         ))
 
@@ -115,7 +111,7 @@ class IncidentView:
         """Affected and eligible lines, customers and credit by one dimension (Korean labels)."""
         if by not in BREAKDOWNS:
             raise ValueError(f"by must be one of {', '.join(BREAKDOWNS)}")
-        rows = self.summary[f"by_{by}"]
+        rows = {k: v.to_dict() for k, v in self.outage.breakdown(by).items()}
         frame = pd.DataFrame.from_dict(rows, orient="index")
         if frame.empty:  # no affected line: the table's columns, no rows
             frame = pd.DataFrame(columns=["affected_lines", "affected_customers", "eligible_lines",
@@ -135,8 +131,10 @@ class IncidentView:
         return _table(frame, money=("보상액(원)",), title=f"{BY_TITLE[by]} 영향")
 
     def breakdown_chart(self, by: str, value: str = "affected_lines"):
-        rows = self.summary[f"by_{by}"]
-        series = pd.Series({k: int(v[value]) for k, v in rows.items()}, dtype="int64")
+        if by not in BREAKDOWNS:
+            raise ValueError(f"by must be one of {', '.join(BREAKDOWNS)}")
+        rows = self.outage.breakdown(by)
+        series = pd.Series({k: int(getattr(v, value)) for k, v in rows.items()}, dtype="int64")
         if series.empty:
             return Html(NO_LINES)
         series = series.sort_values(ascending=False)
@@ -147,26 +145,22 @@ class IncidentView:
         return chart(series, title=f"{BY_TITLE[by]} {what}", value_kind=kind, labels=BY_LABELS[by] or None)
 
     def credit_histogram(self):
-        con = connect()
-        try:
-            frame = credit_histogram(con, self.ledger)
-        finally:
-            con.close()
-        if frame.empty:
+        bins = self.outage.credit_histogram
+        if not bins:
             return Html('<p class="kt-note">보상 대상 회선이 없습니다.</p>')
-        index = pd.IntervalIndex.from_arrays(frame["from_krw"], frame["to_krw"] + 1, closed="left")
-        series = pd.Series(frame["lines"].to_numpy(), index=index)
+        index = pd.IntervalIndex.from_arrays([b.from_krw for b in bins], [b.to_krw + 1 for b in bins], closed="left")
+        series = pd.Series([b.lines for b in bins], index=index, dtype="int64")
         return present.histogram_krw(series, title="회선별 보상액 분포 (보상 대상 회선)")
 
     def credit_table(self) -> Html:
-        d = self.summary["credit_distribution"]
+        d = self.outage.credit_distribution
         frame = pd.DataFrame({
-            "값(원)": [d["min_krw"], d["p50_krw"], d["p90_krw"], d["p99_krw"], d["max_krw"]],
+            "값(원)": [d.min_krw, d.p50_krw, d.p90_krw, d.p99_krw, d.max_krw],
         }, index=pd.Index(["최소", "중앙값", "90%", "99%", "최대"], name="회선별 보상액"))
         return _table(frame, money=("값(원)",), title="회선별 보상액 요약")
 
     def what_if(self) -> pd.DataFrame:
-        rows = self.summary["what_if"]
+        rows = [r.to_dict() for r in self.outage.what_if]
         frame = pd.DataFrame(rows).set_index("policy_id")
         return frame
 
@@ -175,32 +169,32 @@ class IncidentView:
             "title": "정책", "eligible_lines": "보상 대상 회선", "total_credit_krw": "보상 총액(원)",
         })
         frame.index.name = "정책 ID"
-        own = self.summary["policy_id"]
+        own = self.outage.policy_id
         return _table(frame, money=("보상 총액(원)",), title="정책별 비교 (what-if)", mark=own)
 
     def what_if_chart(self):
         series = pd.Series(
-            {r["policy_id"]: int(r["total_credit_krw"]) for r in self.summary["what_if"]}, dtype="int64"
+            {r.policy_id: r.total_credit_krw for r in self.outage.what_if}, dtype="int64"
         )
         return present.barh_chart(series, title="정책별 보상 총액", value_kind="krw")
 
     def settlement_summary(self) -> Html:
         """When the credits are settled: claim window, the bills they land on, the last day."""
-        s = self.summary
-        d = s["delivery"]
+        s = self.outage
+        d = s.delivery
         items = []
-        if d["claim_required"]:
-            closes = s.get("claim_window_closes")
+        if d.claim_required:
+            closes = s.claim_window_closes
             deadline = f" — 신청 기한 {present.korean_date(_day(closes))}" if closes else "."
             items.append("고객 신청이 필요합니다" + deadline)
         else:
             items.append("신청 없이 자동 적용됩니다.")
-        if d["method"] == "cash_on_request":
+        if d.method == "cash_on_request":
             items.append("현금은 별도 요청 시 지급하므로 지급일을 미리 정할 수 없습니다.")
-        timeline = s.get("credit_timeline") or []
+        timeline = s.credit_timeline
         if timeline:
-            first, last = timeline[0]["day"], timeline[-1]["day"]
-            where = "청구서에서 차감" if d["method"] == "bill_credit" else "현금 지급"
+            first, last = timeline[0].day, timeline[-1].day
+            where = "청구서에서 차감" if d.method == "bill_credit" else "현금 지급"
             items.append(f"{present.korean_date(_day(first))}부터 {present.korean_date(_day(last))}까지 "
                          f"회선별 결제일에 {where}됩니다 (주말·공휴일이면 다음 영업일).")
         return Html(_ENV.get_template("list.html.j2").render(title="정산 시점", items=items))
@@ -208,12 +202,12 @@ class IncidentView:
     def credit_timeline_chart(self):
         import matplotlib.pyplot as plt
 
-        timeline = self.summary.get("credit_timeline") or []
-        if not timeline and not self.summary.get("total_credit_krw"):
+        timeline = self.outage.credit_timeline
+        if not timeline and not self.outage.total_credit_krw:
             return Html('<p class="kt-note">반영할 보상액이 없습니다.</p>')
         if not timeline:
             return Html('<p class="kt-note">정해진 반영일이 없습니다 (요청 시 지급).</p>')
-        frame = pd.DataFrame(timeline)
+        frame = pd.DataFrame([d.to_dict() for d in timeline])
         fig, ax = plt.subplots(figsize=(8, 3.5))
         ax.bar([present.korean_date(_day(x)) for x in frame["day"]], frame["credit_krw"].astype("int64"),
                color=present.PALETTE[0])
@@ -231,9 +225,9 @@ class IncidentView:
             versions[pkg] = _version(pkg)
         return Html(_ENV.get_template("appendix.html.j2").render(
             policy=pol, policy_lines=pol.describe(), incident=inc, summary=self.summary,
-            command=self.command, versions=versions, windows=_windows_preview(inc, reach=self.summary.get("reach")),
-            unmatched=self.summary.get("unmatched_names") or [],
-            empty_windows=[r for r in self.summary.get("reach") or [] if r["lines"] == 0],
+            command=self.command, versions=versions, windows=_windows_preview(inc, reach=self.outage.reach),
+            unmatched=self.outage.unmatched_names or (),
+            empty_windows=[r for r in self.outage.reach or () if r.lines == 0],
             reasons=REASON_KO,
         ))
 
@@ -257,7 +251,7 @@ def _version(pkg: str) -> str:
         return "?"
 
 
-def _windows_preview(inc: Incident, limit: int = 12, reach: list[dict[str, Any]] | None = None
+def _windows_preview(inc: Incident, limit: int = 12, reach: tuple[Reach, ...] | None = None
                      ) -> list[dict[str, str]]:
     """The first windows as the appendix shows them, with the lines and customers each reached."""
     tz = inc.tz
@@ -272,8 +266,8 @@ def _windows_preview(inc: Incident, limit: int = 12, reach: list[dict[str, Any]]
             "services": ", ".join(
                 present.label(s, present.SERVICE_KO) for s in (w.services or inc.services or ())
             ) or "전체",
-            "lines": present.count(hit["lines"]) if hit else "",
-            "customers": present.count(hit["customers"]) if hit else "",
+            "lines": present.count(hit.lines) if hit else "",
+            "customers": present.count(hit.customers) if hit else "",
         })
     return out
 
@@ -294,12 +288,15 @@ def _table(frame: pd.DataFrame, *, money: tuple[str, ...] = (), title: str = "",
     return Html(_ENV.get_template("table.html.j2").render(title=title, header=header, rows=body))
 
 
-def reproduce_command(inc: Incident, roster: Path | None, bills: Path | None = None) -> str:
+def reproduce_command(inc: Incident, roster: Path | None, bills: Path | None = None,
+                      bill_items: Path | None = None) -> str:
     parts = ["kt-analysis", "run", inc._rel(Path(inc.path))]
     if roster is not None:
         parts += ["--roster", inc._rel(roster)]
     if bills is not None:
         parts += ["--bills", inc._rel(bills)]
+    if bill_items is not None:
+        parts += ["--bill-items", inc._rel(bill_items)]
     return " ".join(parts)
 
 
@@ -319,32 +316,31 @@ def _day(text: str):
 class BillingView(IncidentView):
     """What notebook 03 shows for a billing error."""
 
-    def figures(self) -> dict[str, int]:
-        s = self.summary
-        keys = ("affected_lines", "affected_customers", "total_charged_krw", "total_owed_krw",
-                "total_cancelled_krw", "total_refund_krw", "total_recharge_krw", "peak_exposure_krw")
-        return {k: int(s[k]) for k in keys}
+    @property
+    def billing(self) -> BillingSummary:
+        assert isinstance(self.summary, BillingSummary), "a billing error's view"
+        return self.summary
 
     def headline(self) -> Html:
-        s = self.summary
-        done = s["refund_completion_date"]
+        s = self.billing
+        done = s.refund_completion_date
         cards = [
-            ("오청구 회선", present.count(s["affected_lines"]) + " 회선",
-             f"고객 {present.count(s['affected_customers'])}명"),
-            ("잘못 청구된 금액", _headline_krw(s["total_charged_krw"]), present.krw(s["total_charged_krw"])),
-            ("환불 (실제 출금분)", _headline_krw(s["total_refund_krw"]), present.krw(s["total_refund_krw"])),
+            ("오청구 회선", present.count(s.affected_lines) + " 회선",
+             f"고객 {present.count(s.affected_customers)}명"),
+            ("잘못 청구된 금액", _headline_krw(s.total_charged_krw), present.krw(s.total_charged_krw)),
+            ("환불 (실제 출금분)", _headline_krw(s.total_refund_krw), present.krw(s.total_refund_krw)),
             ("취소·환불 완료", present.korean_date(_day(done)) if done else "—",
-             f"최대 미환불 {present.krw(s['peak_exposure_krw'])}"),
+             f"최대 미환불 {present.krw(s.peak_exposure_krw)}"),
         ]
         return Html(_ENV.get_template("headline.html.j2").render(
-            title=s["title"], incident_id=s["incident_id"],
-            policy_title=(f"{s['wrong_month']} 청구를 {s['charged_month']} 금액으로 승인 · "
-                          f"정산 규칙 {s['settlement_id']}"),
+            title=s.title, incident_id=s.incident_id,
+            policy_title=(f"{s.wrong_month} 청구를 {s.charged_month} 금액으로 승인 · "
+                          f"정산 규칙 {s.settlement_id}"),
             cards=cards,
         ))
 
     def payment_table(self) -> Html:
-        rows = self.summary["by_payment_method"]
+        rows = {k: v.to_dict() for k, v in self.billing.by_payment_method.items()}
         frame = pd.DataFrame.from_dict(rows, orient="index")
         frame.index = [present.label(k, present.PAYMENT_METHOD_KO) for k in frame.index]
         frame.index.name = "결제 수단"
@@ -359,7 +355,7 @@ class BillingView(IncidentView):
                       title="결제 수단별 오청구와 정산")
 
     def timeline_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.summary["timeline"])
+        return pd.DataFrame([d.to_dict() for d in self.billing.timeline])
 
     def timeline_table(self) -> Html:
         frame = self.timeline_frame()
@@ -406,7 +402,7 @@ class BillingView(IncidentView):
         frame = self.timeline_frame()
         frame["reversed_krw"] = frame["cancelled_krw"] + frame["refund_krw"]
         daily = frame.groupby("day")["reversed_krw"].sum().sort_index()
-        total = int(self.summary["total_charged_krw"]) or 1
+        total = self.billing.total_charged_krw or 1
         share = daily.cumsum() / total * 100
         fig, ax = plt.subplots(figsize=(8, 3.5))
         ax.step([present.korean_date(_day(d)) for d in share.index], share.values, where="post", marker="o")
@@ -419,20 +415,17 @@ class BillingView(IncidentView):
     def exposure_chart(self):
         import matplotlib.pyplot as plt
 
-        con = connect()
-        try:
-            frame = exposure(con, self.ledger)
-        finally:
-            con.close()
+        held = self.billing.exposure
         fig, ax = plt.subplots(figsize=(8, 3.5))
-        ax.plot([present.korean_date(d) for d in frame["day"]], frame["held_krw"].astype("int64"), marker="o")
+        ax.plot([present.korean_date(_day(d.day)) for d in held], [d.held_krw for d in held], marker="o")
         present.krw_axis(ax)
         ax.set_title("고객에게서 잘못 출금되어 아직 돌려드리지 않은 금액 (일자별)")
         plt.close(fig)
         return fig
 
     def notification_table(self) -> Html:
-        frame = pd.DataFrame(self.summary["notifications"])
+        frame = pd.DataFrame([n.to_dict() for n in self.billing.notifications],
+                             columns=["day", "payment_method", "message", "text", "lines", "customers"])
         if frame.empty:
             return Html('<p class="kt-note">보낼 안내 문자가 없습니다.</p>')
         frame["payment_method"] = frame["payment_method"].map(lambda c: present.label(c, present.PAYMENT_METHOD_KO))
@@ -444,15 +437,11 @@ class BillingView(IncidentView):
         return _table(frame, title="안내 문자 발송 계획 (배치별)")
 
     def masked_sample(self) -> Html:
-        con = connect()
-        try:
-            frame = masked_sample(con, self.incident.roster, self.ledger)
-        finally:
-            con.close()
+        frame = pd.DataFrame([r.to_dict() for r in self.billing.recipients_sample],
+                             columns=["day", "payment_method", "message", "line_id", "name", "phone"])
         frame["payment_method"] = frame["payment_method"].map(lambda c: present.label(c, present.PAYMENT_METHOD_KO))
         frame["message"] = frame["message"].map(lambda c: ACTION_KO.get(c, c))
         frame["line_id"] = frame["line_id"].astype(str)
-        frame["day"] = [d.date().isoformat() if hasattr(d, "date") else str(d) for d in frame["day"]]
         frame = frame.set_index("day")
         frame.index.name = "발송일"
         return _table(frame.rename(columns={"payment_method": "결제 수단", "message": "안내", "line_id": "회선",

@@ -72,8 +72,12 @@ def month_minutes(policy: Policy) -> exp.Expression:
     return bigint(int(policy.hours_per_month) * 60)
 
 
-def numerator(rule: CreditRule, month: exp.Expression) -> exp.Expression:
-    """The rule's credit times M (minutes in a month), exact, as BIGINT."""
+def numerator(rule: CreditRule, month: exp.Expression, fee: str = "monthly_fee_krw",
+              months: int = 1) -> exp.Expression:
+    """The rule's credit times M (minutes in a month) times ``months``, exact, as BIGINT.
+
+    ``fee`` is the column holding the line's fee basis: its sum over ``months`` bill months (one
+    month: the fee itself), so that an average is divided once, with the credit's rounding."""
     fee_minutes: list[exp.Expression] = []
     if rule.outage_multiplier:
         bt = rule.billable_time
@@ -89,11 +93,11 @@ def numerator(rule: CreditRule, month: exp.Expression) -> exp.Expression:
         fee_minutes.append(times(number(rule.months_of_fee), month))
     parts: list[exp.Expression] = []
     if fee_minutes:
-        parts.append(times(col("monthly_fee_krw"), plus(*fee_minutes)))
+        parts.append(times(col(fee), plus(*fee_minutes)))
     if rule.tiers_by_outage_days:
         tiers = case(((at_least("outage_days", t.from_days), bigint(t.krw))
                       for t in sorted(rule.tiers_by_outage_days, key=lambda t: -t.from_days)), number(0))
-        parts.append(times(tiers, month))
+        parts.append(times(tiers, month) if months == 1 else times(tiers, month, number(months)))
     return plus(*parts) if parts else number(0)
 
 
@@ -157,18 +161,24 @@ def compile_policy(policy: Policy) -> PolicyRules:
     m = month_minutes(policy)
     covered = isin("service", policy.services)
     r = policy.rounding
+    basis = policy.fee_basis
+    if basis.months_before:
+        raise ValueError(f"policy {policy.id}: its fee basis is relative to the incident; resolve it first "
+                         "(kt_analysis.inputs.policy.for_incident)")
+    fee, n = basis.column, basis.n_months
+    divisor = m if n == 1 else times(m, number(n))
 
     def credit(num: exp.Expression) -> exp.Expression:
-        return round_div(num, m, r.unit_krw, r.mode)
+        return round_div(num, divisor, r.unit_krw, r.mode)
 
     base_elig = eligible(policy.eligibility)
-    base_num = numerator(policy.credit, m)
+    base_num = numerator(policy.credit, m, fee, n)
     eligible_cases, reason_cases, rule_cases, credit_cases = [], [], [], []
     for i, o in enumerate(policy.overrides, start=1):
         cond = when_matches(o.when)
         elig = o.eligibility if o.eligibility is not None else policy.eligibility
         o_elig = eligible(elig)
-        o_num = numerator(o.credit, m)
+        o_num = numerator(o.credit, m, fee, n)
         if o.combine == "add":
             num = plus(case([(base_elig, base_num)], number(0)), case([(o_elig, o_num)], number(0)))
             eligible_cases.append((cond, any_of(base_elig, o_elig)))

@@ -1,5 +1,5 @@
 """A billing error's summary: totals, per payment method and breakdown, the settlement timeline,
-the money held per day and the notification plan."""
+the money held per day, the notification plan and a masked sample of its recipients."""
 
 from __future__ import annotations
 
@@ -11,8 +11,18 @@ import duckdb
 import pandas as pd
 
 from kt_analysis.dbrow import one_row, quote, records
-from kt_analysis.engine.billing import exposure, notification_plan, timeline
+from kt_analysis.engine.billing import exposure, masked_sample, notification_plan, timeline
 from kt_analysis.inputs.settlement import BillingError
+from kt_analysis.summary.model import (
+    BillingBreakdown,
+    BillingSummary,
+    HeldDay,
+    InputFile,
+    MethodSettlement,
+    Notification,
+    Recipient,
+    SettlementDay,
+)
 
 MESSAGES = {
     "cancel": "[KT] 9월 요금이 다른 달 금액으로 잘못 승인되어 승인을 취소했습니다. 카드 대금으로 출금되지 않습니다.",
@@ -29,7 +39,7 @@ def _iso(value: Any) -> str:
 
 
 def build_billing_summary(incident: Any, con: duckdb.DuckDBPyConnection, ledger: Path, roster_lines: int,
-                          plan: dict[str, Any]) -> dict[str, Any]:
+                          plan: dict[str, Any]) -> BillingSummary:
     b: BillingError = incident.billing
     src = f"read_parquet({quote(ledger)})"
     row = one_row(con.execute(
@@ -47,47 +57,53 @@ def build_billing_summary(incident: Any, con: duckdb.DuckDBPyConnection, ledger:
         f"sum(cancelled_krw), sum(refund_krw), sum(recharge_krw), min(settled_on), max(settled_on), max(recharge_on) "
         f"FROM {src} GROUP BY 1 ORDER BY 1"
     ).fetchall():
-        by_method[r[0]] = {
-            "affected_lines": int(r[1]), "affected_customers": int(r[2]), "charged_krw": int(r[3]),
-            "owed_krw": int(r[4]), "cancelled_krw": int(r[5]), "refund_krw": int(r[6]), "recharge_krw": int(r[7]),
-            "first_settled_on": r[8].isoformat(), "last_settled_on": r[9].isoformat(),
-            "last_recharge_on": r[10].isoformat(), "rule": plan.get(r[0], {}).get("rule", ""),
-        }
-    summary: dict[str, Any] = {
-        "incident_id": incident.id, "title": incident.title, "kind": incident.kind,
-        "timezone": incident.timezone, "policy_id": None,
-        "settlement_id": b.settlement.id, "wrong_month": b.wrong_month, "charged_month": b.charged_month,
-        "charged_on": b.charged_on.isoformat(), "discovered_on": b.discovered_on.isoformat(),
-        "roster_lines": int(roster_lines), "affected_lines": ints[0], "affected_customers": ints[1],
-        "eligible_lines": ints[0], "total_credit_krw": 0,
-        "total_charged_krw": ints[2], "total_owed_krw": ints[3], "total_overcharged_krw": ints[4],
-        "total_undercharged_krw": ints[5], "total_cancelled_krw": ints[6], "total_refund_krw": ints[7],
-        "total_recharge_krw": ints[8],
-        "refund_completion_date": row[9].isoformat() if row[9] else None,
-        "settlement_completion_date": row[10].isoformat() if row[10] else None,
-        "peak_exposure_krw": int(exp["held_krw"].max()) if len(exp) else 0,
-        "peak_exposure_date": _iso(exp.loc[exp["held_krw"].idxmax(), "day"]) if len(exp) else None,
-        "exposure_krw_days": int(row[11] or 0),
-        "by_payment_method": by_method,
-    }
-
+        by_method[r[0]] = MethodSettlement(
+            affected_lines=int(r[1]), affected_customers=int(r[2]), charged_krw=int(r[3]),
+            owed_krw=int(r[4]), cancelled_krw=int(r[5]), refund_krw=int(r[6]), recharge_krw=int(r[7]),
+            first_settled_on=r[8].isoformat(), last_settled_on=r[9].isoformat(),
+            last_recharge_on=r[10].isoformat(), rule=plan.get(r[0], {}).get("rule", ""),
+        )
+    breakdowns = {}
     for by in ("service", "region", "customer_type"):
         frame = con.execute(
             f"SELECT {by}, count(*) AS affected_lines, count(DISTINCT customer_id) AS affected_customers, "
             f"CAST(sum(charged_krw) AS BIGINT) AS charged_krw, CAST(sum(refund_krw) AS BIGINT) AS refund_krw "
             f"FROM {src} GROUP BY 1"
         ).df()
-        summary[f"by_{by}"] = records(frame, by)
+        breakdowns[by] = {k: BillingBreakdown.from_dict(v, f"by_{by}.{k}") for k, v in records(frame, by).items()}
     tl = timeline(con, ledger)
-    summary["timeline"] = [
-        {k: (_iso(v) if hasattr(v, "isoformat") else (int(v) if not isinstance(v, str) else v))
-         for k, v in rec.items()} for rec in tl.to_dict("records")
-    ]
+    days = [{k: (_iso(v) if hasattr(v, "isoformat") else (int(v) if not isinstance(v, str) else v))
+             for k, v in rec.items()} for rec in tl.to_dict("records")]
     notes = notification_plan(con, ledger)
-    summary["notifications"] = [
-        {"day": _iso(r["day"]), "payment_method": r["payment_method"], "message": r["message"],
-         "text": MESSAGES[r["message"]], "lines": int(r["lines"]), "customers": int(r["customers"])}
-        for r in notes.to_dict("records")
-    ]
-    summary["inputs"] = incident.inputs()
-    return summary
+    sample = masked_sample(con, incident.roster, ledger)
+    return BillingSummary(
+        incident_id=incident.id, title=incident.title, kind="billing_error",
+        timezone=incident.timezone, policy_id=None,
+        settlement_id=b.settlement.id, wrong_month=b.wrong_month, charged_month=b.charged_month,
+        charged_on=b.charged_on.isoformat(), discovered_on=b.discovered_on.isoformat(),
+        roster_lines=int(roster_lines), affected_lines=ints[0], affected_customers=ints[1],
+        eligible_lines=ints[0], total_credit_krw=0,
+        total_charged_krw=ints[2], total_owed_krw=ints[3], total_overcharged_krw=ints[4],
+        total_undercharged_krw=ints[5], total_cancelled_krw=ints[6], total_refund_krw=ints[7],
+        total_recharge_krw=ints[8],
+        refund_completion_date=row[9].isoformat() if row[9] else None,
+        settlement_completion_date=row[10].isoformat() if row[10] else None,
+        peak_exposure_krw=int(exp["held_krw"].max()) if len(exp) else 0,
+        peak_exposure_date=_iso(exp.loc[exp["held_krw"].idxmax(), "day"]) if len(exp) else None,
+        exposure_krw_days=int(row[11] or 0),
+        by_payment_method=by_method,
+        by_service=breakdowns["service"], by_region=breakdowns["region"],
+        by_customer_type=breakdowns["customer_type"],
+        timeline=tuple(SettlementDay.from_dict(d, "timeline") for d in days),
+        exposure=tuple(HeldDay(day=_iso(r["day"]), held_krw=int(r["held_krw"]), held_lines=int(r["held_lines"]))
+                       for r in exp.to_dict("records")),
+        notifications=tuple(
+            Notification(day=_iso(r["day"]), payment_method=r["payment_method"], message=r["message"],
+                         text=MESSAGES[r["message"]], lines=int(r["lines"]), customers=int(r["customers"]))
+            for r in notes.to_dict("records")),
+        recipients_sample=tuple(
+            Recipient(day=_iso(r["day"]), payment_method=r["payment_method"], message=r["message"],
+                      line_id=int(r["line_id"]), name=str(r.get("name") or ""), phone=str(r.get("phone") or ""))
+            for r in sample.to_dict("records")),
+        inputs=tuple(InputFile.from_dict(i, "inputs") for i in incident.inputs()),
+    )

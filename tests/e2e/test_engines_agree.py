@@ -469,7 +469,7 @@ def test_a_total_beyond_int64_is_refused_on_spark_as_on_duckdb(session, tmp_path
     # The largest roster that fits: exact to the won on both engines.
     ok = max_project(tmp_path / "fits", fits)
     for engine in ("duckdb", "spark"):
-        summary = analyse(load_incident(ok), tmp_path / "fits" / engine, engine=engine, spark=session)
+        summary = analyse(load_incident(ok), tmp_path / "fits" / engine, engine=engine, spark=session).to_dict()
         assert summary["total_credit_krw"] == fits * credit, engine
     assert (tmp_path / "fits" / "duckdb" / "summary.json").read_bytes() == \
         (tmp_path / "fits" / "spark" / "summary.json").read_bytes()
@@ -504,3 +504,20 @@ def test_an_int64_overflow_in_the_per_line_pass_is_an_input_error(session, tmp_p
         analyse(load_incident(path), tmp_path / "out", engine=engine, spark=session)
     assert "overflows 64-bit integers" in info.value.message and info.value.fix, info.value
     assert not (tmp_path / "out" / "summary.json").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("without_bill", ["", "  without_bill: roster_fee"])
+def test_engines_agree_on_credits_computed_on_bills(session, tmp_path: Path, without_bill: str) -> None:
+    """A policy on bills (fee_basis): Spark joins the same bill items the same way — the same summary,
+    byte for byte, and the same ledger, including a line that falls back to the roster fee."""
+    from test_fee_basis_run import ITEMS, _project
+
+    items = ITEMS if not without_bill else "\n".join(r for r in ITEMS.splitlines() if not r.startswith("5,2024-02"))
+    project = _project(tmp_path, items=items + "\n", without_bill=without_bill)
+    incident = load_incident(project / "incidents" / "bills.yml")
+    analyse(incident, tmp_path / "duckdb", engine="duckdb")
+    analyse(incident, tmp_path / "spark", engine="spark", spark=session)
+    check_agree(tmp_path / "duckdb", tmp_path / "spark")
+    summary = (tmp_path / "spark" / "summary.json").read_text(encoding="utf-8")
+    assert '"total_credit_krw": 3968' in summary

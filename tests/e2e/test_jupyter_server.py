@@ -43,7 +43,7 @@ pytestmark = pytest.mark.slow
 
 NOTEBOOK = ROOT / "notebooks" / "02_credits.ipynb"
 INCIDENT = "data/incidents/kt-2024-08-10-landline.yml"
-PARAMETERS = f'incident = "{INCIDENT}"\nroster = None\nrun_dir = None'
+PARAMETERS = f'incident = "{INCIDENT}"\nroster = None\nbill_items = None\nrun_dir = None'
 
 START_TIMEOUT = 30.0  # server answering /api/status
 CELL_TIMEOUT = 30.0  # one cell, including the kernel's first in-kernel analysis
@@ -305,7 +305,7 @@ def test_the_server_sees_this_interpreters_kernel(server: Server) -> None:
 
 def test_credits_notebook_runs_in_the_project_kernel(server: Server, tmp_path: Path) -> None:
     # The reference, in-process, while nothing else is needed from the server yet.
-    expected = analyse(load_incident(ROOT / INCIDENT), tmp_path / "ref")["total_credit_krw"]
+    expected = analyse(load_incident(ROOT / INCIDENT), tmp_path / "ref").to_dict()["total_credit_krw"]
     assert expected > 0
 
     nb = nbformat.read(NOTEBOOK, as_version=4)

@@ -438,6 +438,12 @@ def test_ledgers_and_summaries_carry_no_personal_columns(planted: dict) -> None:
         assert not names & {"name", "phone", "plan"}, iid
         summary = json.loads((planted["out"] / iid / "summary.json").read_text(encoding="utf-8"))
         assert "name" not in summary and "phone" not in summary
+        # The one place a summary names people: the report's sample of SMS recipients, masked.
+        for person in summary.get("recipients_sample", []):
+            for key in ("name", "phone"):
+                assert person[key] == "" or "*" in person[key], (iid, key)
+    assert any(summary.get("recipients_sample") for summary in (
+        json.loads((planted["out"] / iid / "summary.json").read_text(encoding="utf-8")) for iid in INCIDENTS))
 
 
 def test_the_billing_report_shows_the_sms_sample_masked(planted: dict) -> None:
