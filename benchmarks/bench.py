@@ -105,7 +105,7 @@ def ours(argv: list[str]) -> int:
         peaks.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
 
     incident = load_incident(incident_path, roster=roster, bills=bills)
-    summary = analyse(incident, out, progress=progress)
+    summary = analyse(incident, out, progress=progress).to_dict()
     t2 = time.perf_counter()
     peaks.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
     stages = _stages(marks, t2 - t1)
