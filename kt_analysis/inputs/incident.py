@@ -282,32 +282,26 @@ def load_incident(
 
 def _bill_items_path(doc: Section, path: Path, root: Path, given: str | Path | None) -> Path | None:
     """``bill_items``: the lines' bill items (optional; relative to the project root)."""
-    if given is not None:
-        items = Path(given)
-    else:
-        written = doc.text("bill_items", None)
-        if written is None:
-            return None
-        items = Path(written)
-        if not items.is_absolute():
-            items = root / items
-    if not path_exists(items):
-        raise InputError(str(path), "bill_items", f"bill items {str(items)!r} not found",
-                         "generate them with `kt-analysis generate` or fix the path")
-    return items
+    if given is None and doc.text("bill_items", None) is None:
+        return None
+    return _input_path(doc, path, root, given, "bill_items", "bill items", "generate them")
 
 
 def _roster_path(doc: Section, path: Path, root: Path, roster: str | Path | None) -> Path:
-    if roster is not None:
-        roster_path = Path(roster)
-    else:
-        roster_path = Path(doc.text("roster"))
-        if not roster_path.is_absolute():
-            roster_path = root / roster_path
-    if not path_exists(roster_path):
-        raise InputError(str(path), "roster", f"roster {str(roster_path)!r} not found",
-                         "generate one with `kt-analysis generate` or fix the path")
-    return roster_path
+    return _input_path(doc, path, root, roster, "roster", "roster", "generate one")
+
+
+def _input_path(doc: Section, path: Path, root: Path, given: str | Path | None, key: str, what: str,
+                generate: str) -> Path:
+    """The file ``given`` on the command line, else the incident's ``key`` (relative to the project
+    root); one that does not exist is refused."""
+    found = Path(given) if given is not None else Path(doc.text(key))
+    if given is None and not found.is_absolute():
+        found = root / found
+    if not path_exists(found):
+        raise InputError(str(path), key, f"{what} {str(found)!r} not found",
+                         f"{generate} with `kt-analysis generate` or fix the path")
+    return found
 
 
 def parse_time(value: object, tz: ZoneInfo, path: str, where: str) -> datetime:
