@@ -161,3 +161,19 @@ def test_the_report_of_an_incident_on_bills_given_on_the_command_line(tmp_path: 
     assert "3,968원" in html and "기준 요금: 2024-02 청구액" in html
     run = json.loads((tmp_path / "out" / "bills-good" / "run.json").read_text(encoding="utf-8"))
     assert run["command"].endswith("--bill-items bill_items.csv")
+
+
+def test_bill_items_on_the_command_line_override_the_incidents(tmp_path: Path) -> None:
+    """An incident that names bill items, run with --bill-items: the file given wins (a line's
+    plan doubled there doubles its basis), and the incident's own key is still a known key (it was
+    refused as unknown once, because only the key actually read counted as known)."""
+    project = _project(tmp_path)
+    (project / "other_items.csv").write_text(ITEMS.replace("1,2024-02,plan,96000", "1,2024-02,plan,192000"),
+                                             encoding="utf-8")
+    done = kt("run", "incidents/bills.yml", "--no-report", "--out", tmp_path / "a", cwd=project)
+    assert done.returncode == 0, done.stderr
+    over = kt("run", "incidents/bills.yml", "--no-report", "--bill-items", "other_items.csv",
+              "--out", tmp_path / "b", cwd=project)
+    assert over.returncode == 0, over.stderr
+    assert _summary(tmp_path / "b", "bills-good")["total_credit_krw"] > _summary(tmp_path / "a", "bills-good")[
+        "total_credit_krw"]

@@ -1,8 +1,8 @@
 """Each sample incident's totals, derived by hand from the sample's own columns, equal the product's.
 
 The figures below come from the written rules of each policy (``data/policies/*.yml``, its notes and
-README's policy language), applied with plain pandas to ``data/sample/roster.parquet`` and
-``data/sample/bills.parquet``. Nothing here calls the product's credit, impact or settlement code:
+README's policy language), applied with plain pandas to ``data/sample/roster.parquet``,
+``data/sample/bills.parquet`` and ``data/sample/bill_items.parquet`` (the fee bases). Nothing here calls the product's credit, impact or settlement code:
 the product is only run (``analyse``) and its ``summary.json`` and ledger read back. The stored
 notebook outputs (nbval) were made by the program itself, so they cannot catch a wrong rule; these
 derivations can. A disagreement is either a misreading here or a product defect: look at the
@@ -36,6 +36,22 @@ def roster() -> pd.DataFrame:
     return pd.read_parquet(ROOT / "data" / "sample" / "roster.parquet", columns=ROSTER_COLUMNS)
 
 
+@pytest.fixture(scope="module")
+def items() -> pd.DataFrame:
+    return pd.read_parquet(ROOT / "data" / "sample" / "bill_items.parquet")
+
+
+def _basis(items: pd.DataFrame, lines: pd.DataFrame, months: list[str], *, include: list[str] | None = None,
+           exclude: list[str] | None = None) -> pd.Series:
+    """The sum over ``months`` of each line's counted items (aligned to ``lines``); every line has a
+    bill in every month (asserted: the policies refuse otherwise)."""
+    rows = items[items["bill_month"].isin(months)]
+    rows = rows[rows["item"].isin(include)] if include is not None else rows[~rows["item"].isin(exclude or [])]
+    billed = items[items["bill_month"].isin(months)].groupby("line_id")["bill_month"].nunique()
+    assert (lines["line_id"].map(billed) == len(months)).all(), "a line lacks a bill of the basis"
+    return lines["line_id"].map(rows.groupby("line_id")["amount_krw"].sum()).fillna(0).astype("int64")
+
+
 def _run(incident_id: str, out: Path) -> tuple[dict, pd.DataFrame]:
     analyse(load_incident(INCIDENTS / f"{incident_id}.yml"), out)
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
@@ -63,32 +79,41 @@ def _assert_outage(summary: dict, ledger: pd.DataFrame, lines: pd.DataFrame, cre
     assert summary["eligible_lines"] == int(eligible.sum())
 
 
-def test_2021_nationwide(roster: pd.DataFrame, tmp_path: Path) -> None:
+def test_2021_nationwide(roster: pd.DataFrame, items: pd.DataFrame, tmp_path: Path) -> None:
     """kt-2021-10-25-special. Window 11:16–12:45, where: all, services mobile/internet/landline
     (IPTV not covered, and not in the incident either): every such line of the roster is affected,
     no threshold. Outage 89 min; ``applies_to: multiplied``: 89 × 10 = 890 min, rounded up to the
     hour = 900 min (15 h). Credit = fee × 900 // 43,200, floored to the won per line.
     Override (first match replaces): small_business internet/landline get 10 days of fee
     = fee × (10 × 1,440) // 43,200 (= fee/3, floored). A small business's mobile line gets the
-    15 h rule."""
+    15 h rule.
+    Fee: each line's October 2021 bill items plan + bundle_discount + long_term_discount + add_on +
+    equipment_rental (the selective-agreement discount is left out, i.e. added back; usage,
+    instalments, international, information fees and one-off charges are not counted)."""
     summary, ledger = _run("kt-2021-10-25-nationwide", tmp_path)
     lines = roster[roster["service"].isin(["mobile", "internet", "landline"])]
-    fee = lines["monthly_fee_krw"]
+    fee = _basis(items, lines, ["2021-10"],
+                 include=["plan", "bundle_discount", "long_term_discount", "add_on", "equipment_rental"])
+    assert (fee > lines["monthly_fee_krw"]).any()  # the 선택약정 add-back and add-ons make a difference
     billable = _ceil(89 * 10, 60) * 60
     assert billable == 900
     merchant = (lines["customer_type"] == "small_business") & lines["service"].isin(["internet", "landline"])
     credit = (fee * billable // M).where(~merchant, fee * (10 * 1440) // M)
     _assert_outage(summary, ledger, lines, credit, eligible=lines["line_id"] > -1)  # no threshold: all
-    assert summary["total_credit_krw"] == 56_727_247  # the figure above, written down once it agreed
+    assert summary["total_credit_krw"] == 65_339_948  # the figure above, written down once it agreed
+    assert summary["fee_basis"].startswith("2021-10 청구액")
     assert summary["affected_lines"] == 80_093
 
 
-def test_2018_ahyeon_fire(roster: pd.DataFrame, tmp_path: Path) -> None:
+def test_2018_ahyeon_fire(roster: pd.DataFrame, items: pd.DataFrame, tmp_path: Path) -> None:
     """kt-2018-ahyeon-special on the windows file (one row per facility_id and service, no key
     twice, so no merging). A line is affected when its (facility_id, service) is a row; its outage
     is that row's end − start in minutes. Two rows (SEOUL-YONGSAN-08 internet, iptv) reach no
     sample line (``allow_unmatched``).
-    Base: ``months_of_fee: 1`` = fee × M // M = the monthly fee, for every service, whatever the
+    Fee basis: the average of the 2018-08, -09 and -10 bills without one-off charges, international
+    calls, information fees and device instalments: S = the three months' counted items summed;
+    one month of that average is S × M // (M × 3) = S // 3 (one rounding, at the end).
+    Base: ``months_of_fee: 1`` = one month of the basis, for every service, whatever the
     outage time. Overrides in order:
     1. small_business internet, ``combine: add``: the fee plus a fixed amount by outage days,
        days = ceil(minutes / 1,440): 1–2 d 400,000, 3–4 d 800,000, 5–6 d 1,000,000, 7+ d 1,200,000.
@@ -101,8 +126,9 @@ def test_2018_ahyeon_fire(roster: pd.DataFrame, tmp_path: Path) -> None:
     assert not windows.duplicated(["facility_id", "service"]).any()
     windows["minutes"] = ((windows["end"] - windows["start"]).dt.total_seconds() // 60).astype("int64")
     lines = roster.merge(windows, on=["facility_id", "service"], how="inner")
-    fee = lines["monthly_fee_krw"]
-    base = fee * M // M
+    basis = _basis(items, lines, ["2018-08", "2018-09", "2018-10"],
+                   exclude=["one_off", "international", "information_fee", "device_instalment"])
+    base = basis * M // (M * 3)
     days = _ceil(lines["minutes"], 1440)
     tier = pd.Series(0, index=lines.index, dtype="int64")
     for from_days, krw in ((1, 400_000), (3, 800_000), (5, 1_000_000), (7, 1_200_000)):
@@ -114,15 +140,20 @@ def test_2018_ahyeon_fire(roster: pd.DataFrame, tmp_path: Path) -> None:
     mobile_ok = ~mobile | (lines["minutes"] >= 180)
     credit = (base + tier.where(merchant_internet, 0)).where(mobile_ok, 0)
     _assert_outage(summary, ledger, lines, credit, eligible=mobile_ok)
-    assert summary["total_credit_krw"] == 93_264_660
+    assert summary["total_credit_krw"] == 98_214_092
     assert summary["affected_lines"] == 3_039
 
 
-def test_2024_landline(roster: pd.DataFrame, tmp_path: Path) -> None:
+def test_2024_landline(roster: pd.DataFrame, items: pd.DataFrame, tmp_path: Path) -> None:
     """kt-terms-2022 on landline lines in 서울, 대전, 세종, 충북, 충남, 06:15–16:20 = 605 min.
     Eligible: continuous ≥ 120 min (605 is). ``applies_to: outage``: 605 min rounded up to the hour
     = 660 min, then × 10: credit = fee × 660 × 10 // 43,200 per line (the IPTV 3× override does
-    not apply to landline)."""
+    not apply to landline).
+
+    What-if kt-2024-08-10-landline-special (KT's real compensation): every affected line, fee = the
+    July 2024 bill without usage and international calls (the month before the incident's);
+    individuals and enterprises fee × 605 × 10 // 43,200 (time not rounded), small merchants one
+    month = the fee."""
     summary, ledger = _run("kt-2024-08-10-landline", tmp_path)
     lines = roster[(roster["service"] == "landline")
                    & roster["region"].isin(["서울", "대전", "세종", "충북", "충남"])]
@@ -133,6 +164,12 @@ def test_2024_landline(roster: pd.DataFrame, tmp_path: Path) -> None:
     _assert_outage(summary, ledger, lines, credit, eligible=lines["line_id"] > -1)  # 605 ≥ 120: all
     assert summary["total_credit_krw"] == 4_783_808
     assert summary["affected_lines"] == 5_029
+    fee = _basis(items, lines, ["2024-07"], exclude=["usage", "international"])
+    merchant = lines["customer_type"] == "small_business"
+    special = (fee * minutes * 10 // M).where(~merchant, fee)
+    what_if = {w["policy_id"]: w for w in summary["what_if"]}
+    assert what_if["kt-2024-08-10-landline-special"]["total_credit_krw"] == int(special.sum()) == 6_751_837
+    assert what_if["kt-2024-08-10-landline-special"]["eligible_lines"] == len(lines)
 
 
 def test_2023_billing_error(roster: pd.DataFrame, tmp_path: Path) -> None:

@@ -282,7 +282,8 @@ def load_incident(
 
 def _bill_items_path(doc: Section, path: Path, root: Path, given: str | Path | None) -> Path | None:
     """``bill_items``: the lines' bill items (optional; relative to the project root)."""
-    if given is None and doc.text("bill_items", None) is None:
+    written = doc.text("bill_items", None)  # read (and checked) even when --bill-items overrides it
+    if given is None and written is None:
         return None
     return _input_path(doc, path, root, given, "bill_items", "bill items", "generate them")
 

@@ -50,7 +50,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from kt_analysis.inputs.synthetic import generate_bills, generate_roster
+from kt_analysis.inputs.synthetic import generate_bill_items, generate_bills, generate_roster
 from kt_analysis.report import present
 
 from .conftest import CHROMIUM, KT, ROOT
@@ -89,6 +89,7 @@ kind: outage
 timezone: Asia/Seoul
 policy: kt-2021-10-25-special
 roster: data/roster.parquet
+bill_items: data/bill_items.parquet
 affected:
   services: [mobile, internet, landline]
   windows:
@@ -185,6 +186,7 @@ def planted(tmp_path_factory: pytest.TempPathFactory) -> dict:
     roster = generate_roster(400, 20240101, project / "data")
     frame = _plant(roster)
     generate_bills(roster, 20240101, project / "data", first_month="2023-07", months=3)
+    generate_bill_items(roster, 20240101, project / "data", months=["2021-10"])  # the 2021 special's basis
     incidents = project / "incidents"
     incidents.mkdir()
     for iid, text in INCIDENTS.items():
@@ -273,8 +275,8 @@ def readable_text(path: Path) -> list[str]:
 def _output_files(planted: dict) -> list[Path]:
     """What the runs left: both output folders, TMPDIR, the JVM's temp folder, the logs, and anything
     new in the project folder (the working directory: Spark's spark-warehouse, derby.log, …) other than
-    the planted roster and bills themselves."""
-    inputs = {planted["project"] / "data" / "roster.parquet", planted["project"] / "data" / "bills.parquet"}
+    the planted roster, bills and bill items themselves."""
+    inputs = {planted["project"] / "data" / name for name in ("roster.parquet", "bills.parquet", "bill_items.parquet")}
     folders = ("out", "spark_out", "tmp", "jvmtmp", "logs", "project")
     files = [p for key in folders for p in planted[key].rglob("*") if p.is_file() and p not in inputs]
     return sorted(files)
@@ -486,7 +488,7 @@ def test_papermill_parameters_hold_only_paths_ids_and_options(planted: dict) -> 
         nb = nbformat.read(out / iid / "notebooks" / "report.ipynb", as_version=4)
         meta = nb.metadata["papermill"]
         params = dict(meta["parameters"])
-        allowed = {"incident", "roster", "run_dir"} | ({"bills"} if iid == "pii-billing" else set())
+        allowed = {"incident", "roster", "run_dir"} | ({"bills"} if iid == "pii-billing" else {"bill_items"})
         assert set(params) <= allowed, params
         assert params["incident"] == str((project / "incidents" / f"{iid}.yml").resolve())
         assert params.get("roster") is None
