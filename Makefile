@@ -4,49 +4,71 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 KT     := $(VENV)/bin/kt-analysis
-STAMP  := $(VENV)/.installed-stamp
+# Two levels of set-up: running (the package and its kernel: make report, make lab) and developing
+# (the [dev] extra: test tools, PySpark, Playwright, linters: make test and the targets below it).
+RUN_STAMP := $(VENV)/.run-stamp
+DEV_STAMP := $(VENV)/.dev-stamp
 KERNEL := kt-analysis
+PIP    := $(PY) -m pip install --quiet --disable-pip-version-check
+# make lab: the address JupyterLab listens on (HOST=0.0.0.0 to reach it from another machine),
+# whether it opens a browser (not on a machine without a display), extra options (LAB_ARGS=…).
+HOST ?= 127.0.0.1
+PORT ?= 8888
+LAB_BROWSER ?= $(if $(DISPLAY),True,False)
+LAB_ARGS ?=
+# Jupyter refuses to run as root unless told; containers and CI machines often run as root.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 # make test runs the suite in this many processes (pytest-xdist), each taking whole test files.
 TEST_JOBS ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help setup report test test-fast bench lab lint notebooks screenshot clean-reports clean
+.PHONY: help setup setup-dev report test test-fast bench lab lint notebooks screenshot clean-reports clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-14s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+$(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "kt-analysis needs Python 3.11 or newer: run make with PYTHON=python3.11 (or newer)")'
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
-	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "kt-analysis (Python)"
-	@touch $(STAMP)
 
-setup: $(STAMP) ## create .venv, install the package and register its Jupyter kernel
+$(RUN_STAMP): pyproject.toml | $(PY)
+	$(PIP) -e .
+	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "kt-analysis (Python)"
+	@touch $(RUN_STAMP)
+
+$(DEV_STAMP): $(RUN_STAMP)
+	$(PIP) -e '.[dev]'
+	@touch $(DEV_STAMP)
+
+setup: $(RUN_STAMP) ## create .venv, install the package (what running needs) and register its Jupyter kernel
+
+setup-dev: $(DEV_STAMP) ## setup, plus the [dev] extra: test tools, PySpark, Playwright, linters
 
 report: setup ## run every sample incident in data/incidents/ and write reports/
 	$(KT) run-all data/incidents --out reports
 	@echo "open reports/index.html"
 
-test: setup ## run the whole test suite (unit, property, notebooks, end to end); TEST_JOBS=1 for one process
+test: setup-dev ## run the whole test suite (unit, property, notebooks, end to end); TEST_JOBS=1 for one process
 	$(PY) -m pytest -n $(TEST_JOBS) --dist loadfile
 
-test-fast: setup ## the suite without the slow end-to-end tests
+test-fast: setup-dev ## the suite without the slow end-to-end tests
 	$(PY) -m pytest -n $(TEST_JOBS) --dist loadfile -m "not slow"
 
-bench: setup ## time the engine against hand-written DuckDB SQL (1M/5M/35M lines); writes benchmarks/RESULTS.md
+bench: setup-dev ## time the engine against hand-written DuckDB SQL (1M/5M/35M lines); writes benchmarks/RESULTS.md
 	$(PY) benchmarks/bench.py
 
-lab: setup ## open JupyterLab on notebooks/ with the project's kernel
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks
+lab: setup ## JupyterLab on notebooks/, the project's kernel the default (HOST=, PORT=, LAB_ARGS=)
+	exec $(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks --ServerApp.ip=$(HOST) --ServerApp.port=$(PORT) \
+		--ServerApp.open_browser=$(LAB_BROWSER) --MappingKernelManager.default_kernel_name=$(KERNEL) \
+		$(ALLOW_ROOT) $(LAB_ARGS)
 
-lint: setup ## ruff on the package and tests
+lint: setup-dev ## ruff on the package and tests
 	$(VENV)/bin/ruff check kt_analysis tests
 
 notebooks: setup ## re-execute the committed notebooks on the sample and store their outputs
 	$(PY) tools/refresh_notebooks.py notebooks/*.ipynb
 
-screenshot: setup ## refresh docs/report.png (the README's picture) from the browser test
+screenshot: setup-dev ## refresh docs/report.png (the README's picture) from the browser test
 	mkdir -p docs
 	KT_UPDATE_SCREENSHOT=1 $(PY) -m pytest tests/e2e/test_browser.py -q -k figures_and_images
 

@@ -116,16 +116,16 @@ def _wait_gone(pid: int, timeout: float) -> bool:
 
 
 def _start(runtime: Path, log: Path) -> Server:
-    """`jupyter lab` as `make lab` runs it, on loopback with a random token and a free port."""
+    """`make lab` itself (as root in CI containers, without a display), on loopback with a free port
+    (HOST=, PORT=) and a random token (LAB_ARGS=). The venv is set up already (make test did it), so
+    make goes straight to the server; the test's own interpreter is that venv's."""
     port, token = _free_port(), secrets.token_hex(24)
-    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(runtime))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE") and k != "DISPLAY"}
+    env["JUPYTER_RUNTIME_DIR"] = str(runtime)
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={ROOT / 'notebooks'}",
-             "--no-browser", "--ServerApp.open_browser=False", "--ServerApp.ip=127.0.0.1",
-             f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-             f"--IdentityProvider.token={token}",
-             *(["--allow-root"] if os.geteuid() == 0 else [])],  # CI containers run as root
+            ["make", "--no-print-directory", "lab", "HOST=127.0.0.1", f"PORT={port}",
+             f"LAB_ARGS=--ServerApp.port_retries=0 --IdentityProvider.token={token}"],
             cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
@@ -301,6 +301,15 @@ def test_the_server_sees_this_interpreters_kernel(server: Server) -> None:
     assert KERNEL_NAME in specs["kernelspecs"], f"the server sees only {sorted(specs['kernelspecs'])}"
     spec = specs["kernelspecs"][KERNEL_NAME]["spec"]
     assert _this_interpreter(spec["argv"][0]), (spec["argv"], sys.executable)
+    # a new notebook in Lab gets the project's kernel, not the server's own python3
+    assert specs["default"] == KERNEL_NAME, specs["default"]
+
+
+def test_make_lab_opens_on_the_notebooks_folder(server: Server) -> None:
+    """`make lab` serves notebooks/ (the analysts' chapters at the top of Lab's file browser), and it
+    started at all, which as root (CI runs as root) Jupyter refuses unless make passes --allow-root."""
+    names = {item["name"] for item in server.request("GET", "/api/contents")["content"]}
+    assert {"01_affected.ipynb", "02_credits.ipynb", "03_settlement.ipynb"} <= names, names
 
 
 def test_credits_notebook_runs_in_the_project_kernel(server: Server, tmp_path: Path) -> None:
