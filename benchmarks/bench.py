@@ -9,14 +9,15 @@ the same run.
 Every measurement runs in a fresh process; wall time is taken around the process and peak RSS is
 the process's ``ru_maxrss`` from ``os.wait4`` (for `kt-analysis run` with its notebook kernels:
 the largest single process of the tree). Rosters are generated once with `kt-analysis generate`
-and cached under ``.bench/``. Every figure the reference computes is compared with the package's
-``summary.json``, and the per-line decisions of both ledgers are compared (in a child process);
-the benchmark stops with TOTALS DIFFER on any difference. Writes benchmarks/RESULTS.md and
-benchmarks/scaling.png.
+and cached under ``.bench/``, with the bill items the catalogue's fee bases read (the nationwide
+incident's policy computes each line's fee on its October 2021 bill items). Every figure the
+reference computes is compared with the package's ``summary.json``, and the per-line decisions of
+both ledgers are compared (in a child process); the benchmark stops with TOTALS DIFFER on any
+difference. Writes benchmarks/RESULTS.md and benchmarks/scaling.png.
 
-``python benchmarks/bench.py ours INCIDENT ROSTER OUT [BILLS]`` is the "our API" process: it
-calls ``analyse(load_incident(...), OUT)`` and prints timings (and the growth of the peak RSS per
-stage) and totals; the benchmark runs it once to explain a peak-memory target not met.
+``python benchmarks/bench.py ours INCIDENT ROSTER OUT [BILLS] [--bill-items ITEMS]`` is the "our API"
+process: it calls ``analyse(load_incident(...), OUT)`` and prints timings (and the growth of the
+peak RSS per stage) and totals; the benchmark runs it once to explain a peak-memory target not met.
 ``python benchmarks/bench.py ledgers KIND LEDGER...`` prints each ledger's row count and the sum
 of the hashes of its per-line decisions (KIND: nationwide or billing).
 """
@@ -40,7 +41,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 HERE = ROOT / "benchmarks"
-CACHE = Path(os.environ.get("BENCH_DIR", ROOT / ".bench"))
+CACHE = Path(os.environ.get("BENCH_DIR", ROOT / ".bench")).absolute()  # the measured processes run elsewhere
 OUT = CACHE / "out"
 SEED = 20211025
 NATIONWIDE = ROOT / "data" / "incidents" / "kt-2021-10-25-nationwide.yml"
@@ -50,11 +51,21 @@ TARGET_LINES = 35_000_000
 BIG_PARTS = 5  # the 200M-line dataset: 5 parts of 40M lines, each generated with its own seed
 BIG_PART_LINES = 40_000_000
 ID_OFFSET = 1_000_000_000  # part k's line_id and customer_id are shifted by k × this
+BIG_ITEMS = CACHE / "r200m-items"  # the 200M dataset's bill items: part-<k>.parquet (not in r200m/: its glob)
 BIG_RESULT = CACHE / "r200m-result.json"
 LAST_RUN = CACHE / "last-run.json"  # the last run's measurements (python benchmarks/bench.py --rewrite)
 OWN_RSS_LIMIT = 200 * 2**20  # see measure()
 WORK = CACHE / "work"  # the measured processes' working folder (DuckDB spills to .tmp there)
 GB = 10**9
+# The bill months whose items are generated for every roster line (rN/bill_items.parquet): the
+# nationwide incident's own policy computes on 2021-10; 2018-08..10 let the what-if compute the
+# Ahyeon special (kt-2018-ahyeon-special) too, as on the committed sample. 2021-09, the landline
+# special's basis for this incident, is left out, as in the sample's items: the what-if skips that
+# policy (summary.json's what_if_skipped), and the reference must skip it too. Measured on the
+# 2-core machine: 1M lines, 2021-10 alone 5.3 s and 5.0 MB; these 4 months 9.4 s and 16 MB, so
+# about 5.5 min and 0.6 GB at 35M lines.
+ITEM_MONTHS = tuple(m.strip() for m in os.environ.get("BENCH_ITEM_MONTHS", "2018-08,2018-09,2018-10,2021-10").split(",")
+                    if m.strip())
 
 TARGETS = {
     "nationwide_ratio": 1.3,  # `kt-analysis run --no-report` ÷ the expert reference, at 35M lines
@@ -95,6 +106,11 @@ def ours(argv: list[str]) -> int:
     analyse, load_incident = _api()
 
     t1 = time.perf_counter()
+    items = None
+    if "--bill-items" in argv:
+        at = argv.index("--bill-items")
+        items = argv[at + 1]
+        argv = argv[:at] + argv[at + 2:]
     incident_path, roster, out = argv[0], argv[1], Path(argv[2])
     bills = argv[3] if len(argv) > 3 else None
     marks: list[tuple[float, str]] = []
@@ -104,7 +120,7 @@ def ours(argv: list[str]) -> int:
         marks.append((time.perf_counter() - t1, message))
         peaks.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
 
-    incident = load_incident(incident_path, roster=roster, bills=bills)
+    incident = load_incident(incident_path, roster=roster, bills=bills, **({"bill_items": items} if items else {}))
     summary = analyse(incident, out, progress=progress).to_dict()
     t2 = time.perf_counter()
     peaks.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
@@ -261,6 +277,62 @@ def generated(lines: int, *, bills: bool = True, seed: int = SEED, folder: Path 
     stamp.write_text(wanted)
     say(f"  generated in {time.perf_counter() - start:.0f} s")
     return folder
+
+
+def _write_stamp(stamp: Path, text: str) -> None:
+    tmp = stamp.with_name(stamp.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, stamp)
+
+
+def _generate_items(roster: Path, seed: int, out_dir: Path) -> Path:
+    """``out_dir/bill_items.parquet``: the items of ITEM_MONTHS for every line of ``roster``, from
+    `generate_bill_items` (which writes the file atomically), in a child process (see measure())."""
+    code = ("import sys; from kt_analysis.inputs.synthetic import generate_bill_items; "
+            "generate_bill_items(sys.argv[1], int(sys.argv[2]), sys.argv[3], months=sys.argv[4].split(','))")
+    subprocess.run([sys.executable, "-c", code, str(roster), str(seed), str(out_dir), ",".join(ITEM_MONTHS)],
+                   cwd=ROOT, check=True)
+    return out_dir / "bill_items.parquet"
+
+
+def bill_items(folder: Path, *, seed: int = SEED) -> Path:
+    """``.bench/r<lines>/bill_items.parquet``: the bill items of ITEM_MONTHS for every line of the
+    roster beside it, with the seed of its bills (the items of a month add up to the line's bill of
+    that month), cached. Regenerated when the months or the roster change."""
+    stamp = folder / ".items-generated"
+    wanted = f"months {','.join(ITEM_MONTHS)} seed {seed} roster {(folder / '.generated').read_text()}"
+    target = folder / "bill_items.parquet"
+    if stamp.exists() and stamp.read_text() == wanted and target.exists():
+        return target
+    say(f"generating the bill items of {', '.join(ITEM_MONTHS)} for {folder / 'roster.parquet'} (once; cached)")
+    stamp.unlink(missing_ok=True)
+    start = time.perf_counter()
+    _generate_items(folder / "roster.parquet", seed, folder)
+    _write_stamp(stamp, wanted)
+    say(f"  generated in {time.perf_counter() - start:.0f} s, {target.stat().st_size / 2**20:,.0f} MiB")
+    return target
+
+
+def big_items(big: Path) -> Path:
+    """``.bench/r200m-items/part-<k>.parquet``: the bill items of ITEM_MONTHS for the lines of each part
+    of the 200M dataset (its shifted ids), with the part's seed. Each part is generated outside the
+    folder and moved in whole; about 9 s per million lines with the 4 default months."""
+    stamp = BIG_ITEMS / ".generated"
+    wanted = f"months {','.join(ITEM_MONTHS)} seeds {SEED}+k roster {(big / '.generated').read_text()}"
+    if stamp.exists() and stamp.read_text() == wanted:
+        return BIG_ITEMS
+    if BIG_ITEMS.exists():
+        shutil.rmtree(BIG_ITEMS)
+    BIG_ITEMS.mkdir(parents=True)
+    for k in range(BIG_PARTS):
+        say(f"  generating the bill items of {big / f'part-{k}.parquet'} ({BIG_PART_LINES:,} lines)")
+        start = time.perf_counter()
+        tmp = fresh(CACHE / "r200m-items-tmp")
+        os.replace(_generate_items(big / f"part-{k}.parquet", SEED + k, tmp), BIG_ITEMS / f"part-{k}.parquet")
+        shutil.rmtree(tmp)
+        say(f"    in {time.perf_counter() - start:.0f} s")
+    _write_stamp(stamp, wanted)
+    return BIG_ITEMS
 
 
 def big_dataset() -> Path:
@@ -644,7 +716,7 @@ def write_results(ctx: dict) -> None:  # noqa: C901, PLR0912, PLR0915  (one repo
         f"process, median (min–max) wall time; peak RSS = the process's maxrss (median)",
         f"- load average before the first / last measurement: {ctx['load_start']:.2f} / {ctx['load_end']:.2f} "
         f"(1 min; other work on the machine slows both sides alike, but not evenly)",
-        f"- total benchmark time: {ctx['elapsed'] / 60:.1f} min (of which generating rosters not yet cached: "
+        f"- total benchmark time: {ctx['elapsed'] / 60:.1f} min (of which generating inputs not yet cached: "
         f"{ctx['generate_s'] / 60:.1f} min" + (f"; the 200M-line runs: {ctx['elapsed_big'] / 60:.1f} min"
                                                if ctx.get("elapsed_big") else "") + ")",
         "",
@@ -671,7 +743,8 @@ def write_results(ctx: dict) -> None:  # noqa: C901, PLR0912, PLR0915  (one repo
     if f is not None and f.samples:
         fratio = o.median / f.median
         ok = fratio <= TARGETS["nationwide_floor_ratio"]
-        lines.append(f"| the same run vs the read floor (decoding the roster columns the rules need){at} | "
+        lines.append(f"| the same run vs the read floor (decoding the roster columns the rules need and the bill "
+                     f"items){at} | "
                      f"≤ {TARGETS['nationwide_floor_ratio']:.0f}× | {fratio:.2f}× ({o.median:.1f} s vs "
                      f"{f.median:.1f} s) | {verdict(ok)} |")
         if not ok:
@@ -768,14 +841,19 @@ def write_results(ctx: dict) -> None:  # noqa: C901, PLR0912, PLR0915  (one repo
 
     lines += ["", "## Nationwide incident (kt-2021-10-25-nationwide): `kt-analysis run --no-report` vs the expert "
               "reference and the read floor", "",
-              "Ours: `kt-analysis run kt-2021-10-25-nationwide.yml --roster R --no-report` — roster validation, "
-              "exposure, the ledger, the what-if under every catalogue policy, summary.json. Reference: "
-              "benchmarks/reference.py, an expert's hand-written DuckDB: a decision ledger (line, customer, minutes, "
-              "eligible, credit) in one COPY, every breakdown's lines and credit in one GROUPING SETS query, exact "
-              "distinct customers per breakdown in one per-customer bitmask pass. Read floor: `reference.py floor R`, "
-              "decoding the roster columns the rules need. Every figure the reference computes is compared with "
-              "summary.json, and the ledgers' per-line credits (count and sum of hash(line_id, credit_krw)), on every "
-              "run: equal.", "",
+              "Ours: `kt-analysis run kt-2021-10-25-nationwide.yml --roster R --bill-items I --no-report` — roster "
+              "and bill items validation, exposure, each line's fee from its October 2021 bill items, the ledger, "
+              "the what-if under every catalogue policy, summary.json. Reference: benchmarks/reference.py, an "
+              "expert's hand-written DuckDB: a decision ledger (line, customer, minutes, eligible, credit) in one "
+              "COPY of the roster joined to the lines' October fees, every breakdown's lines and credit and the "
+              "what-if's totals (with its fee bases' checks: which catalogue policies are left out) in one "
+              "GROUPING SETS query over the roster joined to every fee basis, exact distinct customers per "
+              "breakdown in one per-customer bitmask pass. Read floor: `reference.py floor R I`, decoding the "
+              "roster columns the rules need and every value of the bill items (line_id, bill_month, item, "
+              "amount_krw), which the run must read too. Every figure the reference computes is compared with "
+              "summary.json (the what-if and the policies it leaves out included), and the ledgers' per-line "
+              "credits (count and sum of hash(line_id, credit_krw)), on every run: equal.", "",
+              items_text(ctx), "",
               "| lines | ours | ours peak RSS | reference | reference peak RSS | read floor | floor peak RSS "
               "| ours ÷ reference | ours ÷ floor | reference ÷ floor | in-process ours ÷ reference | checked, equal |",
               "|---:|---|---|---|---|---|---|---:|---:|---:|---:|---|"]
@@ -828,7 +906,8 @@ def write_results(ctx: dict) -> None:  # noqa: C901, PLR0912, PLR0915  (one repo
     if spark:
         when = f" (measured {ctx['spark_date']})" if ctx.get("spark_date") else ""
         lines += ["", "## Distributed engine: `--engine spark` on this machine (local[2])" + when, "",
-                  "`kt-analysis run kt-2021-10-25-nationwide --roster R --engine spark --spark-master local[2] "
+                  "`kt-analysis run kt-2021-10-25-nationwide --roster R --bill-items I --engine spark "
+                  "--spark-master local[2] "
                   "--no-report`, once per size, in a fresh process (Spark's JVM start included). Every figure is "
                   "checked against the DuckDB reference of the same size (equal), and summary.json and the ledger "
                   "against the DuckDB engine's of the same size: summary.json byte for byte, the ledger by its "
@@ -857,7 +936,8 @@ def write_results(ctx: dict) -> None:  # noqa: C901, PLR0912, PLR0915  (one repo
                    else "totals equal")
         lines += ["", "## 200M-line roster (Parquet dataset)", "",
                   f"`.bench/r200m/`: {BIG_PARTS} files of {BIG_PART_LINES:,} lines, each generated with its own seed "
-                  f"and line_id/customer_id shifted by k × {ID_OFFSET:,} with DuckDB. Run once each "
+                  f"and line_id/customer_id shifted by k × {ID_OFFSET:,} with DuckDB; its bill items (one file per "
+                  f"part, `.bench/r200m-items/`) generated from each part with the part's seed. Run once each "
                   f"(load average before: {big.get('load', 0):.1f}). {origin}", "",
                   "| what | wall time | peak RSS | B/line | checked |", "|---|---|---|---:|---|",
                   f"| `kt-analysis run kt-2021-10-25-nationwide --roster .bench/r200m --no-report` | "
@@ -870,6 +950,17 @@ def write_results(ctx: dict) -> None:  # noqa: C901, PLR0912, PLR0915  (one repo
             lines += ["", f"Stages: {stage_text(bst, bo['seconds'])}."]
     lines += ["", "![wall time and peak RSS against lines](scaling.png)", ""]
     (HERE / "RESULTS.md").write_text("\n".join(lines), encoding="utf-8")
+
+
+def items_text(ctx: dict) -> str:
+    """What the bill items are, for RESULTS.md."""
+    items = ctx.get("items")
+    if not items:
+        return "Bill items: not recorded by this run."
+    sizes = "; ".join(f"{int(n):,} lines: {mib(b)}" for n, b in sorted(items["bytes"].items(), key=lambda x: int(x[0])))
+    return (f"Bill items (`I`): every roster line's bill items of {', '.join(items['months'])}, from "
+            f"`kt_analysis.inputs.synthetic.generate_bill_items` with the seed of the roster's bills, cached beside "
+            f"the roster ({sizes}).")
 
 
 def pieces_table(ctx: dict, key: str) -> list[str]:
@@ -1034,8 +1125,8 @@ def spark_series(sizes: list[int], folders: dict[int, Path], ctx: dict) -> dict[
         run_out = fresh(OUT / "spark")
         run_dir = run_out / NATIONWIDE.stem
         sample = cli_sample([*kt_cli(), "run", str(NATIONWIDE), "--roster", str(folders[n] / "roster.parquet"),
-                             "--engine", "spark", "--spark-master", "local[2]", "--no-report",
-                             "--out", str(run_out)], run_dir)
+                             "--bill-items", str(bill_items(folders[n])), "--engine", "spark",
+                             "--spark-master", "local[2]", "--no-report", "--out", str(run_out)], run_dir)
         duck = ctx["nationwide"][n]
         check_figures(f"spark engine, {n:,} lines", read_json(run_dir / "summary.json"),
                       duck.ref.samples[-1].payload["figures"])
@@ -1066,6 +1157,10 @@ def spark_only() -> int:
     """``python benchmarks/bench.py --spark``: measure the Spark engine alone, add it to the last
     run's measurements, and write RESULTS.md and scaling.png again."""
     ctx = load_ctx()
+    months = ctx.get("items", {}).get("months")
+    if months != list(ITEM_MONTHS):
+        raise SystemExit(f"bench: {LAST_RUN} was measured on the bill items of {months or 'no months'}, not "
+                         f"{', '.join(ITEM_MONTHS)}: run the benchmark again (or set BENCH_ITEM_MONTHS as it was)")
     folders = {n: generated(n) for n in ctx["sizes"]}
     ctx["spark"] = spark_series(ctx["sizes"], folders, ctx)
     ctx["spark_date"] = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
@@ -1095,7 +1190,10 @@ def main() -> int:  # noqa: PLR0915  (the run, in order)
                  "nationwide": {}, "billing": {}}
     say(f"sizes {sizes}, {repeat} repeat(s), 200M: {'yes' if with_big else 'no'}; cache {CACHE}")
     folders = {n: generated(n) for n in sizes}
+    items = {n: bill_items(folders[n]) for n in sizes}
+    ctx["items"] = {"months": list(ITEM_MONTHS), "bytes": {str(n): items[n].stat().st_size for n in sizes}}
     big = big_dataset() if with_big else None
+    big_bill_items = big_items(big) if big is not None else None
     generate_s = time.perf_counter() - started
     ctx["load_start"] = os.getloadavg()[0]
 
@@ -1104,9 +1202,10 @@ def main() -> int:  # noqa: PLR0915  (the run, in order)
         bills = folders[n] / "bills.parquet"
         say(f"nationwide incident, {n:,} lines: run --no-report, the expert reference, the read floor")
         ctx["nationwide"][n] = compare_runs(
-            "nationwide", "nationwide", NATIONWIDE, n, ["--roster", str(roster)],
-            [py, ref, "nationwide", str(roster), str(OUT / "ref")], repeat,
-            floor_cmd=[py, ref, "floor", str(roster)], keep=True)  # for the Spark engine (now or `--spark` later)
+            "nationwide", "nationwide", NATIONWIDE, n, ["--roster", str(roster), "--bill-items", str(items[n])],
+            [py, ref, "nationwide", str(roster), str(items[n]), str(OUT / "ref")], repeat,
+            floor_cmd=[py, ref, "floor", str(roster), str(items[n])],
+            keep=True)  # for the Spark engine (now or `--spark` later)
         say(f"billing error, {n:,} lines: run --no-report, the expert reference")
         ctx["billing"][n] = compare_runs(
             "billing", "billing", BILLING, n, ["--roster", str(roster), "--bills", str(bills)],
@@ -1118,7 +1217,8 @@ def main() -> int:  # noqa: PLR0915  (the run, in order)
         say(f"peak memory over the target: the package's API once at {top:,} lines, to see which stage raised it")
         diag = Series("peak_diag")
         out = fresh(OUT / "diag")
-        diag.samples.append(measure([py, me, "ours", str(NATIONWIDE), str(folders[top] / "roster.parquet"), str(out)]))
+        diag.samples.append(measure([py, me, "ours", str(NATIONWIDE), str(folders[top] / "roster.parquet"), str(out),
+                                     "--bill-items", str(items[top])]))
         check_figures(f"the package's API, {top:,} lines", read_json(out / "summary.json"),
                       nat_top.ref.samples[-1].payload["figures"])
         shutil.rmtree(out)
@@ -1131,7 +1231,7 @@ def main() -> int:  # noqa: PLR0915  (the run, in order)
         out = fresh(OUT / "run")
         run_dir = out / NATIONWIDE.stem
         sample = cli_sample([*kt_cli(), "run", str(NATIONWIDE), "--roster", str(folders[top] / "roster.parquet"),
-                             "--out", str(out)], run_dir)
+                             "--bill-items", str(items[top]), "--out", str(out)], run_dir)
         check_figures(f"kt-analysis run with the report, {top:,} lines", read_json(run_dir / "summary.json"),
                       nat_top.ref.samples[-1].payload["figures"])
         if not (run_dir / "report.html").exists():
@@ -1166,10 +1266,10 @@ def main() -> int:  # noqa: PLR0915  (the run, in order)
         say(f"200M: kt-analysis run --no-report on {big} ({lines:,} lines)")
         out_ours, out_ref = fresh(OUT / "big"), fresh(OUT / "ref")
         run_dir = out_ours / NATIONWIDE.stem
-        s_ours = cli_sample([*kt_cli(), "run", str(NATIONWIDE), "--roster", str(big), "--out", str(out_ours),
-                             "--no-report"], run_dir)
+        s_ours = cli_sample([*kt_cli(), "run", str(NATIONWIDE), "--roster", str(big), "--bill-items",
+                             str(big_bill_items), "--out", str(out_ours), "--no-report"], run_dir)
         say(f"  ours: {s_ours.seconds:.0f} s, {mib(s_ours.rss_bytes)}")
-        s_ref = measure([py, ref, "nationwide", str(big), str(out_ref)])
+        s_ref = measure([py, ref, "nationwide", str(big), str(big_bill_items), str(out_ref)])
         say(f"  reference: {s_ref.seconds:.0f} s, {mib(s_ref.rss_bytes)}")
         summary = read_json(run_dir / "summary.json")
         figures = check_figures("200M lines", summary, s_ref.payload["figures"])

@@ -5,26 +5,32 @@ files named below, so that the benchmark compares the package against what a car
 would write directly in DuckDB, and so that a mistake in the package's rule compiler shows up as
 a difference in a figure (the benchmark stops when any figure differs, by a single won or line).
 
-    python benchmarks/reference.py nationwide ROSTER OUT_DIR
+    python benchmarks/reference.py nationwide ROSTER BILL_ITEMS OUT_DIR
     python benchmarks/reference.py billing ROSTER BILLS OUT_DIR
-    python benchmarks/reference.py floor ROSTER
+    python benchmarks/reference.py floor ROSTER [BILL_ITEMS]
 
 ``nationwide`` and ``billing`` write a *decision ledger* ``OUT_DIR/ledger.parquet`` — only what the
 incident decides per line (zstd, row groups of 1,000,000 rows, as the package does) — and compute
 the summary figures the package's ``summary.json`` has, in as few passes as an expert would; they
 print one JSON line: ``{"figures": {...}, "seconds": s, "pieces": {pass: s}}``, the figures keyed
 and nested as in ``summary.json``. ``floor`` decodes the roster columns the nationwide rules read
-(and nothing else) and prints ``{"seconds": s, "lines": n}``: the read floor.
+and, given the bill items, every value of the items (the run reads them all: it checks every row
+and the what-if's fee bases span their months), and nothing else; it prints ``{"seconds": s,
+"lines": n, "item_rows": n}``: the read floor.
 
 Nationwide outage, 2021-10-25 (data/incidents/kt-2021-10-25-nationwide.yml, policy
 data/policies/kt-2021-10-25-special.yml):
   * one window, 11:16-12:45 (89 minutes), the whole country, services mobile, internet, landline:
     every roster line of those services is affected, for 89 minutes;
   * every affected line is eligible (no threshold);
-  * credit = monthly fee x billable minutes / 43,200 (a 720-hour month), where billable minutes =
+  * the fee is the line's October 2021 bill, from the bill items (line_id, bill_month, item,
+    amount_krw): the sum of its 2021-10 items plan, bundle_discount, long_term_discount, add_on and
+    equipment_rental (the 선택약정 discount, usage, instalments, ... are not counted). A line with
+    no 2021-10 item has no October bill: the incident is refused (so is a negative fee);
+  * credit = fee x billable minutes / 43,200 (a 720-hour month), where billable minutes =
     89 x 10 = 890, rounded up to the hour = 900 (15 hours of fee);
   * small businesses' internet and landline lines instead get 10 days of fee = fee x 10 / 30;
-  * floored to the won, in integer arithmetic;
+  * floored to the won, once, in integer arithmetic;
   * paid on the December 2021 bill on the line's bill day; a weekend moves to the Monday
     (December 2021 has no weekday public holiday).
   Ledger: line_id, customer_id, outage_minutes, eligible, credit_krw. Figures: roster lines;
@@ -33,10 +39,27 @@ data/policies/kt-2021-10-25-special.yml):
   credit; the distribution of the eligible lines' credits (min, p50, p90, p99, max: the value at
   1-based position ceil(n x q) of the sorted credits); per payment day the lines paid (credit > 0)
   and their credit, and the last day; the window's reach (lines, customers).
-  Passes over the roster: (1) the ledger, one COPY; (2) every breakdown's lines and credit, the
-  credit histogram and the bill days, one GROUPING SETS query; (3) distinct customers, in all and
-  per breakdown value, exactly: one GROUP BY customer_id that ORs a bit per breakdown value the
-  customer's lines touch (the values known from pass 2), then a count of customers per mask.
+  The what-if: every policy of the catalogue (data/policies/, the own policy first, then the
+  others by id) on the same lines, its eligible lines and total credit, each rounded once per line:
+  - kt-1day-10x-2023 (internet, IPTV; roster fee): fee x (89 rounded up to the hour x 10 + 1 day)
+    / 43,200; small businesses' internet one month of fee;
+  - kt-2018-ahyeon-special (every service; fee = the sum of the 2018-08..10 items but one_off,
+    international, information_fee and device_instalment, over 3 months): one month of fee =
+    sum x 43,200 / (43,200 x 3); mobile only after 3 h continuous or 6 h in the month (none here);
+    small businesses' internet also 400,000 won (1 day of outage: the 1-2 day tier);
+  - kt-2024-08-10-landline-special (landline; fee = the month before the incident, 2021-09, all
+    items but usage and international): 10 x 89 minutes of fee, small businesses one month;
+  - kt-terms-2022 (2 h continuous or more than 6 h in the month) and kt-terms-pre-2022 (3 h / more
+    than 6 h): no line of an 89-minute outage is eligible.
+  A policy on bills is left out of the what-if (listed in what_if_skipped) when an affected line of
+  a service it covers lacks a bill (any item) in one of its months, or has a negative fee.
+  Passes (each pass that needs the fees groups them from the bill items itself, per line_id, and
+  joins them to the roster): (1) the ledger, one COPY of the roster joined to the October fees;
+  (2) every breakdown's lines and credit, the credit histogram and the bill days, and the what-if's
+  totals with its checks, one GROUPING SETS query over the roster joined to every fee basis;
+  (3) distinct customers, in all and per breakdown value, exactly: one GROUP BY
+  customer_id over the roster that ORs a bit per breakdown value the customer's lines touch (the
+  values known from pass 2), then a count of customers per mask.
 
 Billing error, September 2023 (data/incidents/kt-2023-09-billing-error.yml, settlement
 data/settlement/kt-2023-09-announced.yml):
@@ -96,23 +119,137 @@ BILLABLE_MINUTES = -(-OUTAGE_MINUTES * 10 // 60) * 60  # 890 rounded up to the h
 MONTH_MINUTES = 720 * 60  # 43,200
 MERCHANT_MINUTES = 10 * 1440  # 10 days of fee
 
-# Every affected line with what the incident decides for it. Each query below selects from this
-# the columns it needs: DuckDB reads only those from the roster.
-NATIONWIDE_LINES = f"""
-SELECT line_id, customer_id, service, region, customer_type, payment_method, bill_cycle_day,
-       CAST({OUTAGE_MINUTES} AS BIGINT) AS outage_minutes,
-       TRUE AS eligible,
-       CASE WHEN customer_type = 'small_business' AND service IN ('internet', 'landline')
-            THEN monthly_fee_krw * {MERCHANT_MINUTES} // {MONTH_MINUTES}
-            ELSE monthly_fee_krw * {BILLABLE_MINUTES} // {MONTH_MINUTES}
-       END AS credit_krw
-FROM {{roster}}
-WHERE service IN ('mobile', 'internet', 'landline')
+SMALL_INTERNET_LANDLINE = "customer_type = 'small_business' AND service IN ('internet', 'landline')"
+
+
+def _in(values: tuple[str, ...]) -> str:
+    return ", ".join(_q(v) for v in values)
+
+
+# The fee bases, from the bill items (line_id, bill_month, item, amount_krw; a discount negative).
+OWN_MONTH = "2021-10"  # kt-2021-10-25-special: the October 2021 bill ...
+OWN_ITEMS = ("plan", "bundle_discount", "long_term_discount", "add_on", "equipment_rental")  # ... these items
+AHYEON_MONTHS = ("2018-08", "2018-09", "2018-10")  # kt-2018-ahyeon-special: the Aug-Oct 2018 bills ...
+AHYEON_LEFT_OUT = ("one_off", "international", "information_fee", "device_instalment")  # ... but these items
+LANDLINE_MONTH = "2021-09"  # kt-2024-08-10-landline-special: the month before the incident's (2021-10) ...
+LANDLINE_LEFT_OUT = ("usage", "international")  # ... but these items
+
+# Pass 1 (the ledger) needs the October fee only: the counted items' sum per line. A line with an
+# October bill but no counted item has a fee of 0; whether every line has an October bill is
+# checked in pass 2, which refuses the incident otherwise.
+OWN_FEES = f"""
+SELECT line_id, CAST(sum(amount_krw) AS BIGINT) AS fee FROM {{items}}
+WHERE bill_month = '{OWN_MONTH}' AND item IN ({_in(OWN_ITEMS)}) GROUP BY line_id
 """
 
-# The roster columns the rules and breakdowns read: what the read floor decodes.
+# Pass 2 needs every basis and, per basis, whether the line has a bill (any item) in each month.
+ALL_FEES = f"""
+SELECT line_id,
+       CAST(sum(amount_krw) FILTER (WHERE bill_month = '{OWN_MONTH}' AND item IN ({_in(OWN_ITEMS)})) AS BIGINT)
+         AS fee,
+       bool_or(bill_month = '{OWN_MONTH}') AS has_fee,
+       CAST(sum(amount_krw) FILTER (WHERE bill_month IN ({_in(AHYEON_MONTHS)})
+                                    AND item NOT IN ({_in(AHYEON_LEFT_OUT)})) AS BIGINT) AS fee_2018,
+       {' AND '.join(f"bool_or(bill_month = '{m}')" for m in AHYEON_MONTHS)} AS has_2018,
+       CAST(sum(amount_krw) FILTER (WHERE bill_month = '{LANDLINE_MONTH}' AND item NOT IN ({_in(LANDLINE_LEFT_OUT)}))
+            AS BIGINT) AS fee_sep,
+       bool_or(bill_month = '{LANDLINE_MONTH}') AS has_sep
+FROM {{items}}
+WHERE bill_month IN ({_in((OWN_MONTH, *AHYEON_MONTHS, LANDLINE_MONTH))})
+GROUP BY line_id
+"""
+
+OWN_CREDIT = f"""CASE WHEN {SMALL_INTERNET_LANDLINE} THEN fee * {MERCHANT_MINUTES} // {MONTH_MINUTES}
+            ELSE fee * {BILLABLE_MINUTES} // {MONTH_MINUTES} END"""
+
+# Every affected line with what the incident decides for it, its fees joined from the bill items
+# ({fees}: OWN_FEES or ALL_FEES, and their {columns}: 0 / FALSE for a line without items). Each
+# query selects from this the columns it needs: DuckDB reads only those from the roster.
+NATIONWIDE_LINES = f"""
+SELECT line_id, customer_id, service, region, customer_type, payment_method, bill_cycle_day, monthly_fee_krw,
+       CAST({OUTAGE_MINUTES} AS BIGINT) AS outage_minutes,
+       TRUE AS eligible,
+       {OWN_CREDIT} AS credit_krw, {{names}}
+FROM (SELECT r.line_id, r.customer_id, r.service, r.region, r.customer_type, r.payment_method, r.bill_cycle_day,
+             r.monthly_fee_krw, {{columns}}
+      FROM {{roster}} AS r LEFT JOIN ({{fees}}) AS f ON r.line_id = f.line_id
+      WHERE r.service IN ('mobile', 'internet', 'landline'))
+"""
+
+
+def _fee_columns(*columns: tuple[str, str]) -> dict[str, str]:
+    return {"names": ", ".join(c for c, _ in columns),
+            "columns": ", ".join(f"coalesce(f.{c}, {none}) AS {c}" for c, none in columns)}
+
+
+OWN_COLUMNS = _fee_columns(("fee", "0"))
+ALL_COLUMNS = _fee_columns(("fee", "0"), ("has_fee", "FALSE"), ("fee_2018", "0"), ("has_2018", "FALSE"),
+                           ("fee_sep", "0"), ("has_sep", "FALSE"))
+
+# The distinct customers' pass needs no fee: every affected line is eligible under the own policy.
+ROSTER_LINES = """
+SELECT customer_id, service, region, customer_type, payment_method, TRUE AS eligible
+FROM {roster} WHERE service IN ('mobile', 'internet', 'landline')
+"""
+
+
+def _sql_bool(value: bool) -> str:
+    return "TRUE" if value else "FALSE"
+
+
+# The what-if: the other catalogue policies, by id (the order of summary.json), on the same lines.
+# Each: (id, eligible, credit, the check of its fee basis: a line it could credit without a bill in
+# one of the basis's months, or with a negative basis; None for a policy on the roster's fee). The
+# outage is one 89-minute window: a line's longest continuous and monthly minutes are 89 too.
+def _hour_up(minutes: int) -> int:
+    return -(-minutes // 60) * 60
+
+
+AHYEON_MOBILE = OUTAGE_MINUTES >= 180 or OUTAGE_MINUTES >= 360  # 3 h continuous or 6 h in the month
+AHYEON_DAYS = -(-OUTAGE_MINUTES // 1440)  # outage days, rounded up: 1
+AHYEON_TIER = max((krw for days, krw in ((1, 400_000), (3, 800_000), (5, 1_000_000), (7, 1_200_000))
+                   if days <= AHYEON_DAYS), default=0)
+TERMS_2022 = OUTAGE_MINUTES >= 120 or OUTAGE_MINUTES > 360  # 2 h continuous or more than 6 h
+TERMS_PRE_2022 = OUTAGE_MINUTES >= 180 or OUTAGE_MINUTES > 360  # 3 h continuous or more than 6 h
+M = MONTH_MINUTES
+WHAT_IF = (
+    ("kt-1day-10x-2023",
+     "service IN ('internet', 'iptv')",
+     f"""CASE WHEN service NOT IN ('internet', 'iptv') THEN 0
+              WHEN customer_type = 'small_business' AND service = 'internet' THEN monthly_fee_krw * {M} // {M}
+              ELSE monthly_fee_krw * {_hour_up(OUTAGE_MINUTES) * 10 + 1440} // {M} END""",
+     None),
+    ("kt-2018-ahyeon-special",
+     f"service <> 'mobile' OR {_sql_bool(AHYEON_MOBILE)}",
+     f"""CASE WHEN customer_type = 'small_business' AND service = 'internet'
+                   THEN (fee_2018 * {M} + {AHYEON_TIER * M * 3}) // {M * 3}
+              WHEN service = 'mobile' THEN {f'fee_2018 * {M} // {M * 3}' if AHYEON_MOBILE else '0'}
+              ELSE fee_2018 * {M} // {M * 3} END""",
+     "NOT has_2018 OR fee_2018 < 0"),
+    ("kt-2024-08-10-landline-special",
+     "service = 'landline'",
+     f"""CASE WHEN service <> 'landline' THEN 0
+              WHEN customer_type = 'small_business' THEN fee_sep * {M} // {M}
+              ELSE fee_sep * {OUTAGE_MINUTES * 10} // {M} END""",
+     "service = 'landline' AND (NOT has_sep OR fee_sep < 0)"),
+    ("kt-terms-2022",
+     _sql_bool(TERMS_2022),
+     f"CASE WHEN {_sql_bool(TERMS_2022)} THEN monthly_fee_krw * {_hour_up(OUTAGE_MINUTES) * 10} // {M} ELSE 0 END",
+     None),
+    ("kt-terms-pre-2022",
+     _sql_bool(TERMS_PRE_2022),
+     f"""CASE WHEN NOT {_sql_bool(TERMS_PRE_2022)} THEN 0
+              WHEN service = 'mobile' THEN monthly_fee_krw * {_hour_up(OUTAGE_MINUTES) * 8} // {M}
+              ELSE monthly_fee_krw * {_hour_up(OUTAGE_MINUTES) * 6} // {M} END""",
+     None),
+)
+OWN_POLICY = "kt-2021-10-25-special"
+
+# The roster columns the rules and breakdowns read, and the bill items' (all of them): what the
+# read floor decodes.
 FLOOR_COLUMNS = ("line_id", "customer_id", "service", "region", "customer_type", "payment_method",
                  "monthly_fee_krw", "bill_cycle_day")
+FLOOR_ITEM_COLUMNS = ("line_id", "bill_month", "item", "amount_krw")
 
 LEDGER = """
 COPY (SELECT line_id, customer_id, outage_minutes, eligible, credit_krw FROM ({lines})) TO {out} {parquet}
@@ -120,11 +257,15 @@ COPY (SELECT line_id, customer_id, outage_minutes, eligible, credit_krw FROM ({l
 
 GROUPED = ("service", "region", "customer_type", "payment_method", "bill_cycle_day", "credit_krw")
 
+# With the what-if's totals and checks (meaningful in the () set, computed in every set alike).
 BREAKDOWN_PASS = f"""
 SELECT GROUPING({', '.join(GROUPED)}) AS g, {', '.join(GROUPED)},
        count(*) AS lines, count(*) FILTER (WHERE eligible) AS eligible_lines,
        sum(credit_krw) AS credit, count(*) FILTER (WHERE credit_krw > 0) AS paid_lines,
-       max(outage_minutes) AS longest
+       max(outage_minutes) AS longest,
+       count(*) FILTER (WHERE NOT has_fee OR fee < 0) AS refused,
+       {', '.join(f"count(*) FILTER (WHERE {elig}), sum({credit}), "
+                  f"count(*) FILTER (WHERE {check or 'FALSE'})" for _, elig, credit, check in WHAT_IF)}
 FROM ({{lines}})
 GROUP BY GROUPING SETS ((), {', '.join(f'({c})' for c in GROUPED)})
 """
@@ -191,30 +332,36 @@ def customer_masks(con: duckdb.DuckDBPyConnection, lines: str, domains: dict[str
     return customers, {"eligible": counts[0], **per}
 
 
-def nationwide(roster: str | Path, out_dir: str | Path) -> tuple[dict, dict]:
+def nationwide(roster: str | Path, items: str | Path, out_dir: str | Path) -> tuple[dict, dict]:
     out = Path(out_dir) / "ledger.parquet"
     out.parent.mkdir(parents=True, exist_ok=True)
-    src = _source(roster)
-    lines = NATIONWIDE_LINES.format(roster=src)
+    src, items_src = _source(roster), _source(items)
     con = duckdb.connect()
     pieces: dict[str, float] = {}
 
     t = time.perf_counter()
+    lines = NATIONWIDE_LINES.format(roster=src, fees=OWN_FEES.format(items=items_src), **OWN_COLUMNS)
     con.execute(LEDGER.format(lines=lines, out=_q(out), parquet=PARQUET))
     pieces["ledger"] = time.perf_counter() - t
 
     t = time.perf_counter()
+    lines = NATIONWIDE_LINES.format(roster=src, fees=ALL_FEES.format(items=items_src), **ALL_COLUMNS)
     rows = con.execute(BREAKDOWN_PASS.format(lines=lines)).fetchall()
     roster_lines = con.execute(f"SELECT count(*) FROM {src}").fetchone()[0]  # Parquet metadata
-    pieces["breakdowns"] = time.perf_counter() - t
+    pieces["breakdowns and what-if"] = time.perf_counter() - t
 
     everything = (1 << len(GROUPED)) - 1
     total = None
+    what_if: list[tuple] = []
     by: dict[str, list[tuple]] = {c: [] for c in GROUPED}
     for g, *rest in rows:
-        keys, (n, eligible, credit, paid, longest) = rest[:len(GROUPED)], rest[len(GROUPED):]
+        keys, (n, eligible, credit, paid, longest, refused, *policies) = rest[:len(GROUPED)], rest[len(GROUPED):]
         if g == everything:
             total = (n, eligible, credit, longest)
+            if refused:
+                raise SystemExit(f"reference: {refused:,} affected line(s) have no {OWN_MONTH} bill, or a negative "
+                                 f"fee: the incident's policy ({OWN_POLICY}) refuses them")
+            what_if = [(pid, *policies[3 * i:3 * i + 3]) for i, (pid, *_) in enumerate(WHAT_IF)]
             continue
         for i, col in enumerate(GROUPED):
             if g == everything ^ (1 << (len(GROUPED) - 1 - i)):
@@ -223,7 +370,8 @@ def nationwide(roster: str | Path, out_dir: str | Path) -> tuple[dict, dict]:
     domains = {col: sorted(v for v, *_ in by[col] if v is not None) for col in BREAKDOWNS}
 
     t = time.perf_counter()
-    customers, per_value = customer_masks(con, lines, domains) if n_lines else (0, {"eligible": 0})
+    customers, per_value = (customer_masks(con, ROSTER_LINES.format(roster=src), domains) if n_lines
+                            else (0, {"eligible": 0}))
     pieces["customers"] = time.perf_counter() - t
     con.close()
 
@@ -260,6 +408,14 @@ def nationwide(roster: str | Path, out_dir: str | Path) -> tuple[dict, dict]:
                                   for d, (n, k) in sorted(timeline.items())]
     figures["credit_completion_date"] = max(timeline).isoformat() if timeline else None
     figures["reach"] = [{"lines": int(n_lines), "customers": customers}]  # the one window: all of it
+    # The what-if: the own policy first, then each other catalogue policy whose fee basis every line
+    # it could credit has; the others are left out, listed by id (their titles and reasons' wording
+    # are descriptive, not compared).
+    figures["what_if"] = [{"policy_id": OWN_POLICY, "eligible_lines": int(n_eligible),
+                           "total_credit_krw": int(n_credit or 0)}]
+    figures["what_if"] += [{"policy_id": pid, "eligible_lines": int(eligible), "total_credit_krw": int(credit or 0)}
+                           for pid, eligible, credit, lacking in what_if if not lacking]
+    figures["what_if_skipped"] = [{"policy_id": pid} for pid, _, _, lacking in what_if if lacking]
     return figures, pieces
 
 
@@ -403,23 +559,29 @@ def billing(roster: str | Path, bills: str | Path, out_dir: str | Path) -> tuple
 
 # ----- the read floor ----------------------------------------------------------------------------
 
-def floor(roster: str | Path) -> int:
-    """Decode every value of the columns the nationwide rules read (a hash of each row, summed)."""
+def floor(roster: str | Path, items: str | Path | None = None) -> tuple[int, int | None]:
+    """Decode every value of the columns the nationwide rules read (a hash of each row, summed), and
+    of the bill items, when given (the run reads them all): the roster's lines and the items' rows."""
     con = duckdb.connect()
     n, _ = con.execute(f"SELECT count(*), sum(hash({', '.join(FLOOR_COLUMNS)})) FROM {_source(roster)}").fetchone()
+    k = None
+    if items is not None:
+        k, _ = con.execute(f"SELECT count(*), sum(hash({', '.join(FLOOR_ITEM_COLUMNS)})) "
+                           f"FROM {_source(items)}").fetchone()
     con.close()
-    return int(n)
+    return int(n), None if k is None else int(k)
 
 
 def main(argv: list[str]) -> int:
     start = time.perf_counter()
-    if len(argv) == 3 and argv[0] == "nationwide":
-        figures, pieces = nationwide(argv[1], argv[2])
+    if len(argv) == 4 and argv[0] == "nationwide":
+        figures, pieces = nationwide(argv[1], argv[2], argv[3])
     elif len(argv) == 4 and argv[0] == "billing":
         figures, pieces = billing(argv[1], argv[2], argv[3])
-    elif len(argv) == 2 and argv[0] == "floor":
-        lines = floor(argv[1])
-        print(json.dumps({"lines": lines, "columns": list(FLOOR_COLUMNS),
+    elif len(argv) in (2, 3) and argv[0] == "floor":
+        lines, item_rows = floor(argv[1], argv[2] if len(argv) == 3 else None)
+        print(json.dumps({"lines": lines, "columns": list(FLOOR_COLUMNS), "item_rows": item_rows,
+                          "item_columns": list(FLOOR_ITEM_COLUMNS) if item_rows is not None else [],
                           "seconds": round(time.perf_counter() - start, 3)}))
         return 0
     else:
