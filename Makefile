@@ -22,7 +22,7 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 TEST_JOBS ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-dev report test test-fast bench lab lint notebooks screenshot clean-reports clean
+.PHONY: help setup setup-dev report test test-fast bench reported lab lint notebooks screenshot clean-reports clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-14s %s\n", $$1, $$2}'
@@ -56,6 +56,9 @@ test-fast: setup-dev ## the suite without the slow end-to-end tests
 
 bench: setup-dev ## time the engine against hand-written DuckDB SQL (1M/5M/35M lines); writes benchmarks/RESULTS.md
 	$(PY) benchmarks/bench.py
+
+reported: setup ## the sample incidents on the 35M-line bench roster, vs the figures reported at the time (docs/reported-figures.md)
+	$(PY) tools/reported_figures.py
 
 lab: setup ## JupyterLab on notebooks/, the project's kernel the default (HOST=, PORT=, LAB_ARGS=)
 	exec $(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks --ServerApp.ip=$(HOST) --ServerApp.port=$(PORT) \
