@@ -239,6 +239,14 @@ def cmd_run_all(args: argparse.Namespace) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
+def cmd_history(args: argparse.Namespace) -> int:
+    from kt_analysis.jobs.history import format_listing, listing
+
+    data = listing(Path(args.out), incident_id=args.incident, month=args.month)
+    print(json.dumps(data, ensure_ascii=False, indent=2) if args.json else format_listing(data))
+    return EXIT_OK
+
+
 def cmd_roster_describe(args: argparse.Namespace) -> int:
     from kt_analysis.inputs.roster import describe_roster, format_description
 
@@ -284,8 +292,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="pre-charge check: does a month's bill run repeat an earlier month? (exit 0 ok, 3 suspect, 4 blocked)",
         description="Compare the bill run of --month with the earlier months of BILLS: the share of lines whose "
                     "amount equals an earlier month's exactly, against the usual month-over-month share; totals, "
-                    "mean, median and p90; lines missing, new or billed twice. September 2023's run, sent at the "
-                    "July amounts, is 'blocked'.",
+                    "mean, median and p90; lines missing, new or billed twice. A run sent at an earlier month's "
+                    "amounts (September 2023's, at July's) is 'blocked'; the sample's bills are correct and pass: "
+                    "build such a run with kt_analysis.jobs.bill_check.swap_month (README, check-bills worked).",
         epilog="exit codes: 0 ok (charge), 3 suspect (a person looks first), 4 blocked (do not send), "
                "2 bad input (missing file, bad month, month not in the file)",
     )
@@ -323,6 +332,19 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--cell-timeout", type=int, default=1800, help="seconds a notebook cell may take")
     _engine_options(a)
     a.set_defaults(func=cmd_run_all)
+
+    h = sub.add_parser(
+        "history", help="list the runs published into an output folder (its history.duckdb)",
+        description="List the runs recorded in OUT/history.duckdb, in the order of the incidents' start: "
+                    "kind, span, months, policy and its monthly scope, lines, eligible lines, total credit, when "
+                    "published, the earlier incidents a policy counting across the calendar month added; and per "
+                    "month the lines, outage minutes, credited lines and earlier minutes taken in.",
+    )
+    h.add_argument("--out", default="reports", help="the output folder (default reports/)")
+    h.add_argument("--incident", metavar="ID", help="only this incident's run")
+    h.add_argument("--month", metavar="YYYY-MM", help="only runs touching this calendar month, and its minutes")
+    h.add_argument("--json", action="store_true", help="print the rows as JSON")
+    h.set_defaults(func=cmd_history)
 
     ro = sub.add_parser("roster", help="look at a roster (roster describe: the names incidents must use)")
     ro_sub = ro.add_subparsers(dest="roster_command", required=True)

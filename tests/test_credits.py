@@ -25,6 +25,7 @@ from kt_analysis.inputs.policy import (
     Rounding,
     Tier,
     When,
+    for_incident,
     load_policy,
 )
 from kt_analysis.rules.credits import compile_policy
@@ -74,6 +75,12 @@ def evaluate(con, policy: Policy, lines: list[dict]) -> list[tuple[bool, str, st
     frame.insert(0, "idx", range(len(frame)))
     for c in ("idx", *INT_COLUMNS):
         frame[c] = frame[c].astype("int64")
+    # A policy on bills (the catalogue's specials) reads its fee basis: here each month of the basis
+    # billed exactly the line's monthly_fee_krw, so the basis (summed over its months) is that fee × n
+    # and the credits equal the same rules on the roster fee (the reference below).
+    policy = for_incident(policy, "2024-08")
+    if not policy.fee_basis.roster:
+        frame[policy.fee_basis.column] = frame["monthly_fee_krw"] * policy.fee_basis.n_months
     p = render_policy(compile_policy(policy), "duckdb")
     con.register("lines_under_test", frame)
     try:

@@ -2,7 +2,8 @@
 
 The figures below come from the written rules of each policy (``data/policies/*.yml``, its notes and
 README's policy language), applied with plain pandas to ``data/sample/roster.parquet``,
-``data/sample/bills.parquet`` and ``data/sample/bill_items.parquet`` (the fee bases). Nothing here calls the product's credit, impact or settlement code:
+``data/sample/bills.parquet`` and ``data/sample/bill_items.parquet`` (the fee bases). Nothing here
+calls the product's credit, impact or settlement code:
 the product is only run (``analyse``) and its ``summary.json`` and ledger read back. The stored
 notebook outputs (nbval) were made by the program itself, so they cannot catch a wrong rule; these
 derivations can. A disagreement is either a misreading here or a product defect: look at the

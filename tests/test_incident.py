@@ -55,7 +55,7 @@ def test_nationwide_sample():
     assert inc.services == ("mobile", "internet", "landline")
     assert inc.roster.is_file()
     roles = [i["role"] for i in inc.inputs()]
-    assert roles == ["incident", "policy", "roster"]
+    assert roles == ["incident", "policy", "bill_items", "roster"]  # the special computes on the October bill
     assert all(len(i["sha256"]) == 64 for i in inc.inputs())
 
 

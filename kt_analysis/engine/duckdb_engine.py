@@ -22,16 +22,18 @@ import pyarrow.parquet as pq
 from kt_analysis.dbrow import one_row, quote
 from kt_analysis.engine.dialect import render, render_policy
 from kt_analysis.engine.fees import Skipped, bases, check, fees_sql, with_fees
+from kt_analysis.engine.month import MonthFigures, month_lines_sql, with_month
 from kt_analysis.errors import InputError
 from kt_analysis.inputs.bill_items import open_bill_items
 from kt_analysis.inputs.incident import Incident
 from kt_analysis.inputs.policy import FeeBasis, Policy, for_incident, with_roster_spellings
 from kt_analysis.inputs.roster import RosterSource, open_roster, validate_roster
-from kt_analysis.rules.credits import compile_policy
+from kt_analysis.rules.credits import MONTH_TOTAL, across_month, compile_policy, month_thresholds
 from kt_analysis.rules.impact import (
     EXPOSURE_COLUMNS,
     Matches,
     check_matches,
+    exposure_months,
     exposure_table,
     key_columns,
     match_windows,
@@ -55,9 +57,14 @@ DECISIONS = ("eligible", "eligibility_reason", "rule", "credit_krw", "credit_on"
 MINUTE_COLUMNS = ("outage_minutes", "longest_continuous_minutes", "monthly_cumulative_minutes", "outage_days")
 
 
-def ledger_select() -> str:
-    """The ledger's columns before the decisions, as the per-line relation gives them (both engines)."""
-    return ", ".join(f"CAST({c} AS INTEGER) AS {c}" if c in MINUTE_COLUMNS else c
+def ledger_select(month_total: bool = False) -> str:
+    """The ledger's columns before the decisions, as the per-line relation gives them (both engines).
+
+    ``month_total``: the policy counts across the calendar month, and ``monthly_cumulative_minutes``
+    is the line's month total with the earlier incidents' minutes (what its eligibility read)."""
+    def source(c: str) -> str:
+        return MONTH_TOTAL if month_total and c == "monthly_cumulative_minutes" else c
+    return ", ".join(f"CAST({source(c)} AS INTEGER) AS {c}" if c in MINUTE_COLUMNS else c
                      for c in LEDGER_COLUMNS if c not in DECISIONS)
 ROSTER_ATTRIBUTES = (
     "service", "region", "facility_id", "customer_type", "payment_method", "bill_cycle_day", "monthly_fee_krw",
@@ -84,6 +91,13 @@ class PerLine:
     fee_bases: tuple[FeeBasis, ...] = ()
     items_sql: str | None = None  # the checked bill items, typed (when a policy computes on bills)
     skipped: tuple[Skipped, ...] = ()  # what-if policies left out (their fee basis cannot be computed)
+    key_frame: pd.DataFrame | None = None  # the roster's distinct keys (rules.impact.roster_keys)
+    matches: Matches | None = None  # which keys each window reaches
+    # Across the month (engine/month.py): the per-line month columns' relation, the thresholds it
+    # has a column for, and the engine's month figures for the summary.
+    month_lines: str | None = None
+    month_thresholds: tuple[tuple[int, bool], ...] = ()
+    month: MonthFigures | None = None
 
     @property
     def exposed(self) -> str:
@@ -97,14 +111,15 @@ class PerLine:
     def sql(self) -> str:
         """The per-line relation every rule reads: the exposed lines, with their fee bases when a
         policy computes on bills."""
-        if self.fees is None:
-            return self.exposed
-        return with_fees(self.exposed, list(self.fee_bases), self.fees)
+        lines = self.exposed if self.fees is None else with_fees(self.exposed, list(self.fee_bases), self.fees)
+        if self.month_lines is not None:
+            lines = with_month(lines, self.month_lines, list(self.month_thresholds))
+        return lines
 
     @property
     def keeps_order(self) -> bool:
         """A scan, a filter and a projection keep the roster's order on every thread; a hash join does not."""
-        return self.lookup is not None and self.fees is None
+        return self.lookup is not None and self.fees is None and self.month_lines is None
 
 
 MAX_LOOKUP_GROUPS = 32
@@ -175,7 +190,8 @@ def prepare(incident: Incident, con: duckdb.DuckDBPyConnection, *, validate: boo
     lookup = exposure_lookup(source.sql, exposure, keys)
     start = incident.start
     return PerLine(con=con, source=source, roster_lines=n, keys=keys, lookup=lookup, exposure=exposure,
-                   reach=reach, unmatched=_unmatched_rows(matches, incident), incident_month=f"{start:%Y-%m}")
+                   reach=reach, unmatched=_unmatched_rows(matches, incident), incident_month=f"{start:%Y-%m}",
+                   key_frame=key_frame, matches=matches)
 
 
 def add_fees(per_line: PerLine, incident: Incident, policies: list[Policy]) -> list[Skipped]:
@@ -191,10 +207,33 @@ def add_fees(per_line: PerLine, incident: Incident, policies: list[Policy]) -> l
         return list(per_line.skipped)
     items = open_bill_items(per_line.con, incident.bill_items)
     per_line.items_sql = items.sql
-    per_line.fees = fees_sql(found, items.sql)
+    # Summed once into a table: the check, the ledger and the what-if each read the lines with their
+    # fees, and a view would aggregate the items again for every one of them.
+    per_line.con.execute(f"CREATE OR REPLACE TEMP TABLE line_fees AS SELECT * FROM {fees_sql(found, items.sql)}")
+    per_line.fees = "line_fees"
     per_line.fee_bases = tuple(found)
     per_line.skipped = tuple(check(per_line.con, per_line.sql, policies, incident._rel(incident.bill_items), own))
     return list(per_line.skipped)
+
+
+def months_per_key(per_line: PerLine, incident: Incident) -> pd.DataFrame:
+    """The exposure per key and calendar month (small: the keys reached times their months)."""
+    assert per_line.key_frame is not None and per_line.matches is not None, "prepare() sets them"
+    return exposure_months(incident, per_line.key_frame, per_line.matches)
+
+
+def add_month(per_line: PerLine, incident: Incident, policies: list[Policy], rows: Path) -> bool:
+    """Give the per-line relation the month columns that the policies counting across the calendar
+    month read (engine/month.py), from the earlier incidents' ``line_minutes`` rows (a Parquet file,
+    possibly empty). False, and nothing changed, when no policy counts across the month."""
+    thresholds = month_thresholds(policies)
+    if not thresholds:
+        return False
+    per_line.con.register("exposure_months", months_per_key(per_line, incident))
+    per_line.month_lines = month_lines_sql(per_line.exposed, per_line.keys, "exposure_months",
+                                           f"read_parquet({quote(rows)})", thresholds)
+    per_line.month_thresholds = tuple(thresholds)
+    return True
 
 
 def roster_spellings(per_line: PerLine, policy: Policy) -> Policy:
@@ -279,7 +318,7 @@ def write_ledger(per_line: PerLine, policy: Policy, path: Path, *, days: list[da
     ``days``: the day a credit lands per bill cycle day (rules/timeline.py; None: paid on request)."""
     p = render_policy(compile_policy(policy), "duckdb")
     landing = render(credit_on(days), "duckdb")
-    select = ledger_select()
+    select = ledger_select(across_month(policy.eligibility))
     tmp = path.with_name(path.name + ".partial")
     # The ledger must be byte-identical run after run. With the exposure as expressions the query
     # keeps the roster's order on every thread; through a hash join it does not, so that case runs

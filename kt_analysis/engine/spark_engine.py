@@ -46,18 +46,20 @@ from kt_analysis.engine.duckdb_engine import (
     Progress,
     add_fees,
     ledger_select,
+    months_per_key,
     prepare,
     roster_spellings,
 )
 from kt_analysis.engine.fees import fees_sql, with_fees
 from kt_analysis.engine.figures import Figures, Query, incident_figures, with_own_policy
+from kt_analysis.engine.month import month_figures, month_lines_sql, with_month
 from kt_analysis.errors import InputError, RunError
 from kt_analysis.inputs.business_days import calendar_for
 from kt_analysis.inputs.incident import Incident, catalogue_policies
 from kt_analysis.inputs.policy import Policy
 from kt_analysis.inputs.schema import INTEGER_COLUMNS, TEXT_COLUMNS
 from kt_analysis.paths import TEMPLATES
-from kt_analysis.rules.credits import compile_policy
+from kt_analysis.rules.credits import across_month, compile_policy, month_thresholds
 from kt_analysis.rules.impact import EXPOSURE_COLUMNS
 from kt_analysis.rules.timeline import credit_days, credit_on
 
@@ -174,6 +176,17 @@ def _exposure_frame(spark: Any, exposure: pd.DataFrame, keys: tuple[str, ...]) -
     return spark.createDataFrame(rows, T.StructType(fields))
 
 
+def _months_frame(spark: Any, months: pd.DataFrame, keys: tuple[str, ...]) -> Any:
+    """The exposure per key and calendar month (rules.impact.exposure_months) as a Spark frame."""
+    from pyspark.sql import types as T
+
+    fields = [T.StructField(k, T.StringType()) for k in keys]
+    fields += [T.StructField("month", T.StringType()), T.StructField("minutes", T.LongType())]
+    rows = [(*(str(v) for v in rec[:-1]), int(rec[-1]))
+            for rec in months[[*keys, "month", "minutes"]].itertuples(index=False, name=None)]
+    return spark.createDataFrame(rows, T.StructType(fields))
+
+
 def _roster_frame(spark: Any, incident: Incident, con: Any, source_sql: str, work: Path) -> Any:
     """The roster as Spark reads it: its Parquet files, or a CSV converted once (checked already)."""
     path = Path(incident.roster)
@@ -238,12 +251,15 @@ def merge_parts(parts: Path, path: Path) -> int:
 def analyse_spark(
     incident: Incident, out_dir: Path, *, what_if_policies: list[Policy] | None = None,
     progress: Progress | None = None, master: str | None = None, spark: Any = None,
+    month_rows: Path | None = None,
 ) -> tuple[Figures, list[dict[str, Any]], PerLine]:
     """Write ``ledger.parquet`` in ``out_dir`` with Spark and return (the summary's figures and the
     what-if rows, computed on Spark by the same SQL as on DuckDB, and the prepared per-line
-    relation: reach, unmatched names).
+    relation: reach, unmatched names, the month figures).
 
-    ``spark``: an open session to use (tests share one); otherwise one is started and stopped."""
+    ``spark``: an open session to use (tests share one); otherwise one is started and stopped.
+    ``month_rows``: the earlier incidents' ``line_minutes`` rows, for a policy counting across the
+    calendar month (engine/month.py: the same SQL as on DuckDB)."""
     say = progress or (lambda _msg: None)
     if incident.kind != "outage":
         raise InputError(incident.path, "kind", "the spark engine runs outage incidents; billing errors run on "
@@ -252,7 +268,7 @@ def analyse_spark(
         say(f"starting Spark ({master_url(master)})")
         with spark_session(master) as session:
             return analyse_spark(incident, out_dir, what_if_policies=what_if_policies, progress=progress,
-                                 spark=session)
+                                 spark=session, month_rows=month_rows)
     from pyspark.errors import ArithmeticException
 
     con = connect()
@@ -282,13 +298,22 @@ def analyse_spark(
             spark.read.parquet(str(items)).createOrReplaceTempView("bill_items")
             found = list(per_line.fee_bases)
             lines = with_fees("exposed", found, fees_sql(found, "bill_items"))
+        thresholds = month_thresholds([own, *policies]) if month_rows is not None else []
+        if thresholds:
+            assert month_rows is not None
+            spark.read.parquet(str(month_rows)).createOrReplaceTempView("month_rows")
+            _months_frame(spark, months_per_key(per_line, incident), per_line.keys
+                          ).createOrReplaceTempView("exposure_months")
+            lines = with_month(lines, month_lines_sql("exposed", per_line.keys, "exposure_months", "month_rows",
+                                                      thresholds), thresholds)
         spark.sql(f"SELECT * FROM {lines}").createOrReplaceTempView("per_line")
         p = render_policy(compile_policy(own), "spark")
         end = incident.end
         assert isinstance(end, datetime)  # an outage's: its last window's end
         days = credit_days(incident.credit_policy, end.date(), calendar_for(incident.root))
         ledger_df = spark.sql(
-            f"SELECT {ledger_select()}, {p.eligible} AS eligible, {p.reason} AS eligibility_reason, "
+            f"SELECT {ledger_select(across_month(own.eligibility))}, {p.eligible} AS eligible, "
+            f"{p.reason} AS eligibility_reason, "
             f"{p.rule} AS rule, {p.credit_krw} AS credit_krw, "
             f"CASE WHEN {p.credit_krw} > 0 THEN {render(credit_on(days), 'spark')} END AS credit_on FROM per_line")
         parts = work / "ledger"
@@ -302,6 +327,8 @@ def analyse_spark(
             spark.read.parquet(str(parts)).createOrReplaceTempView("ledger")
             figures, rows = incident_figures(query, "per_line", "ledger", everything, own_at, dialect="spark",
                                              roster=per_line.source.path, say=lambda _msg: say("summarising on Spark"))
+            if thresholds and across_month(own.eligibility):
+                per_line.month = month_figures(query, "per_line", "month_rows", own, "spark")
         except ArithmeticException as exc:
             raise InputError(incident.credit_policy.path, "credit", f"a credit or total overflows 64-bit integers "
                              f"({str(exc).splitlines()[0]})", "check the roster's fees and the policy's multipliers"

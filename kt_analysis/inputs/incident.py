@@ -90,6 +90,7 @@ class Incident:
     sources: tuple[str, ...] = ()
     billing: BillingError | None = None
     bill_items: Path | None = None  # what a policy's fee basis reads (an outage's, optional)
+    claims: Path | None = None  # the claims received so far (an outage's, optional; the policy's claims rules decide)
     allow_unmatched: bool = False  # names no roster line has, and windows reaching no line, are listed, not refused
 
     @property
@@ -133,6 +134,8 @@ class Incident:
         if self.bill_items is not None:
             items.append({"role": "bill_items", "path": self._rel(self.bill_items),
                           "sha256": _roster_digest(self.bill_items)})
+        if self.claims is not None:
+            items.append({"role": "claims", "path": self._rel(self.claims), "sha256": _roster_digest(self.claims)})
         items.append({"role": "roster", "path": self._rel(self.roster), "sha256": _roster_digest(self.roster)})
         return items
 
@@ -259,6 +262,16 @@ def load_incident(
             windows.extend(found.run(read_windows_file, windows_file, tz, default=[]))
         found.run(aff.done)
     items_path = found.run(_bill_items_path, doc, path, root, bill_items)
+    claims_path = None
+    if doc.text("claims", None) is not None:
+        claims_path = found.run(_input_path, doc, path, root, None, "claims", "claims file", "",
+                                "fix the path (relative to the project folder), or export the claims received so "
+                                "far: claim_id, line_id, received_at, channel, kind")
+        if policy is not None and policy.claims is None:
+            found.errors.append(InputError(
+                str(path), "claims", f"names a claims file, but policy {policy.id} has no claims: rules to decide "
+                "them by", "add a claims: section to the policy (window_days, processing_business_days, "
+                "daily_capacity, credit_route) or remove claims: from the incident"))
     found.run(doc.done)
     if policy is not None and not policy.fee_basis.roster and items_path is None and not found.errors:
         found.errors.append(InputError(
@@ -276,7 +289,7 @@ def load_incident(
         id=iid, title=title, kind=kind, timezone=tz_name, policy=policy, roster=roster_path,
         windows=tuple(windows), services=services, path=str(path), root=root,
         windows_file=windows_file, sha256=sha256_file(path), notes=notes, sources=sources,
-        allow_unmatched=allow_unmatched, bill_items=items_path,
+        allow_unmatched=allow_unmatched, bill_items=items_path, claims=claims_path,
     )
 
 
@@ -293,7 +306,7 @@ def _roster_path(doc: Section, path: Path, root: Path, roster: str | Path | None
 
 
 def _input_path(doc: Section, path: Path, root: Path, given: str | Path | None, key: str, what: str,
-                generate: str) -> Path:
+                generate: str, fix: str | None = None) -> Path:
     """The file ``given`` on the command line, else the incident's ``key`` (relative to the project
     root); one that does not exist is refused."""
     found = Path(given) if given is not None else Path(doc.text(key))
@@ -301,7 +314,7 @@ def _input_path(doc: Section, path: Path, root: Path, given: str | Path | None, 
         found = root / found
     if not path_exists(found):
         raise InputError(str(path), key, f"{what} {str(found)!r} not found",
-                         f"{generate} with `kt-analysis generate` or fix the path")
+                         fix or f"{generate} with `kt-analysis generate` or fix the path")
     return found
 
 

@@ -17,6 +17,7 @@ from typing import Literal
 
 from kt_analysis.errors import InputError
 from kt_analysis.inputs.business_days import DEFAULT_YEARS
+from kt_analysis.inputs.claims import ClaimRules, parse_claim_rules
 from kt_analysis.inputs.names import normalize
 from kt_analysis.inputs.schema import CUSTOMER_TYPES, DISCOUNT_ITEMS, ITEM_CATEGORIES, SERVICES
 from kt_analysis.inputs.yamlio import Section, path_exists, read_yaml_mapping, sha256_file
@@ -33,6 +34,15 @@ MAX_UNIT_MINUTES = 7 * 24 * 60
 MAX_UNIT_KRW = 1_000_000
 
 RoundingMode = Literal["floor", "ceil", "half_up"]
+MonthlyScope = Literal["incident", "calendar_month"]
+# The crediting rule of `monthly_scope: calendar_month`, in the words of the report's appendix (the
+# README's "Outages across a month" states the same rule).
+CALENDAR_MONTH_KO = (
+    "월 누적 장애 시간은 같은 회선의 같은 달(달력 기준) 장애를 모두 합산합니다: 이 장애보다 먼저 시작해 "
+    "같은 출력 폴더에 발행된 장애의 시간을 더합니다. 앞선 장애에서 이미 보상한 시간은 다시 보상하지 않고, "
+    "앞선 장애에서 기준 미달로 보상하지 않은 시간은 이번 장애로 그 달의 누적이 기준을 넘으면 이번에 함께 "
+    "보상합니다(장애 시간에 비례하는 보상에만 더하며, 정액·일수 보상에는 더하지 않습니다)."
+)
 TimeMode = Literal["up", "down", "half_up"]
 
 
@@ -44,6 +54,9 @@ class Eligibility:
     min_monthly_cumulative_minutes: int | None = None
     # Outlets disagree on "more than 6 h" (초과) and "at least 6 h" (이상): a policy says which.
     monthly_cumulative_exceeds: bool = False
+    # Whose minutes make the monthly total: this incident's only, or every published incident's of
+    # the same line and calendar month (README, "Outages across a month"). An override inherits it.
+    monthly_scope: MonthlyScope = "incident"
 
     @property
     def everyone(self) -> bool:
@@ -57,7 +70,8 @@ class Eligibility:
             parts.append(f"연속 장애 {self.min_continuous_minutes}분 이상")
         if self.min_monthly_cumulative_minutes is not None:
             op = "초과" if self.monthly_cumulative_exceeds else "이상"
-            parts.append(f"한 달 누적 장애 {self.min_monthly_cumulative_minutes}분 {op}")
+            month = "같은 달(달력 기준) 앞선 장애까지 합한 한 달" if self.monthly_scope == "calendar_month" else "한 달"
+            parts.append(f"{month} 누적 장애 {self.min_monthly_cumulative_minutes}분 {op}")
         return " 또는 ".join(parts)
 
 
@@ -138,6 +152,10 @@ class Override:
     credit: CreditRule
     eligibility: Eligibility | None = None  # None: the policy's eligibility
     combine: Literal["replace", "add"] = "replace"
+    # Paid only to those who apply (a claim of kind ``consolation``): fixed amounts added on top
+    # (tiers_by_outage_days with combine: add), such as the Ahyeon merchants' consolation money.
+    # The ledger still carries the amount a line is entitled to; the claims say who is paid.
+    paid_on_claim: bool = False
 
 
 @dataclass(frozen=True)
@@ -251,6 +269,7 @@ class Policy:
     notes: str = ""
     path: str = ""
     sha256: str = ""
+    claims: ClaimRules | None = None  # how claims are decided when compensation is paid on request
 
     def describe(self) -> list[str]:
         """The policy in plain words, one sentence a rule (for the report's appendix)."""
@@ -266,10 +285,14 @@ class Policy:
             f"보상 대상: {self.eligibility.describe()}.",
             f"보상액: {self.credit.describe()}; 시간당 요금 = {per_hour}.",
         ]
+        if self.eligibility.monthly_scope == "calendar_month":
+            lines.append(CALENDAR_MONTH_KO)
         if not self.fee_basis.roster:
             lines.append(f"기준 요금: {self.fee_basis.describe()}.")
         for o in self.overrides:
             verb = "에 더해" if o.combine == "add" else " 대신"
+            if o.paid_on_claim:
+                verb += " (신청한 경우에만)"
             elig = f" (대상: {o.eligibility.describe()})" if o.eligibility else ""
             lines.append(f"{o.when.describe()}: 기본 보상{verb} {o.credit.describe()}{elig}.")
         r = self.rounding
@@ -282,6 +305,8 @@ class Policy:
         when = {"next_bill": "다음 청구서", "bill_after_next": "다다음 청구서"}.get(
             d.applied_on, f"{d.applied_on} 청구서" if len(d.applied_on) == 7 else d.applied_on)
         lines.append(f"지급: {how}, {claim}, {when}{window}.")
+        if self.claims is not None:
+            lines.append(f"신청: {self.claims.describe()}.")
         return lines
 
 
@@ -350,6 +375,7 @@ def load_policy(path: str | Path) -> Policy:
         )
         rsec.done()
     credit_sec.done()
+    overrides = _inherit_monthly_scope(doc, eligibility, overrides)
     delivery = Delivery()
     dsec = doc.section("delivery", None)
     if dsec is not None:
@@ -367,12 +393,18 @@ def load_policy(path: str | Path) -> Policy:
                              "name a bill month (2021-12) for a bill credit, or set method: cash")
         _check_applied_on(dsec, delivery.applied_on)
         dsec.done()
+    csec = doc.section("claims", None)  # `claims` is a known top-level key from here on
+    claims = parse_claim_rules(csec) if csec is not None else None
+    if claims is not None and delivery.claim_window_days not in (None, claims.window_days):
+        raise csec.error("window_days", f"is {claims.window_days}, but delivery.claim_window_days is "
+                         f"{delivery.claim_window_days}", "give the claim window once (claims.window_days), or the "
+                         "same number in both")
     doc.done()
     return Policy(
         id=pid, title=title, sources=sources, services=services, eligibility=eligibility,
         hours_per_month=hours_per_month, credit=credit, overrides=tuple(overrides),
         fee_basis=fee_basis, rounding=rounding, delivery=delivery, notes=notes, path=str(path),
-        sha256=sha256_file(path),
+        sha256=sha256_file(path), claims=claims,
     )
 
 
@@ -453,9 +485,36 @@ def _eligibility(sec: Section | None, path: Path) -> Eligibility:
             "min_monthly_cumulative_minutes", None, minimum=0, maximum=day
         ),
         monthly_cumulative_exceeds=sec.boolean("monthly_cumulative_exceeds", False),
+        monthly_scope=sec.text("monthly_scope", "incident", choices=("incident", "calendar_month")),
     )
+    if result.monthly_scope == "calendar_month" and result.min_monthly_cumulative_minutes is None:
+        raise sec.error("monthly_scope", "is calendar_month, but there is no min_monthly_cumulative_minutes to "
+                        "count across the month", "add min_monthly_cumulative_minutes, or remove monthly_scope")
     sec.done()
     return result
+
+
+def _inherit_monthly_scope(sec: Section, eligibility: Eligibility, overrides: list[Override]) -> list[Override]:
+    """Overrides count the month as the policy does. Across the month one threshold decides which
+    earlier minutes a credit takes in, so an override's eligibility keeps the policy's monthly
+    threshold or has none."""
+    if eligibility.monthly_scope == "incident":
+        return overrides
+    out = []
+    for i, o in enumerate(overrides):
+        e = o.eligibility
+        if e is not None:
+            if e.min_monthly_cumulative_minutes is not None and (
+                    (e.min_monthly_cumulative_minutes, e.monthly_cumulative_exceeds)
+                    != (eligibility.min_monthly_cumulative_minutes, eligibility.monthly_cumulative_exceeds)):
+                raise InputError(sec.path, f"credit.overrides[{i}].eligibility.min_monthly_cumulative_minutes",
+                                 "differs from the policy's monthly threshold, which monthly_scope: calendar_month "
+                                 "counts across the month for every line",
+                                 "use the policy's min_monthly_cumulative_minutes and monthly_cumulative_exceeds "
+                                 "here, or leave the monthly threshold out of the override")
+            o = replace(o, eligibility=replace(e, monthly_scope=eligibility.monthly_scope))
+        out.append(o)
+    return out
 
 
 def _credit_rule(sec: Section, path: Path, *, allow_extra: bool = False) -> CreditRule:
@@ -520,12 +579,22 @@ def _override(sec: Section, path: Path) -> Override:
     eligibility = None
     esec = sec.section("eligibility", None)
     if esec is not None:
+        if esec.has("monthly_scope"):
+            raise esec.error("monthly_scope", "is set for the whole policy, not per override",
+                             "write monthly_scope under the policy's eligibility: (overrides inherit it)")
         eligibility = _eligibility(esec, path)
     combine = sec.text("combine", "replace", choices=("replace", "add"))
-    sec.used.update({"when", "eligibility", "combine"})
+    paid_on_claim = sec.boolean("paid_on_claim", False)
+    sec.used.update({"when", "eligibility", "combine", "paid_on_claim"})
     credit = _credit_rule(sec, path)
     sec.done()
-    return Override(when=when, credit=credit, eligibility=eligibility, combine=combine)
+    if paid_on_claim and (combine != "add" or not credit.tiers_by_outage_days or credit.outage_multiplier
+                          or credit.days_of_fee or credit.months_of_fee):
+        raise sec.error("paid_on_claim", "is for fixed amounts paid on application on top of the credit",
+                        "use it with combine: add and tiers_by_outage_days only (no multiplier, days or months "
+                        "of fee), or remove it")
+    return Override(when=when, credit=credit, eligibility=eligibility, combine=combine,
+                    paid_on_claim=paid_on_claim)
 
 
 def _normalized(names: tuple[str, ...] | None) -> tuple[str, ...] | None:

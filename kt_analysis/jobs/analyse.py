@@ -15,16 +15,48 @@ import duckdb
 
 from kt_analysis.dbrow import connect, one_row, quote
 from kt_analysis.engine.billing import write_billing_ledger
-from kt_analysis.engine.duckdb_engine import Progress, add_fees, prepare, roster_spellings, write_ledger
-from kt_analysis.engine.figures import BREAKDOWNS, DuckDBQuery, incident_figures, ledger_figures, with_own_policy
+from kt_analysis.engine.claims import ClaimFigures, claim_figures
+from kt_analysis.engine.duckdb_engine import (
+    PerLine,
+    Progress,
+    add_fees,
+    add_month,
+    months_per_key,
+    prepare,
+    roster_spellings,
+    write_ledger,
+)
+from kt_analysis.engine.figures import (
+    BREAKDOWNS,
+    DuckDBQuery,
+    Figures,
+    incident_figures,
+    ledger_figures,
+    with_own_policy,
+)
+from kt_analysis.engine.month import (
+    EARLIER_ROWS,
+    MONTH_HISTORY_FILE,
+    Earlier,
+    check_carried,
+    history_rows,
+    month_figures,
+    uses_month,
+    write_month_history,
+    write_rows,
+)
 from kt_analysis.engine.spark_engine import analyse_spark
 from kt_analysis.errors import InputError, RunError
 from kt_analysis.inputs.business_days import calendar_for
+from kt_analysis.inputs.claims import open_claims
 from kt_analysis.inputs.incident import Incident, catalogue_policies
 from kt_analysis.inputs.policy import Policy
 from kt_analysis.inputs.roster import open_roster, validate_roster
+from kt_analysis.rules.credits import across_month
+from kt_analysis.rules.impact import incident_months
 from kt_analysis.rules.timeline import credit_days
 from kt_analysis.summary.billing import build_billing_summary
+from kt_analysis.summary.claims import claims_summary, write_claims
 from kt_analysis.summary.model import BillingSummary, OutageSummary, Summary
 from kt_analysis.summary.outage import build_summary, write_json
 
@@ -34,30 +66,47 @@ ENGINES = ("duckdb", "spark")
 def analyse(
     incident: Incident, out_dir: Path, *, what_if_policies: list[Policy] | None = None,
     progress: Progress | None = None, threads: int | None = None, engine: str = "duckdb",
-    spark_master: str | None = None, spark: Any = None,
+    spark_master: str | None = None, spark: Any = None, earlier: Earlier | None = None,
+    history: Path | None = None,
 ) -> Summary:
     """Run the per-line pass for ``incident``: writes ``ledger.parquet`` and ``summary.json`` in
     ``out_dir`` and returns the summary. The ledger's credit sum equals the summary's total.
 
     ``engine``: ``duckdb`` (in process) or ``spark`` (engine/spark_engine.py; ``spark_master`` says where, or
-    ``spark`` is an open session to use)."""
+    ``spark`` is an open session to use). ``earlier``: the earlier incidents of the same months, read
+    from the output folder's history, whose minutes a policy counting across the calendar month adds
+    (None: none; the incident's own minutes only). ``history``: a folder to write this outage's rows
+    for the history into (engine/month.py ``history_rows``)."""
     say = progress or (lambda _msg: None)
     if engine not in ENGINES:
         raise InputError("--engine", "", f"unknown engine {engine!r}", f"use one of {', '.join(ENGINES)}")
     out_dir.mkdir(parents=True, exist_ok=True)
-    if engine == "spark":
-        figures, rows, prepared = analyse_spark(
-            incident, out_dir, what_if_policies=what_if_policies, progress=say, master=spark_master, spark=spark)
-        summary = build_summary(incident, figures, prepared.roster_lines, rows, prepared)
-        con = connect(threads)
-        try:
-            _reconcile(con, out_dir / "ledger.parquet", summary, figures.totals())
-        finally:
-            con.close()
-        write_json(summary, out_dir / "summary.json")
-        return summary
-    if incident.kind == "billing_error":
+    if incident.kind == "billing_error" and engine != "spark":
         return analyse_billing(incident, out_dir, say=say, threads=threads)
+    scratch = None
+    if earlier is None and incident.kind == "outage" and uses_month([incident.credit_policy, *(
+            what_if_policies if what_if_policies is not None else catalogue_policies(incident))]):
+        scratch = write_rows(out_dir / EARLIER_ROWS)  # no history: no earlier minutes
+    rows = earlier.rows if earlier is not None else scratch
+    try:
+        if engine == "spark":
+            figures, what_if, prepared = analyse_spark(
+                incident, out_dir, what_if_policies=what_if_policies, progress=say, master=spark_master, spark=spark,
+                month_rows=rows)
+            con = connect(threads)
+            try:
+                return _publishable(incident, out_dir, con, figures, what_if, prepared, earlier, rows, history)
+            finally:
+                con.close()
+        return _analyse_duckdb(incident, out_dir, what_if_policies, say, threads, earlier, rows, history)
+    finally:
+        if scratch is not None:
+            scratch.unlink(missing_ok=True)
+
+
+def _analyse_duckdb(incident: Incident, out_dir: Path, what_if_policies: list[Policy] | None, say: Progress,
+                    threads: int | None, earlier: Earlier | None, rows: Path | None,
+                    history: Path | None) -> Summary:
     con = connect(threads)
     per_line = None
     try:
@@ -68,6 +117,8 @@ def analyse(
                     (what_if_policies if what_if_policies is not None else catalogue_policies(incident))]
         left_out = {s.policy_id for s in add_fees(per_line, incident, [own, *policies])}
         policies = [p for p in policies if p.id not in left_out]
+        if rows is not None:
+            add_month(per_line, incident, [own, *policies], rows)
         say(f"roster: {per_line.roster_lines:,} lines; computing credits per line")
         ledger = out_dir / "ledger.parquet"
         end = incident.end
@@ -76,16 +127,66 @@ def analyse(
         write_ledger(per_line, own, ledger, days=days)
         say("comparing policies (what-if)")
         everything, own_at = with_own_policy(own, policies)
-        figures, rows = incident_figures(DuckDBQuery(con), per_line.sql, f"read_parquet({quote(ledger)})",
-                                         everything, own_at, dialect="duckdb", roster=per_line.source.path, say=say)
-        summary = build_summary(incident, figures, per_line.roster_lines, rows[:len(policies)], per_line)
-        _reconcile(con, ledger, summary, figures.totals())
-        write_json(summary, out_dir / "summary.json")
-        return summary
+        figures, what_if = incident_figures(DuckDBQuery(con), per_line.sql, f"read_parquet({quote(ledger)})",
+                                            everything, own_at, dialect="duckdb", roster=per_line.source.path, say=say)
+        if rows is not None and across_month(own.eligibility):
+            per_line.month = month_figures(DuckDBQuery(con), per_line.sql, f"read_parquet({quote(rows)})", own,
+                                           "duckdb")
+        return _publishable(incident, out_dir, con, figures, what_if[:len(policies)], per_line, earlier, rows,
+                            history)
     finally:
         if per_line is not None:
             per_line.source.close()
         con.close()
+
+
+def _publishable(incident: Incident, out_dir: Path, con: duckdb.DuckDBPyConnection, figures: Figures,
+                 what_if: list[dict[str, Any]], per_line: PerLine, earlier: Earlier | None, rows: Path | None,
+                 history: Path | None) -> OutageSummary:
+    """The summary of an outage computed by either engine, reconciled, and written with what goes beside
+    it (``month_history.parquet`` across the month; the rows for the history when asked)."""
+    months = earlier.months if earlier is not None else incident_months(incident)
+    ledger = out_dir / "ledger.parquet"
+    claims = _claims(incident, con, per_line, ledger)
+    summary = build_summary(incident, figures, per_line.roster_lines, what_if, per_line,
+                            earlier=earlier.runs if earlier is not None else (), months=months,
+                            claims=claims_summary(claims) if claims is not None else None)
+    _reconcile(con, ledger, summary, figures.totals())
+    if claims is not None:
+        write_claims(claims, out_dir)
+    if history is not None:
+        multi = len(months) > 1
+        source = open_roster(incident.roster) if multi else None
+        try:
+            written = history_rows(con, ledger, incident.credit_policy, months, rows,
+                                   months_per_key(per_line, incident) if multi else None,
+                                   source.sql if source is not None else None, history)
+        finally:
+            if source is not None:
+                source.close()
+        if per_line.month is not None:
+            check_carried(incident.id, per_line.month.carried_minutes, written.carried_minutes, NOT_PUBLISHED)
+    if per_line.month is not None:
+        write_month_history(per_line.month, out_dir / MONTH_HISTORY_FILE)
+    write_json(summary, out_dir / "summary.json")
+    return summary
+
+
+def _claims(incident: Incident, con: duckdb.DuckDBPyConnection, per_line: PerLine, ledger: Path) -> ClaimFigures | None:
+    """The claims chapter (engine/claims.py), when the policy has claims rules: the incident's claims
+    (if any) decided against the ledger just written, and the forecasts."""
+    policy = incident.credit_policy
+    if policy.claims is None:
+        return None
+    claims = open_claims(incident.claims, incident.tz) if incident.claims is not None else None
+    start = incident.start
+    assert isinstance(start, datetime)  # an outage's first window's start
+    source = open_roster(incident.roster)
+    try:
+        return claim_figures(con, roster_spellings(per_line, policy), claims, f"read_parquet({quote(ledger)})",
+                             source.sql, per_line.items_sql, start.date(), calendar_for(incident.root))
+    finally:
+        source.close()
 
 
 # The fix every failed reconciliation names: the inputs were accepted, so the fault is the program's

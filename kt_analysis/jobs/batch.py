@@ -16,12 +16,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from kt_analysis.errors import InputError, InputErrors, KtAnalysisError, mask_text
 from kt_analysis.inputs.incident import Incident, load_incident
+from kt_analysis.jobs import history
 from kt_analysis.jobs.run import prepare_out, remove_leftover, up_to_date, write_error_txt
 from kt_analysis.report.index import write_index
 
@@ -137,10 +139,35 @@ def _refuse_shared_ids(paths: list[Path], loaded: dict[Path, Incident | InputErr
         raise InputErrors(problems)
 
 
+def _start_key(item: Incident | InputError, path: Path) -> tuple[int, datetime, str]:
+    """Files that do not load first (they fail at once), then incidents by start, then id."""
+    if not isinstance(item, Incident):
+        return (0, datetime.min, path.name)
+    start = item.start
+    return (1, start if isinstance(start, datetime) else datetime.combine(start, datetime.min.time()), item.id)
+
+
+def _earlier_of(path: Path, before: list[Path], loaded: dict[Path, Incident | InputError]) -> set[Path]:
+    """The outages among ``before`` (started earlier) that share a month with ``path``'s incident,
+    when that incident's policy reads the history; else none."""
+    item = loaded[path]
+    if not isinstance(item, Incident) or not history.reads_history(item):
+        return set()
+    months = set(history.months_of(item))
+    return {q for q in before if isinstance(other := loaded[q], Incident) and other.kind == "outage"
+            and months & set(history.months_of(other))}
+
+
+def _after(waits: list[Future[Outcome]], fn: Callable[..., Outcome], *args: object, **kwargs: object) -> Outcome:
+    wait(waits)
+    return fn(*args, **kwargs)
+
+
 def run_all(folder: Path, out: Path, *, jobs: int = 2, force: bool = False, timeout: float = 3600,
             cell_timeout: int = 1800, report: bool = True, pdf: bool = False,
             say: Say | None = None, engine: str = "duckdb", spark_master: str | None = None) -> list[Outcome]:
-    """Run every ``*.yml`` incident in ``folder``; returns one outcome each, in file order."""
+    """Run every ``*.yml`` incident in ``folder``, started in the order of the incidents' start;
+    returns one outcome each, in file order."""
     say = say or (lambda _m: None)
     if not folder.is_dir():
         raise InputError(str(folder), "", "is not a folder", "name the folder of incident files")
@@ -154,11 +181,18 @@ def run_all(folder: Path, out: Path, *, jobs: int = 2, force: bool = False, time
     _refuse_shared_ids(paths, loaded, out)
     prepare_out(out)
     outcomes: dict[Path, Outcome] = {}
+    # Started in the order of the incidents' start (then id): an incident whose policy counts across
+    # the calendar month waits for the earlier incidents of its months, so that they are in the
+    # history (published, or found up to date) before it reads it. The pool takes tasks in the order
+    # they are submitted, so a task only ever waits for tasks already running or done.
+    order = sorted(paths, key=lambda p: _start_key(loaded[p], p))
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(run_one, p, out, report=report, pdf=pdf, force=force, timeout=timeout,
-                               cell_timeout=cell_timeout, engine=engine, spark_master=spark_master,
-                               loaded=loaded[p]): p
-                   for p in paths}
+        futures: dict[Future[Outcome], Path] = {}
+        for i, p in enumerate(order):
+            waits = [f for f, q in futures.items() if q in _earlier_of(p, order[:i], loaded)]
+            futures[pool.submit(_after, waits, run_one, p, out, report=report, pdf=pdf, force=force,
+                                timeout=timeout, cell_timeout=cell_timeout, engine=engine,
+                                spark_master=spark_master, loaded=loaded[p])] = p
         for done, future in enumerate(as_completed(futures), start=1):
             outcome = future.result()
             outcomes[outcome.path] = outcome

@@ -7,7 +7,9 @@ import tempfile
 import weakref
 from pathlib import Path
 
+from kt_analysis.engine.month import EARLIER_ROWS
 from kt_analysis.inputs.incident import Incident, load_incident
+from kt_analysis.jobs import history
 from kt_analysis.jobs.analyse import analyse
 from kt_analysis.jobs.run import up_to_date
 from kt_analysis.paths import find_project_root
@@ -36,7 +38,12 @@ def open_view(
     else:
         folder = temporary = Path(tempfile.mkdtemp(prefix=f"kt-{inc.id}-"))
         try:
-            analyse(inc, folder)
+            # A policy counting across the calendar month adds the earlier incidents published in reports/.
+            earlier = history.earlier(root / "reports", inc, folder / EARLIER_ROWS) if history.reads_history(inc) \
+                else None
+            analyse(inc, folder, earlier=earlier)
+            if earlier is not None:
+                earlier.rows.unlink()
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise

@@ -32,9 +32,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kt_analysis.engine.month import EARLIER_ROWS
 from kt_analysis.errors import InputError, KtAnalysisError, OutputError, RunError, mask_text, output_fault
 from kt_analysis.inputs.incident import Incident, load_incident
 from kt_analysis.inputs.yamlio import sha256_file
+from kt_analysis.jobs import history
 from kt_analysis.jobs.analyse import NOT_PUBLISHED, analyse
 from kt_analysis.jobs.kernel import ensure_kernel
 from kt_analysis.paths import NOTEBOOKS_DIR, TEMPLATES, calendar_overrides, policies_dir
@@ -290,6 +292,8 @@ def _remove_dead_staging(out: Path, incident_id: str) -> None:
         shutil.rmtree(folder, ignore_errors=True)
     for folder in out.glob(f".old-{incident_id}-*"):
         shutil.rmtree(folder, ignore_errors=True)
+    for rows in out.glob(f".history-rows-{incident_id}-*"):
+        shutil.rmtree(rows, ignore_errors=True)
 
 
 def _publish(staging: Path, final: Path) -> None:
@@ -307,9 +311,11 @@ def _publish(staging: Path, final: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def fingerprint(incident: Incident, *, report: bool, pdf: bool) -> str:
+def fingerprint(incident: Incident, *, report: bool, pdf: bool, history: str | None = None) -> str:
     """What a run's outputs depend on: every input's sha256, the policy catalogue (what-if), the
-    calendar, the notebooks, the package version and the options. Equal fingerprints, equal outputs."""
+    calendar, the notebooks, the package version and the options, and — for a policy counting across
+    the calendar month — the digest of the history rows it read (``history``, jobs/history.py).
+    Equal fingerprints, equal outputs."""
 
 
     digest = hashlib.sha256()
@@ -322,11 +328,14 @@ def fingerprint(incident: Incident, *, report: bool, pdf: bool) -> str:
         if path.exists():
             digest.update(f"{path.name}={sha256_file(path)}\n".encode())
     digest.update(f"kt-analysis={_versions().get('kt-analysis')};report={report};pdf={pdf}".encode())
+    if history is not None:
+        digest.update(f";history={history}".encode())
     return digest.hexdigest()
 
 
 def up_to_date(incident: Incident, out: Path, *, report: bool, pdf: bool) -> bool:
-    """The last run of this incident in ``out`` succeeded on exactly these inputs."""
+    """The last run of this incident in ``out`` succeeded on exactly these inputs (and, for a policy
+    counting across the calendar month, on the history rows there now), and the history records it."""
     folder = out / incident.id
     run_json = folder / "run.json"
     if not run_json.exists() or (folder / "failed").exists():
@@ -336,8 +345,11 @@ def up_to_date(incident: Incident, out: Path, *, report: bool, pdf: bool) -> boo
     except (OSError, ValueError):
         return False
     needed = ["summary.json", "ledger.parquet"] + (["report.html"] if report else []) + (["report.pdf"] if pdf else [])
-    if not (meta.get("status") == "ok" and meta.get("fingerprint") == fingerprint(incident, report=report, pdf=pdf)
-            and all((folder / name).exists() for name in needed)):
+    used = history.digest(out, incident) if history.reads_history(incident) else None
+    if not (meta.get("status") == "ok"
+            and meta.get("fingerprint") == fingerprint(incident, report=report, pdf=pdf, history=used)
+            and all((folder / name).exists() for name in needed)
+            and history.recorded(out, incident.id) == meta.get("fingerprint")):
         return False
     try:  # a summary this version cannot read (an older version's) is not up to date: run again
         load_summary(folder / "summary.json")
@@ -394,15 +406,27 @@ def run_incident(
         if staging.exists():
             shutil.rmtree(staging)
         staging.mkdir(parents=True)
+        # This outage's rows for the history: a folder beside the staging folder, never published.
+        rows = out / f".history-rows-{incident.id}-{os.getpid()}" if incident.kind == "outage" else None
         try:
+            earlier = None
+            if history.reads_history(incident):
+                earlier = history.earlier(out, incident, staging / EARLIER_ROWS)
+                counted = ", ".join(r.incident_id for r in earlier.runs) or "none"
+                say(f"{incident.id}: counting across {', '.join(earlier.months)}: earlier incidents in "
+                    f"{history.history_path(out)}: {counted}")
             with report_kernel(incident.root, wanted=report or pdf) as km:
                 summary = analyse(incident, staging, progress=lambda m: say(f"{incident.id}: {m}"), engine=engine,
-                                  spark_master=spark_master)
+                                  spark_master=spark_master, earlier=earlier, history=rows)
+                if earlier is not None:
+                    earlier.rows.unlink()
                 if km is not None:
                     _report(incident, staging, roster, say, show_progress, cell_timeout, km)
             if pdf:
                 say(f"{incident.id}: printing report.pdf")
                 render_pdf(staging / "report.html", staging / "report.pdf")
+            fp = fingerprint(incident, report=report or pdf, pdf=pdf,
+                             history=earlier.digest if earlier is not None else None)
             meta = {
                 "incident_id": incident.id,
                 "status": "ok",
@@ -415,12 +439,14 @@ def run_incident(
                 "report": report or pdf,
                 "pdf": pdf,
                 "engine": engine,
-                "fingerprint": fingerprint(incident, report=report or pdf, pdf=pdf),
+                "fingerprint": fp,
                 "interpreter": sys.executable,
                 "versions": _versions(),
             }
             (staging / "run.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-            _publish(staging, final)
+            # The history is rebuilt beside the one in place, then the folder and it are moved into place.
+            history.commit(out, history.run_row(incident, summary, fp, earlier), rows,
+                           lambda: _publish(staging, final))
         except InputError:
             # Bad input: nothing is written, the previous report stays as it was.
             shutil.rmtree(staging, ignore_errors=True)
@@ -431,6 +457,9 @@ def run_incident(
             if fault is not None:
                 raise fault from exc
             raise
+        finally:
+            if rows is not None:
+                shutil.rmtree(rows, ignore_errors=True)
     say(f"{incident.id}: done in {time.monotonic() - started:.1f} s → {final}")
     return RunResult(incident.id, final, summary, time.monotonic() - started)
 

@@ -217,6 +217,63 @@ class IncidentView:
         plt.close(fig)
         return fig
 
+    def claims_section(self) -> Html:
+        """Compensation paid on application: what only applicants get, the claims so far decided
+        (per decision, Korean reasons), and the forecasts per uptake scenario (assumptions)."""
+        c = self.outage.claims
+        if c is None:
+            return Html('<p class="kt-note">이 정책은 신청 없이 자동으로 지급합니다: 신청 처리가 없습니다.</p>')
+        what = {"credit": "보상금 전부", "consolation": "위로금"}.get(c.paid_on_claim or "", "")
+        items = [f"신청 규칙: {c.rules}.",
+                 f"신청 기간: {present.korean_date(_day(c.opens_on))} ~ {present.korean_date(_day(c.last_day))}."]
+        if what:
+            items.append(f"신청한 경우에만 지급하는 {what}: 대상 {c.entitled_lines:,}회선, 모두 신청하면 "
+                         f"{c.entitled_krw:,}원.")
+        if c.as_of is not None:
+            items.append(f"{present.korean_date(_day(c.as_of))}까지 접수 {c.received:,}건 · 승인 {c.accepted:,}건 "
+                         f"{c.accepted_krw:,}원 · 그날까지 지급 {c.paid_krw_as_of:,}원 · 미처리 {c.backlog_as_of:,}건.")
+        else:
+            items.append("아직 접수된 신청이 없습니다: 아래 예측은 가정입니다.")
+        parts = [_ENV.get_template("list.html.j2").render(title="신청 처리", items=items)]
+        if c.by_decision:
+            frame = pd.DataFrame([{"결정": d.reason.split(":")[0], "건수": d.claims, "지급액(원)": d.amount_krw}
+                                  for d in c.by_decision]).set_index("결정")
+            frame.loc["합계"] = [int(frame["건수"].sum()), int(frame["지급액(원)"].sum())]
+            parts.append(_table(frame, money=("지급액(원)",), title="신청별 결정"))
+        if c.forecast:
+            frame = pd.DataFrame([{"시나리오": f.scenario, "가정": f.description, "신청(건)": f.claims,
+                                   "비용(원)": f.cost_krw, "최대 미처리(건)": f.peak_backlog,
+                                   "마지막 지급일": _korean_day(f.last_paid_on)}
+                                  for f in c.forecast]).set_index("시나리오")
+            parts.append(_table(frame, money=("비용(원)",), title="신청 예측 (가정)"))
+        return Html("".join(parts))
+
+    def claims_chart(self):
+        """Claims received and decided per day, and the backlog (the claims so far; else the central
+        forecast)."""
+        import matplotlib.pyplot as plt
+
+        c = self.outage.claims
+        if c is None:
+            return Html("")
+        days, label = c.by_day, "접수된 신청"
+        if not days:
+            central = next((f for f in c.forecast if f.scenario == "central"), None)
+            if central is None or not central.claims:
+                return Html('<p class="kt-note">그릴 신청이 없습니다.</p>')
+            days, label = central.days, "예측 (central 시나리오, 가정)"
+        frame = pd.DataFrame([d.to_dict() for d in days])
+        x = [_day(d) for d in frame["day"]]
+        fig, ax = plt.subplots(figsize=(8, 3.5))
+        ax.bar(x, frame["received"], color=present.PALETTE[0], label="접수")
+        ax.plot(x, frame["decided"].cumsum(), color=present.PALETTE[1], label="누적 처리")
+        ax.plot(x, frame["backlog"], color=present.PALETTE[2], label="미처리")
+        ax.set_title(f"일별 신청 처리 — {label}")
+        ax.legend(loc="upper left", frameon=False)
+        fig.autofmt_xdate()
+        plt.close(fig)
+        return fig
+
     def appendix(self) -> Html:
         inc = self.incident
         pol = inc.credit_policy
@@ -230,6 +287,10 @@ class IncidentView:
             empty_windows=[r for r in self.outage.reach or () if r.lines == 0],
             reasons=REASON_KO,
         ))
+
+
+def _korean_day(text: str | None) -> str:
+    return present.korean_date(_day(text)) if text else "-"
 
 
 def _headline_krw(n: int) -> str:

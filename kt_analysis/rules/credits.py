@@ -16,7 +16,7 @@ won on about one eligible line in two thousand.) Each engine renders the trees i
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from sqlglot import exp
 
@@ -73,15 +73,17 @@ def month_minutes(policy: Policy) -> exp.Expression:
 
 
 def numerator(rule: CreditRule, month: exp.Expression, fee: str = "monthly_fee_krw",
-              months: int = 1) -> exp.Expression:
+              months: int = 1, outage: exp.Expression | None = None) -> exp.Expression:
     """The rule's credit times M (minutes in a month) times ``months``, exact, as BIGINT.
 
     ``fee`` is the column holding the line's fee basis: its sum over ``months`` bill months (one
-    month: the fee itself), so that an average is divided once, with the credit's rounding."""
+    month: the fee itself), so that an average is divided once, with the credit's rounding.
+    ``outage``: the minutes paid for (default ``outage_minutes``; across the month, with the earlier
+    incidents' minutes this credit takes in, :func:`paid_minutes`)."""
     fee_minutes: list[exp.Expression] = []
     if rule.outage_multiplier:
         bt = rule.billable_time
-        minutes = col("outage_minutes")
+        minutes = outage if outage is not None else col("outage_minutes")
         if bt.applies_to == "outage":
             fee_minutes.append(times(round_minutes(minutes, bt.unit_minutes, bt.mode), number(rule.outage_multiplier)))
         else:
@@ -101,6 +103,41 @@ def numerator(rule: CreditRule, month: exp.Expression, fee: str = "monthly_fee_k
     return plus(*parts) if parts else number(0)
 
 
+# Across the month (`monthly_scope: calendar_month`) the per-line relation carries, besides this
+# incident's own `monthly_cumulative_minutes`, the line's largest month total with the minutes of
+# earlier published incidents of the same month, and per monthly threshold the earlier minutes no
+# incident has credited yet in the months whose total passes it (engine/month.py computes both).
+MONTH_TOTAL = "month_total_minutes"
+
+
+def across_month(elig: Eligibility) -> bool:
+    """The eligibility counts its monthly threshold across the calendar month."""
+    return elig.monthly_scope == "calendar_month" and elig.min_monthly_cumulative_minutes is not None
+
+
+def carried_column(minutes: int, exceeds: bool) -> str:
+    """The per-line column of the earlier, not yet credited minutes in months whose total passes
+    the threshold (``> minutes`` when ``exceeds``, else ``>= minutes``)."""
+    return f"carried_minutes_{'gt' if exceeds else 'ge'}{int(minutes)}"
+
+
+def carried_of(elig: Eligibility) -> str:
+    assert elig.min_monthly_cumulative_minutes is not None
+    return carried_column(elig.min_monthly_cumulative_minutes, elig.monthly_cumulative_exceeds)
+
+
+def paid_minutes(elig: Eligibility) -> exp.Expression:
+    """The minutes a credit under ``elig`` pays for: this incident's, plus across the month the
+    earlier incidents' minutes not credited yet, when the month's total passes the threshold."""
+    if across_month(elig):
+        return plus(col("outage_minutes"), col(carried_of(elig)))
+    return col("outage_minutes")
+
+
+def _monthly(elig: Eligibility) -> str:
+    return MONTH_TOTAL if elig.monthly_scope == "calendar_month" else "monthly_cumulative_minutes"
+
+
 def eligible(elig: Eligibility) -> exp.Expression:
     if elig.everyone:
         return true()
@@ -109,7 +146,7 @@ def eligible(elig: Eligibility) -> exp.Expression:
         conds.append(at_least("longest_continuous_minutes", elig.min_continuous_minutes))
     if elig.min_monthly_cumulative_minutes is not None:
         threshold = above if elig.monthly_cumulative_exceeds else at_least
-        conds.append(threshold("monthly_cumulative_minutes", elig.min_monthly_cumulative_minutes))
+        conds.append(threshold(_monthly(elig), elig.min_monthly_cumulative_minutes))
     return any_of(*conds)
 
 
@@ -121,7 +158,7 @@ def reason(elig: Eligibility) -> exp.Expression:
         whens.append((at_least("longest_continuous_minutes", elig.min_continuous_minutes), text("continuous")))
     if elig.min_monthly_cumulative_minutes is not None:
         threshold = above if elig.monthly_cumulative_exceeds else at_least
-        whens.append((threshold("monthly_cumulative_minutes", elig.min_monthly_cumulative_minutes),
+        whens.append((threshold(_monthly(elig), elig.min_monthly_cumulative_minutes),
                       text("monthly_cumulative")))
     return case(whens, text("below_threshold"))
 
@@ -151,6 +188,9 @@ class PolicyRules:
     credit_krw: exp.Expression
     rules: tuple[str, ...]  # every value ``rule`` can take
     reasons: tuple[str, ...] = REASONS  # every value ``reason`` can take
+    # Across the month: the earlier incidents' minutes this line's credit takes in (BIGINT; 0 for a
+    # policy that counts within the incident).
+    carried: exp.Expression = field(default_factory=lambda: number(0))
 
     def with_credit(self, credit_krw: exp.Expression) -> PolicyRules:
         return replace(self, credit_krw=credit_krw)
@@ -172,24 +212,32 @@ def compile_policy(policy: Policy) -> PolicyRules:
         return round_div(num, divisor, r.unit_krw, r.mode)
 
     base_elig = eligible(policy.eligibility)
-    base_num = numerator(policy.credit, m, fee, n)
-    eligible_cases, reason_cases, rule_cases, credit_cases = [], [], [], []
+    base_num = numerator(policy.credit, m, fee, n, paid_minutes(policy.eligibility))
+    base_carry = _carry(policy.eligibility, base_elig)
+    eligible_cases, reason_cases, rule_cases, credit_cases, carried_cases = [], [], [], [], []
     for i, o in enumerate(policy.overrides, start=1):
         cond = when_matches(o.when)
         elig = o.eligibility if o.eligibility is not None else policy.eligibility
         o_elig = eligible(elig)
-        o_num = numerator(o.credit, m, fee, n)
+        o_num = numerator(o.credit, m, fee, n, paid_minutes(elig))
+        o_carry = _carry(elig, o_elig)
         if o.combine == "add":
             num = plus(case([(base_elig, base_num)], number(0)), case([(o_elig, o_num)], number(0)))
             eligible_cases.append((cond, any_of(base_elig, o_elig)))
             reason_cases.append((cond, case([(base_elig, reason(policy.eligibility))], reason(elig))))
             credit_cases.append((cond, credit(num)))
+            carried_cases.append((cond, _carried(base_carry, o_carry)))
         else:
             eligible_cases.append((cond, o_elig))
             reason_cases.append((cond, reason(elig)))
             credit_cases.append((cond, case([(o_elig, credit(o_num))], number(0))))
+            carried_cases.append((cond, _carried(o_carry)))
         rule_cases.append((cond, text(f"override {i}")))
     not_covered = negate(covered)
+    carried: exp.Expression = number(0)
+    if across_month(policy.eligibility):
+        carried = as_bigint(case([(not_covered, number(0)), *carried_cases],
+                                 _carried(base_carry)))
     return PolicyRules(
         eligible=case([(not_covered, false()), *eligible_cases], base_elig),
         reason=case([(not_covered, text("service_not_covered")), *reason_cases], reason(policy.eligibility)),
@@ -197,4 +245,50 @@ def compile_policy(policy: Policy) -> PolicyRules:
         credit_krw=as_bigint(case([(not_covered, number(0)), *credit_cases],
                                   case([(base_elig, credit(base_num))], number(0)))),
         rules=("not_covered", "base", *(f"override {i}" for i in range(1, len(policy.overrides) + 1))),
+        carried=carried,
     )
+
+
+def _carry(elig: Eligibility, cond: exp.Expression) -> tuple[exp.Expression, exp.Expression] | None:
+    """(when the credit under ``elig`` is paid, the earlier minutes it takes in), or None when it takes
+    in none (it counts within the incident, or has no monthly threshold)."""
+    return (cond, col(carried_of(elig))) if across_month(elig) else None
+
+
+def _carried(*carries: tuple[exp.Expression, exp.Expression] | None) -> exp.Expression:
+    """The minutes taken in: the first of ``carries`` whose credit is paid, else 0."""
+    whens = [c for c in carries if c is not None]
+    return case(whens, number(0)) if whens else number(0)
+
+
+def carrying_rules(policy: Policy) -> tuple[str, ...]:
+    """The values of the ledger's ``rule`` whose credit takes in earlier minutes when it is paid
+    (the base rule, or an override, whose eligibility counts a monthly threshold across the month)."""
+    out = ["base"] if across_month(policy.eligibility) else []
+    for i, o in enumerate(policy.overrides, start=1):
+        elig = o.eligibility if o.eligibility is not None else policy.eligibility
+        if across_month(elig) or (o.combine == "add" and across_month(policy.eligibility)):
+            out.append(f"override {i}")
+    return tuple(out)
+
+
+def incident_scope(policy: Policy) -> Policy:
+    """``policy`` counting its monthly threshold within the incident only: what a line would be owed
+    on this incident alone (the lines an earlier incident pushed over the threshold differ)."""
+    def scoped(e: Eligibility) -> Eligibility:
+        return replace(e, monthly_scope="incident")
+    overrides = tuple(replace(o, eligibility=scoped(o.eligibility)) if o.eligibility is not None else o
+                      for o in policy.overrides)
+    return replace(policy, eligibility=scoped(policy.eligibility), overrides=overrides)
+
+
+def month_thresholds(policies: list[Policy]) -> list[tuple[int, bool]]:
+    """The distinct monthly thresholds (minutes, exceeds) that ``policies`` count across the month, in a
+    stable order: one carried-minutes column each (:func:`carried_column`)."""
+    found = set()
+    for p in policies:
+        for e in (p.eligibility, *(o.eligibility for o in p.overrides if o.eligibility is not None)):
+            if across_month(e):
+                assert e.min_monthly_cumulative_minutes is not None
+                found.add((e.min_monthly_cumulative_minutes, e.monthly_cumulative_exceeds))
+    return sorted(found)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import calendar
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -72,6 +72,50 @@ def _month_start(t: datetime) -> datetime:
 
 def _next_month(t: datetime) -> datetime:
     return (t.replace(day=28) + timedelta(days=4)).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def minutes_by_month(intervals: Sequence[tuple[datetime, datetime]], tz: ZoneInfo | None = None) -> dict[str, int]:
+    """Outage minutes per calendar month (``YYYY-MM``, the zone's months) of the merged windows, as
+    :func:`exposure_of` counts them: their largest value is its ``monthly_cumulative_minutes``.
+
+    >>> from datetime import datetime as d
+    >>> minutes_by_month([(d(2024, 8, 31, 23), d(2024, 9, 1, 1, 30)), (d(2024, 8, 10, 6), d(2024, 8, 10, 7))])
+    {'2024-08': 120, '2024-09': 90}
+    """
+    return {f"{m:%Y-%m}": n for m, n in sorted(_by_month(intervals, tz).items())}
+
+
+def _by_month(intervals: Sequence[tuple[datetime, datetime]], tz: ZoneInfo | None) -> dict[datetime, int]:
+    merged, inst, local = _merged(intervals, tz)
+    by_month: dict[datetime, int] = defaultdict(int)
+    for start, end in merged:
+        cursor = start
+        while cursor < end:
+            month = _month_start(local(cursor))
+            boundary = min(end, inst(_next_month(month)))
+            by_month[month] += _minutes(boundary - cursor)
+            cursor = boundary
+    return by_month
+
+
+def _merged(intervals: Sequence[tuple[datetime, datetime]], tz: ZoneInfo | None) -> tuple[
+        list[tuple[datetime, datetime]], Callable[[datetime], datetime], Callable[[datetime], datetime]]:
+    """The windows merged as instants, with the two conversions (local → instant, instant → local)."""
+    if tz is None:
+        def inst(t: datetime) -> datetime:
+            return t
+
+        def local(t: datetime) -> datetime:
+            return t
+    else:
+        zone = tz
+
+        def inst(t: datetime) -> datetime:
+            return to_utc(t, zone)
+
+        def local(t: datetime) -> datetime:
+            return t.astimezone(zone).replace(tzinfo=None)
+    return merge_intervals((inst(s), inst(e)) for s, e in intervals), inst, local
 
 
 def exposure_of(intervals: Sequence[tuple[datetime, datetime]], tz: ZoneInfo | None = None) -> Exposure:
@@ -261,3 +305,35 @@ def exposure_table(incident: Incident, keys: pd.DataFrame, matches: Matches | No
     for c in cols:
         table[c] = table[c].astype(object)
     return table
+
+
+MONTH_COLUMNS = ("month", "minutes")
+
+
+def exposure_months(incident: Incident, keys: pd.DataFrame, matches: Matches) -> pd.DataFrame:
+    """One row per key reached and calendar month it was out in: its outage minutes in that month
+    (what a policy counting across the month adds to the minutes of earlier incidents)."""
+    cols = [c for c in keys.columns if c in KEY_ORDER]
+    tz = ZoneInfo(incident.timezone)
+    reached: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
+    for window, hits in zip(incident.windows, matches.per_window, strict=True):
+        for idx in hits:
+            reached[int(idx)].append((window.start, window.end))
+    rows = []
+    key_values = keys[cols]
+    for idx in sorted(reached):
+        values = key_values.iloc[idx].tolist()
+        rows += [[*values, month, n] for month, n in minutes_by_month(reached[idx], tz).items()]
+    table = pd.DataFrame(rows, columns=[*cols, *MONTH_COLUMNS])
+    table["minutes"] = table["minutes"].astype("int64")
+    for c in [*cols, "month"]:
+        table[c] = table[c].astype(object)
+    return table
+
+
+def incident_months(incident: Incident) -> tuple[str, ...]:
+    """The calendar months (``YYYY-MM``, the incident's zone) in which any of its windows was open."""
+    if not incident.windows:
+        return ()
+    months = minutes_by_month([(w.start, w.end) for w in incident.windows], ZoneInfo(incident.timezone))
+    return tuple(m for m, n in months.items() if n > 0)

@@ -214,8 +214,92 @@ class Unmatched(Record):
 
 
 @dataclass(frozen=True)
+class EarlierIncident(Record):
+    """An earlier published incident whose minutes of the same lines and months were counted."""
+
+    incident_id: str
+    outage_start: str
+    lines: int  # affected lines of this incident it had minutes for in these months
+    lines_pushed_over: int  # of those, lines eligible only with the earlier incidents' minutes
+
+
+@dataclass(frozen=True)
+class MonthHistory(Record):
+    """A policy counting across the calendar month: the months, the earlier incidents counted (read
+    from the output folder's history), the lines they pushed over the threshold and the earlier
+    minutes this incident credits."""
+
+    months: tuple[str, ...]
+    earlier_incidents: tuple[EarlierIncident, ...]
+    lines_pushed_over: int
+    carried_minutes: int
+
+
+@dataclass(frozen=True)
+class ClaimDecision(Record):
+    """The claims that got one decision (code and Korean reason) and what they pay."""
+
+    decision: str
+    reason: str
+    claims: int
+    amount_krw: int
+
+
+@dataclass(frozen=True)
+class ClaimDay(Record):
+    """One calendar day of claims: received, decided, paid, undecided at its end, won accepted and paid."""
+
+    day: str
+    received: int
+    decided: int
+    paid: int
+    backlog: int
+    accepted_krw: int
+    paid_krw: int
+
+
+@dataclass(frozen=True)
+class ClaimForecast(Record):
+    """Claims expected under one uptake scenario (an assumption, stated in ``description``)."""
+
+    scenario: str
+    description: str
+    source: str
+    claims: int
+    cost_krw: int
+    last_decided_on: str | None
+    last_paid_on: str | None
+    peak_backlog: int
+    days: tuple[ClaimDay, ...]
+
+
+@dataclass(frozen=True)
+class ClaimsSummary(Record):
+    """Compensation paid on application: the policy's claims rules (Korean), the window, what is paid
+    only to those who apply (``paid_on_claim``: ``credit`` when the whole credit is, ``consolation``
+    for fixed amounts on top; None when nothing is) and to how many lines, the claims received so far
+    (``as_of``: the last day one was received) decided, and the forecasts."""
+
+    rules: str
+    opens_on: str
+    last_day: str
+    paid_on_claim: str | None
+    entitled_lines: int
+    entitled_krw: int
+    received: int
+    as_of: str | None
+    backlog_as_of: int
+    accepted: int
+    accepted_krw: int
+    paid_krw_as_of: int
+    by_decision: tuple[ClaimDecision, ...]
+    by_day: tuple[ClaimDay, ...]
+    forecast: tuple[ClaimForecast, ...]
+
+
+@dataclass(frozen=True)
 class OutageSummary(Record):
-    OPTIONAL: ClassVar[tuple[str, ...]] = ("reach", "unmatched_names")
+    OPTIONAL: ClassVar[tuple[str, ...]] = ("reach", "unmatched_names", "month_history", "claims")
 
     incident_id: str
     title: str
@@ -251,6 +335,8 @@ class OutageSummary(Record):
     reach: tuple[Reach, ...] | None
     unmatched_names: tuple[Unmatched, ...] | None
     inputs: tuple[InputFile, ...]
+    month_history: MonthHistory | None = None  # only a policy counting across the calendar month has it
+    claims: ClaimsSummary | None = None  # only a policy with claims rules, or an incident with claims, has it
 
     def breakdown(self, by: str) -> Mapping[str, Breakdown]:
         """``by_service``, ``by_region``, ``by_customer_type`` or ``by_payment_method``."""
@@ -435,8 +521,9 @@ def load_summary(path: Path) -> Summary:
 
 
 __all__ = [
-    "BillingBreakdown", "BillingSummary", "Breakdown", "CreditDay", "CreditDistribution", "Delivery", "HeldDay",
-    "HistogramBin", "InputFile", "MethodSettlement", "Notification", "OutageSummary", "Reach", "Recipient",
+    "BillingBreakdown", "BillingSummary", "Breakdown", "CreditDay", "CreditDistribution", "Delivery",
+    "EarlierIncident", "HeldDay", "HistogramBin", "InputFile", "MethodSettlement", "MonthHistory", "Notification",
+    "OutageSummary", "Reach", "Recipient",
     "Record", "SettlementDay", "Summary", "SummaryError", "Unmatched", "WhatIf", "WhatIfSkipped", "load_summary",
     "summary_from_dict",
 ]

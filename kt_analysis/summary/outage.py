@@ -14,16 +14,20 @@ from typing import Any
 from kt_analysis.dbrow import records
 from kt_analysis.engine.duckdb_engine import PerLine
 from kt_analysis.engine.figures import Figures, check_int64
+from kt_analysis.engine.month import EarlierRun, MonthFigures
 from kt_analysis.inputs.incident import Incident
 from kt_analysis.inputs.policy import for_incident
 from kt_analysis.rules.timeline import claim_window_closes
 from kt_analysis.summary.model import (
     Breakdown,
+    ClaimsSummary,
     CreditDay,
     CreditDistribution,
     Delivery,
+    EarlierIncident,
     HistogramBin,
     InputFile,
+    MonthHistory,
     OutageSummary,
     Reach,
     Summary,
@@ -34,8 +38,13 @@ from kt_analysis.summary.model import (
 
 
 def build_summary(incident: Incident, fig: Figures, roster_lines: int,
-                  what_if_rows: list[dict[str, Any]], per_line: PerLine | None = None) -> OutageSummary:
-    """The summary from an engine's figures: the same keys, order and types whatever the engine."""
+                  what_if_rows: list[dict[str, Any]], per_line: PerLine | None = None, *,
+                  earlier: tuple[EarlierRun, ...] = (), months: tuple[str, ...] = (),
+                  claims: ClaimsSummary | None = None) -> OutageSummary:
+    """The summary from an engine's figures: the same keys, order and types whatever the engine.
+
+    ``earlier`` and ``months``: the earlier incidents read from the history and the months this one
+    touches (``month_history``, when the engine counted across the month: ``per_line.month``)."""
     check_int64(fig.total_credit_krw, "the total credit", incident.roster)
     policy = incident.credit_policy
     start, end = incident.start, incident.end
@@ -87,6 +96,22 @@ def build_summary(incident: Incident, fig: Figures, roster_lines: int,
         reach=reach,
         unmatched_names=unmatched,
         inputs=tuple(InputFile.from_dict(i, "inputs") for i in incident.inputs()),
+        month_history=_month_history(per_line.month, earlier, months) if per_line and per_line.month else None,
+        claims=claims,
+    )
+
+
+def _month_history(fig: MonthFigures, earlier: tuple[EarlierRun, ...], months: tuple[str, ...]) -> MonthHistory:
+    """Every earlier incident counted, in the order of their start (one whose lines this incident did
+    not reach is listed with 0 lines), with the lines it shares and those it pushed over."""
+    return MonthHistory(
+        months=months,
+        earlier_incidents=tuple(EarlierIncident(incident_id=r.incident_id, outage_start=r.outage_start,
+                                                lines=fig.per_incident.get(r.incident_id, (0, 0))[0],
+                                                lines_pushed_over=fig.per_incident.get(r.incident_id, (0, 0))[1])
+                                for r in earlier),
+        lines_pushed_over=fig.pushed_over,
+        carried_minutes=fig.carried_minutes,
     )
 
 

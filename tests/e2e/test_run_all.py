@@ -144,7 +144,7 @@ def test_a_run_killed_mid_way_leaves_the_previous_report_intact(project: Path) -
     incident = project / "data/incidents/kt-2021-10-25-nationwide.yml"
     assert kt("run", incident, "--out", out, cwd=project).returncode == 0
     folder = out / "kt-2021-10-25-nationwide"
-    before = _files(folder)
+    before, history_before = _files(folder), (out / "history.duckdb").read_bytes()
     run = subprocess.Popen([str(KT), "run", str(incident), "--out", str(out)], cwd=project,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     deadline = time.monotonic() + 60
@@ -155,7 +155,8 @@ def test_a_run_killed_mid_way_leaves_the_previous_report_intact(project: Path) -
     run.wait(timeout=30)
     assert _files(folder) == before  # the good report, byte for byte
     visible = [p for p in out.iterdir() if not p.name.startswith(".")]
-    assert sorted(p.name for p in visible) == ["kt-2021-10-25-nationwide"]
+    assert sorted(p.name for p in visible) == ["history.duckdb", "kt-2021-10-25-nationwide"]
+    assert (out / "history.duckdb").read_bytes() == history_before  # the killed run did not touch it
     # The next run clears the dead run's staging folder and publishes normally.
     again = kt("run", incident, "--out", out, "--no-report", cwd=project)
     assert again.returncode == 0, again.stderr

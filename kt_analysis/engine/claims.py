@@ -1,0 +1,177 @@
+"""Claims against an outage, joined to what the run decided: each claim with its line's roster
+attributes and ledger row, what the line is owed on application, and the figures of the claims
+chapter (decided and paid per day, backlog, forecasts).
+
+Runs on DuckDB over the ledger file and the roster, whichever engine wrote the ledger (the claims
+are thousands of rows; the ledger is read for the claimed lines only). The decisions, the queue and
+the forecasts are :mod:`kt_analysis.rules.claims`'.
+
+What a line is owed on application:
+
+* ``credit``: the ledger's ``credit_krw`` (its entitlement under the policy);
+* ``consolation``: the fixed amount of the override marked ``paid_on_claim`` that decided the
+  line's rule (the ledger's ``rule`` is that override), by the line's outage days — the Ahyeon
+  merchants' consolation money — and only when the line is eligible;
+* ``reclassification`` (an individual line asking to count as a small merchant): the credit the
+  policy gives the same line as a ``small_business`` one, computed by the policy's own expression
+  on the line's ledger minutes, roster attributes and fee basis (with the ``paid_on_claim``
+  amounts a merchant would get).
+
+A ``credit`` claim under a policy that credits without application is ``already_paid``: it is not
+paid a second time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from kt_analysis.dbrow import quote
+from kt_analysis.engine.dialect import render_policy
+from kt_analysis.engine.fees import bases, fees_sql, with_fees
+from kt_analysis.inputs.claims import ClaimRules, Claims
+from kt_analysis.inputs.policy import Override, Policy
+from kt_analysis.rules.claims import (
+    SCENARIOS,
+    claims_by_day,
+    forecast_uptake,
+    settle_claims,
+)
+from kt_analysis.rules.credits import compile_policy, incident_scope
+
+
+@dataclass(frozen=True)
+class OnClaim:
+    """What ``policy`` pays only on application: the kind of claim, the lines entitled (eligible
+    lines whose amount is above 0) and their amounts in all (if every one of them applied)."""
+
+    kind: str  # "credit" (the policy's whole credit) or "consolation" (paid_on_claim overrides)
+    lines: int
+    krw: int
+
+
+def claim_overrides(policy: Policy) -> list[tuple[int, Override]]:
+    """The overrides paid only on application, with their 1-based number (the ledger's ``rule``)."""
+    return [(i, o) for i, o in enumerate(policy.overrides, start=1) if o.paid_on_claim]
+
+
+def _tier_sql(o: Override, days: str) -> str:
+    """The override's fixed amount for ``days`` outage days (0 below the first tier)."""
+    tiers = sorted(o.credit.tiers_by_outage_days, key=lambda t: t.from_days, reverse=True)
+    whens = " ".join(f"WHEN {days} >= {int(t.from_days)} THEN {int(t.krw)}" for t in tiers)
+    return f"CAST(CASE {whens} ELSE 0 END AS BIGINT)"
+
+
+def consolation_sql(policy: Policy, ledger: str) -> str:
+    """Per ledger line: ``consolation_krw``, the paid_on_claim amount it is entitled to (0 if none)."""
+    parts = [f"WHEN l.rule = {quote(f'override {i}')} AND l.eligible THEN {_tier_sql(o, 'l.outage_days')}"
+             for i, o in claim_overrides(policy)]
+    amount = f"CASE {' '.join(parts)} ELSE 0 END" if parts else "0"
+    return f"(SELECT l.line_id, CAST({amount} AS BIGINT) AS consolation_krw FROM {ledger} AS l)"
+
+
+def on_claim(con: duckdb.DuckDBPyConnection, policy: Policy, ledger: str) -> OnClaim | None:
+    """What ``policy`` pays only on application over the whole ledger, or None when it pays
+    everything without one."""
+    if policy.delivery.claim_required:
+        row = con.execute(f"SELECT count(*) FILTER (WHERE eligible AND credit_krw > 0), "
+                          f"CAST(coalesce(sum(credit_krw), 0) AS BIGINT) FROM {ledger}").fetchall()[0]
+        return OnClaim("credit", int(row[0]), int(row[1]))
+    if claim_overrides(policy):
+        row = con.execute(f"SELECT count(*) FILTER (WHERE consolation_krw > 0), "
+                          f"CAST(coalesce(sum(consolation_krw), 0) AS BIGINT) "
+                          f"FROM {consolation_sql(policy, ledger)}").fetchall()[0]
+        return OnClaim("consolation", int(row[0]), int(row[1]))
+    return None
+
+
+def reclassified_sql(policy: Policy, ledger: str, roster: str, items: str | None, ids: str) -> str:
+    """Per ledger line in ``ids`` (a relation of ``line_id``): ``reclassified_krw``, the credit the
+    policy gives it as a ``small_business`` line (paid_on_claim amounts included: a merchant
+    recognised on its application is paid its consolation with the difference)."""
+    scoped = incident_scope(policy)
+    sql = render_policy(compile_policy(scoped), "duckdb")
+    lines = (f"(SELECT l.line_id, l.outage_minutes::BIGINT AS outage_minutes, "
+             f"l.longest_continuous_minutes::BIGINT AS longest_continuous_minutes, "
+             f"l.monthly_cumulative_minutes::BIGINT AS monthly_cumulative_minutes, "
+             f"l.outage_days::BIGINT AS outage_days, "
+             f"CAST(day(last_day(l.outage_start)) AS BIGINT) AS days_in_month, "
+             f"r.service, 'small_business' AS customer_type, r.region, r.facility_id, "
+             f"r.monthly_fee_krw::BIGINT AS monthly_fee_krw "
+             f"FROM {ledger} AS l JOIN {roster} AS r ON l.line_id = r.line_id "
+             f"WHERE l.line_id IN (SELECT line_id FROM {ids}))")
+    found = bases([scoped])
+    if found:
+        if items is None:
+            raise ValueError(f"policy {policy.id} computes on bills: the incident's bill items are needed")
+        lines = with_fees(lines, found, fees_sql(found, items))
+    return f"(SELECT line_id, CAST({sql.credit_krw} AS BIGINT) AS reclassified_krw FROM {lines})"
+
+
+def claim_lines(con: duckdb.DuckDBPyConnection, claims: Claims, policy: Policy, ledger: str, roster: str,
+                items: str | None) -> pd.DataFrame:
+    """The claims (file order) with what :func:`kt_analysis.rules.claims.decide_claims` needs from
+    the roster and the ledger: ``in_roster``, ``customer_type``, ``service``, ``affected``,
+    ``eligible``, ``credit_krw``, ``outage_days``, ``consolation_krw``, ``reclassified_krw``."""
+    name = claims.register(con, "claims_in")
+    ids = f"(SELECT DISTINCT line_id FROM {name})"
+    reclass_ids = f"(SELECT DISTINCT line_id FROM {name} WHERE kind = 'reclassification')"
+    frame = con.execute(f"""
+        SELECT c.claim_id, r.line_id IS NOT NULL AS in_roster, r.customer_type, r.service,
+               l.line_id IS NOT NULL AS affected, coalesce(l.eligible, false) AS eligible,
+               l.credit_krw, l.outage_days, s.consolation_krw, x.reclassified_krw
+        FROM {name} AS c
+        LEFT JOIN (SELECT line_id, customer_type, service FROM {roster}
+                   WHERE line_id IN (SELECT line_id FROM {ids})) AS r ON c.line_id = r.line_id
+        LEFT JOIN (SELECT * FROM {ledger} WHERE line_id IN (SELECT line_id FROM {ids})) AS l
+               ON c.line_id = l.line_id
+        LEFT JOIN {consolation_sql(policy, f"(SELECT * FROM {ledger} WHERE line_id IN (SELECT line_id FROM {ids}))")}
+               AS s ON c.line_id = s.line_id
+        LEFT JOIN {reclassified_sql(policy, ledger, roster, items, reclass_ids)} AS x ON c.line_id = x.line_id
+    """).df()
+    con.unregister("claims_in")
+    joined = claims.frame().merge(frame, on="claim_id", how="left", validate="one_to_one")
+    joined["credit_automatic"] = not policy.delivery.claim_required
+    for column in ("credit_krw", "outage_days", "consolation_krw", "reclassified_krw"):
+        joined[column] = joined[column].astype("Int64")
+    return joined
+
+
+@dataclass(frozen=True)
+class ClaimFigures:
+    """The claims chapter: what is paid on application, the claims decided and dated (one row per
+    claim), per day, and the forecasts per uptake scenario (per day)."""
+
+    rules: ClaimRules
+    on_claim: OnClaim | None
+    opens_on: date
+    last_day: date
+    settled: pd.DataFrame | None  # None: no claims file
+    by_day: pd.DataFrame | None
+    forecasts: dict[str, pd.DataFrame]
+
+
+def claim_figures(con: duckdb.DuckDBPyConnection, policy: Policy, claims: Claims | None, ledger: str,
+                  roster: str, items: str | None, first_day: date, calendar: Any) -> ClaimFigures | None:
+    """The claims chapter of an outage under ``policy`` (its ``claims:`` rules), or None when the
+    policy pays everything without application and no claims file came with the incident."""
+    rules = policy.claims
+    owed = on_claim(con, policy, ledger)
+    if rules is None:
+        return None
+    settled = by_day = None
+    if claims is not None:
+        settled = settle_claims(claim_lines(con, claims, policy, ledger, roster, items), rules, calendar, first_day)
+        by_day = claims_by_day(settled, calendar)
+    forecasts: dict[str, pd.DataFrame] = {}
+    if owed is not None:
+        scenarios = {**SCENARIOS, **{s.name: s for s in rules.uptake}}
+        for name in sorted(scenarios):
+            forecasts[name] = forecast_uptake(owed.lines, None, scenarios[name], rules, calendar, first_day,
+                                              total_krw=owed.krw)
+    return ClaimFigures(rules=rules, on_claim=owed, opens_on=rules.opening(first_day),
+                        last_day=rules.last_day(first_day), settled=settled, by_day=by_day, forecasts=forecasts)

@@ -1,0 +1,176 @@
+"""Claims through the command line: an outage whose policy pays part of it on application.
+
+The sample Ahyeon incident names ``data/sample/ahyeon-claims.csv`` (329 synthetic claims: the
+merchants' consolation money, customers asking for a credit the policy pays anyway, individuals
+asking to count as merchants, repeats, late claims, unknown and unaffected lines). Each claim gets
+one decision; what the claims file owes agrees with the ledger's lines; nothing is paid twice; the
+outputs hold no unmasked registration number; and the mistakes an analyst makes with the claims
+are refused with the file, the row and the fix.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from refusal import assert_refused, kt, small_project
+
+ROOT = Path(__file__).resolve().parents[1]
+AHYEON = ROOT / "data" / "incidents" / "kt-2018-11-24-ahyeon-fire.yml"
+CLAIMS = ROOT / "data" / "sample" / "ahyeon-claims.csv"
+
+
+@pytest.fixture(scope="module")
+def ahyeon(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    out = tmp_path_factory.mktemp("claims")
+    done = kt("run", AHYEON, "--no-report", "--out", out / "a", cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    again = kt("run", AHYEON, "--no-report", "--out", out / "b", cwd=ROOT, timeout=300)
+    assert again.returncode == 0, again.stderr
+    run = out / "a" / "kt-2018-11-24-ahyeon-fire"
+    return {"run": run, "again": out / "b" / "kt-2018-11-24-ahyeon-fire",
+            "summary": json.loads((run / "summary.json").read_text(encoding="utf-8")),
+            "claims": pd.read_parquet(run / "claims.parquet"), "ledger": pd.read_parquet(run / "ledger.parquet"),
+            "file": pd.read_csv(CLAIMS, dtype=str)}
+
+
+def test_every_claim_gets_one_decision_and_the_totals_agree(ahyeon: dict) -> None:
+    c, s = ahyeon["claims"], ahyeon["summary"]["claims"]
+    assert list(c["claim_id"]) == list(ahyeon["file"]["claim_id"])  # every claim, in the file's order
+    assert s["received"] == len(c) == 329
+    by = {d["decision"]: d for d in s["by_decision"]}
+    assert sum(d["claims"] for d in by.values()) == len(c)
+    counts = c["decision"].value_counts().to_dict()
+    assert {k: d["claims"] for k, d in by.items()} == counts
+    assert s["accepted_krw"] == int(c["amount_krw"].sum()) == sum(d["amount_krw"] for d in by.values())
+    assert s["accepted"] == int((c["amount_krw"] > 0).sum())
+    # the sample exercises every decision the claims rules can give
+    assert set(counts) == {"accepted", "duplicate", "outside_window", "unknown_line", "line_not_affected",
+                           "not_eligible", "already_paid", "reclassification_accepted", "reclassification_refused"}
+
+
+def test_what_a_claim_pays_is_what_the_ledger_says_the_line_is_owed(ahyeon: dict) -> None:
+    """A merchant's accepted consolation is the tier of its outage days (the ledger's credit minus
+    its one month of fee is exactly that tier); a credit claim under this policy, which credits every
+    line without application, pays nothing (already on the bill): nothing is paid twice."""
+    c, ledger = ahyeon["claims"], ahyeon["ledger"].set_index("line_id")
+    tiers = ((7, 1_200_000), (5, 1_000_000), (3, 800_000), (1, 400_000))
+    consolation = c[(c["kind"] == "consolation") & (c["decision"] == "accepted")]
+    assert len(consolation) > 0
+    for row in consolation.itertuples():
+        days = int(ledger.loc[row.line_id, "outage_days"])
+        assert row.amount_krw == next(krw for d, krw in tiers if days >= d)
+    credit = c[c["kind"] == "credit"]
+    assert (credit["amount_krw"] == 0).all()
+    assert set(credit["decision"]) <= {"already_paid", "duplicate", "outside_window", "unknown_line",
+                                       "line_not_affected", "not_eligible"}
+    paid = c[c["amount_krw"] > 0]
+    assert not paid.duplicated(["line_id", "kind"]).any()  # one payment per line and kind
+
+
+def test_entitlement_and_forecasts(ahyeon: dict) -> None:
+    """What only applicants get (merchants' internet lines, by outage days), and the three uptake
+    scenarios: claims are the share of the entitled lines, cost in proportion, exact won."""
+    s = ahyeon["summary"]["claims"]
+    assert s["paid_on_claim"] == "consolation" and s["entitled_lines"] == 53 and s["entitled_krw"] == 21_200_000
+    assert (s["opens_on"], s["last_day"]) == ("2019-03-22", "2019-05-05")
+    shares = {"low": (1, 4), "central": (1, 2), "high": (17, 20)}
+    for f in s["forecast"]:
+        num, den = shares[f["scenario"]]
+        claims = (2 * num * 53 + den) // (2 * den)  # rounded half up
+        assert f["claims"] == claims == sum(d["received"] for d in f["days"])
+        assert f["cost_krw"] == claims * 21_200_000 // 53 == sum(d["accepted_krw"] for d in f["days"])
+        assert max(d["decided"] for d in f["days"]) <= 159  # the daily capacity
+
+
+def test_claims_outputs_are_byte_identical_and_hold_no_registration_number(ahyeon: dict) -> None:
+    for name in ("claims.parquet", "summary.json", "ledger.parquet"):
+        assert (ahyeon["run"] / name).read_bytes() == (ahyeon["again"] / name).read_bytes(), name
+    numbers = {re.sub(r"\D", "", n) for n in ahyeon["file"]["business_registration_no"].dropna()}
+    numbers = {n for n in numbers if len(n) >= 9}
+    assert numbers
+    text = (ahyeon["run"] / "summary.json").read_text(encoding="utf-8") + \
+        ahyeon["claims"].to_csv(index=False)
+    for n in numbers:  # neither as digits nor as written (123-45-67890)
+        assert n not in text and f"{n[:3]}-{n[3:5]}-{n[5:]}" not in text, n
+
+
+def _claims_project(tmp_path: Path, claims: str, policy_claims: bool = True) -> Path:
+    project = small_project(tmp_path / "project")
+    policy = project / "data" / "policies" / "bad-corpus-10x.yml"
+    if policy_claims:
+        policy.write_text(policy.read_text(encoding="utf-8") + "claims:\n  window_days: 30\n"
+                          "  processing_business_days: 2\n  daily_capacity: 1\n", encoding="utf-8")
+    (project / "claims.csv").write_text(claims, encoding="utf-8")
+    good = (project / "incidents" / "good.yml").read_text(encoding="utf-8")
+    (project / "incidents" / "claims.yml").write_text(
+        good.replace("id: bad-corpus-good", "id: claims-good").replace("roster: roster.csv",
+                                                                         "roster: roster.csv\nclaims: claims.csv"),
+        encoding="utf-8")
+    return project
+
+
+HEADER = "claim_id,line_id,received_at,channel,kind\n"
+
+
+def test_a_claims_file_the_policy_has_no_rules_for_is_refused(tmp_path: Path) -> None:
+    project = _claims_project(tmp_path, HEADER + "C-1,1,2024-03-04 12:00,web,credit\n", policy_claims=False)
+    done = kt("run", "incidents/claims.yml", "--no-report", "--out", tmp_path / "out", cwd=project)
+    assert_refused(done, "claims", "has no claims: rules", "add a claims: section")
+
+
+def test_a_bad_claims_row_is_refused_naming_the_row(tmp_path: Path) -> None:
+    project = _claims_project(tmp_path, HEADER + "C-1,1,2024-03-04 12:00,web,credit\n"
+                                                 "C-2,2,2024-03-04 12:00,fax,credit\n")
+    done = kt("run", "incidents/claims.yml", "--no-report", "--out", tmp_path / "out", cwd=project)
+    assert_refused(done, "claims.csv", "fax")
+    assert not (tmp_path / "out" / "claims-good").exists()
+
+
+def test_a_missing_claims_file_is_refused(tmp_path: Path) -> None:
+    project = _claims_project(tmp_path, HEADER)
+    (project / "claims.csv").unlink()
+    done = kt("run", "incidents/claims.yml", "--no-report", "--out", tmp_path / "out", cwd=project)
+    assert_refused(done, "claims", "not found", "export the claims")
+
+
+def test_credit_claims_under_a_policy_paid_on_claim(tmp_path: Path) -> None:
+    """The small project's policy made claim-required: a credit claim on an eligible line is paid
+    its ledger credit, once; the daily capacity of 1 spreads three claims over three business days
+    after a two-business-day lag (2024-03-04 is a Monday: decided 03-06, 03-07, 03-08)."""
+    project = _claims_project(tmp_path, HEADER + "C-1,1,2024-03-04 12:00,web,credit\n"
+                                                 "C-2,1,2024-03-04 13:00,app,credit\n"
+                                                 "C-3,2,2024-03-04 14:00,call_centre,credit\n")
+    policy = project / "data" / "policies" / "bad-corpus-10x.yml"
+    text = policy.read_text(encoding="utf-8")
+    text = re.sub(r"claim_required: false", "claim_required: true", text)
+    if "claim_required" not in text:
+        text = text.replace("claims:\n", "delivery:\n  claim_required: true\nclaims:\n", 1)
+    policy.write_text(text, encoding="utf-8")
+    done = kt("run", "incidents/claims.yml", "--no-report", "--out", tmp_path / "out", cwd=project)
+    assert done.returncode == 0, done.stderr
+    run = tmp_path / "out" / "claims-good"
+    c = pd.read_parquet(run / "claims.parquet").set_index("claim_id")
+    ledger = pd.read_parquet(run / "ledger.parquet").set_index("line_id")
+    assert list(c["decision"]) == ["accepted", "duplicate", "accepted"]
+    assert c.loc["C-1", "amount_krw"] == ledger.loc[1, "credit_krw"] > 0
+    assert c.loc["C-3", "amount_krw"] == ledger.loc[2, "credit_krw"]
+    assert [str(d) for d in c["decided_on"]] == ["2024-03-06", "2024-03-07", "2024-03-08"]
+    s = json.loads((run / "summary.json").read_text(encoding="utf-8"))["claims"]
+    assert s["paid_on_claim"] == "credit" and s["entitled_krw"] == int(ledger["credit_krw"].sum())
+
+
+def test_the_report_has_the_claims_chapter(tmp_path: Path) -> None:
+    """The Ahyeon report: the decisions table with its totals row and the forecasts, in Korean."""
+    project = tmp_path / "p"
+    shutil.copytree(ROOT / "data", project / "data")
+    done = kt("run", "data/incidents/kt-2018-11-24-ahyeon-fire.yml", "--out", tmp_path / "out", cwd=project,
+              timeout=300)
+    assert done.returncode == 0, done.stderr
+    html = (tmp_path / "out" / "kt-2018-11-24-ahyeon-fire" / "report.html").read_text(encoding="utf-8")
+    assert "신청별 결정" in html and "신청 예측 (가정)" in html and "합계" in html
+    assert "중복 신청" in html and "소상공인 재분류 승인" in html
