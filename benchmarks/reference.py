@@ -133,6 +133,8 @@ AHYEON_MONTHS = ("2018-08", "2018-09", "2018-10")  # kt-2018-ahyeon-special: the
 AHYEON_LEFT_OUT = ("one_off", "international", "information_fee", "device_instalment")  # ... but these items
 LANDLINE_MONTH = "2021-09"  # kt-2024-08-10-landline-special: the month before the incident's (2021-10) ...
 LANDLINE_LEFT_OUT = ("usage", "international")  # ... but these items
+LGU_MONTHS = ("2021-07", "2021-08", "2021-09")  # lgu-terms-2023: the three bills before the incident's month ...
+LGU_LEFT_OUT = ("device_instalment",)  # ... but these items; a line without all three: the roster fee × 3
 
 # Pass 1 (the ledger) needs the October fee only: the counted items' sum per line. A line with an
 # October bill but no counted item has a fee of 0; whether every line has an October bill is
@@ -153,9 +155,12 @@ SELECT line_id,
        {' AND '.join(f"bool_or(bill_month = '{m}')" for m in AHYEON_MONTHS)} AS has_2018,
        CAST(sum(amount_krw) FILTER (WHERE bill_month = '{LANDLINE_MONTH}' AND item NOT IN ({_in(LANDLINE_LEFT_OUT)}))
             AS BIGINT) AS fee_sep,
-       bool_or(bill_month = '{LANDLINE_MONTH}') AS has_sep
+       bool_or(bill_month = '{LANDLINE_MONTH}') AS has_sep,
+       CAST(sum(amount_krw) FILTER (WHERE bill_month IN ({_in(LGU_MONTHS)}) AND item NOT IN ({_in(LGU_LEFT_OUT)}))
+            AS BIGINT) AS fee_lgu,
+       {' AND '.join(f"bool_or(bill_month = '{m}')" for m in LGU_MONTHS)} AS has_lgu
 FROM {{items}}
-WHERE bill_month IN ({_in((OWN_MONTH, *AHYEON_MONTHS, LANDLINE_MONTH))})
+WHERE bill_month IN ({_in((OWN_MONTH, *AHYEON_MONTHS, *LGU_MONTHS))})
 GROUP BY line_id
 """
 
@@ -184,7 +189,7 @@ def _fee_columns(*columns: tuple[str, str]) -> dict[str, str]:
 
 OWN_COLUMNS = _fee_columns(("fee", "0"))
 ALL_COLUMNS = _fee_columns(("fee", "0"), ("has_fee", "FALSE"), ("fee_2018", "0"), ("has_2018", "FALSE"),
-                           ("fee_sep", "0"), ("has_sep", "FALSE"))
+                           ("fee_sep", "0"), ("has_sep", "FALSE"), ("fee_lgu", "0"), ("has_lgu", "FALSE"))
 
 # The distinct customers' pass needs no fee: every affected line is eligible under the own policy.
 ROSTER_LINES = """
@@ -236,11 +241,26 @@ WHAT_IF = (
      _sql_bool(TERMS_2022),
      f"CASE WHEN {_sql_bool(TERMS_2022)} THEN monthly_fee_krw * {_hour_up(OUTAGE_MINUTES) * 10} // {M} ELSE 0 END",
      None),
+    ("kt-terms-2023",  # = kt-terms-2022 for an incident of unknown cause (below 2 h: only intent, gross negligence)
+     _sql_bool(TERMS_2022),
+     f"CASE WHEN {_sql_bool(TERMS_2022)} THEN monthly_fee_krw * {_hour_up(OUTAGE_MINUTES) * 10} // {M} ELSE 0 END",
+     None),
     ("kt-terms-pre-2022",
      _sql_bool(TERMS_PRE_2022),
      f"""CASE WHEN NOT {_sql_bool(TERMS_PRE_2022)} THEN 0
               WHEN service = 'mobile' THEN monthly_fee_krw * {_hour_up(OUTAGE_MINUTES) * 8} // {M}
               ELSE monthly_fee_krw * {_hour_up(OUTAGE_MINUTES) * 6} // {M} END""",
+     None),
+    ("lgu-terms-2023",  # the three months' counted items, or the roster fee × 3 for a line without all three
+     _sql_bool(TERMS_2022),
+     f"""CASE WHEN NOT {_sql_bool(TERMS_2022)} THEN 0
+              ELSE (CASE WHEN has_lgu THEN fee_lgu ELSE monthly_fee_krw * 3 END)
+                   * {_hour_up(OUTAGE_MINUTES) * 10} // {M * 3} END""",
+     "has_lgu AND fee_lgu < 0"),
+    ("skt-terms-2023",
+     f"{_sql_bool(TERMS_2022)} AND service IN ('mobile', 'internet', 'landline')",
+     f"""CASE WHEN {_sql_bool(TERMS_2022)} AND service IN ('mobile', 'internet', 'landline')
+              THEN monthly_fee_krw * {_hour_up(OUTAGE_MINUTES) * 10} // {M} ELSE 0 END""",
      None),
 )
 OWN_POLICY = "kt-2021-10-25-special"

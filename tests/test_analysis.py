@@ -112,11 +112,12 @@ def test_ledger_sum_equals_summary_and_own_what_if(base):
         }
     ]
     assert s["what_if"][0]["policy_id"] == "kt-terms-2022"
-    # the catalogue's six policies: the three specials compute on bills this project has no items
-    # of, so they are listed as skipped with the reason, not compared on a made-up fee
-    assert len(s["what_if"]) == 3
+    # the catalogue's nine policies: the three specials and LG U+'s terms compute on bills this
+    # project has no items of, so they are listed as skipped with the reason, not compared on a
+    # made-up fee
+    assert len(s["what_if"]) == 5
     assert sorted(r["policy_id"] for r in s["what_if_skipped"]) == [
-        "kt-2018-ahyeon-special", "kt-2021-10-25-special", "kt-2024-08-10-landline-special"]
+        "kt-2018-ahyeon-special", "kt-2021-10-25-special", "kt-2024-08-10-landline-special", "lgu-terms-2023"]
     assert s["affected_lines"] == len(led) and s["eligible_lines"] == int(led["eligible"].sum())
     assert s["affected_customers"] == led["customer_id"].nunique()
     assert 0 < s["eligible_lines"] < s["affected_lines"]  # 대전 lines are below the threshold

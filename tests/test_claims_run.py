@@ -174,3 +174,44 @@ def test_the_report_has_the_claims_chapter(tmp_path: Path) -> None:
     html = (tmp_path / "out" / "kt-2018-11-24-ahyeon-fire" / "report.html").read_text(encoding="utf-8")
     assert "신청별 결정" in html and "신청 예측 (가정)" in html and "합계" in html
     assert "중복 신청" in html and "소상공인 재분류 승인" in html
+
+
+CAUSE_POLICY = (ROOT / "data" / "policies" / "kt-terms-2023.yml").read_text(encoding="utf-8").replace(
+    "id: kt-terms-2023", "id: bad-corpus-2023")
+
+
+@pytest.mark.parametrize("cause", ["unknown", "operator", "gross_negligence", "intent"])
+def test_below_the_threshold_on_claim_when_the_cause_calls_for_it(tmp_path: Path, cause: str) -> None:
+    """kt-terms-2023 on a one-hour outage (below its 2 hours): nobody is eligible unless the outage
+    came from the operator's intent or gross negligence; then every line is, with the reason
+    on_claim and 10x the hour's fee, and its claim is accepted (paid once, on claim)."""
+    project = small_project(tmp_path / "project")
+    (project / "data" / "policies" / "bad-corpus-2023.yml").write_text(CAUSE_POLICY, encoding="utf-8")
+    good = (project / "incidents" / "good.yml").read_text(encoding="utf-8")
+    text = good.replace("id: bad-corpus-good", "id: cause").replace("policy: bad-corpus-10x", "policy: bad-corpus-2023")
+    text = text.replace("12:00", "11:00") + f"cause: {cause}\nclaims: claims.csv\n"
+    (project / "incidents" / "cause.yml").write_text(text, encoding="utf-8")
+    (project / "claims.csv").write_text(HEADER + "C-1,1,2024-03-04 12:00,web,credit\n", encoding="utf-8")
+    done = kt("run", "incidents/cause.yml", "--no-report", "--out", tmp_path / "out", cwd=project)
+    assert done.returncode == 0, done.stderr
+    run = tmp_path / "out" / "cause"
+    ledger = pd.read_parquet(run / "ledger.parquet").set_index("line_id")
+    roster = pd.read_csv(project / "roster.csv").set_index("line_id")
+    decision = pd.read_parquet(run / "claims.parquet")["decision"].tolist()
+    assert (ledger["outage_minutes"] == 60).all()
+    if cause in ("gross_negligence", "intent"):
+        assert ledger["eligible"].all() and set(ledger["eligibility_reason"]) == {"on_claim"}
+        fees = roster.loc[ledger.index, "monthly_fee_krw"]
+        assert (ledger["credit_krw"] == fees * 600 // 43_200).all()
+        assert decision == ["accepted"]
+    else:
+        assert not ledger["eligible"].any() and set(ledger["eligibility_reason"]) == {"below_threshold"}
+        assert ledger["credit_krw"].sum() == 0 and decision == ["not_eligible"]
+
+
+def test_an_unknown_cause_is_refused(tmp_path: Path) -> None:
+    project = small_project(tmp_path / "project")
+    good = (project / "incidents" / "good.yml").read_text(encoding="utf-8")
+    (project / "incidents" / "cause.yml").write_text(good + "cause: negligence\n", encoding="utf-8")
+    done = kt("run", "incidents/cause.yml", "--no-report", "--out", tmp_path / "out", cwd=project)
+    assert_refused(done, "cause", "negligence", "gross_negligence")

@@ -81,6 +81,10 @@ def on_claim(con: duckdb.DuckDBPyConnection, policy: Policy, ledger: str) -> OnC
         row = con.execute(f"SELECT count(*) FILTER (WHERE eligible AND credit_krw > 0), "
                           f"CAST(coalesce(sum(credit_krw), 0) AS BIGINT) FROM {ledger}").fetchall()[0]
         return OnClaim("credit", int(row[0]), int(row[1]))
+    on_claim_lines = con.execute(f"SELECT count(*), CAST(coalesce(sum(credit_krw), 0) AS BIGINT) FROM {ledger} "
+                                 "WHERE eligibility_reason = 'on_claim' AND credit_krw > 0").fetchall()[0]
+    if on_claim_lines[0]:
+        return OnClaim("credit", int(on_claim_lines[0]), int(on_claim_lines[1]))
     if claim_overrides(policy):
         row = con.execute(f"SELECT count(*) FILTER (WHERE consolation_krw > 0), "
                           f"CAST(coalesce(sum(consolation_krw), 0) AS BIGINT) "
@@ -123,7 +127,8 @@ def claim_lines(con: duckdb.DuckDBPyConnection, claims: Claims, policy: Policy, 
     frame = con.execute(f"""
         SELECT c.claim_id, r.line_id IS NOT NULL AS in_roster, r.customer_type, r.service,
                l.line_id IS NOT NULL AS affected, coalesce(l.eligible, false) AS eligible,
-               l.credit_krw, l.outage_days, s.consolation_krw, x.reclassified_krw
+               l.credit_krw, l.outage_days, s.consolation_krw, x.reclassified_krw,
+               coalesce(l.eligibility_reason = 'on_claim', false) AS below_threshold
         FROM {name} AS c
         LEFT JOIN (SELECT line_id, customer_type, service FROM {roster}
                    WHERE line_id IN (SELECT line_id FROM {ids})) AS r ON c.line_id = r.line_id
@@ -135,7 +140,9 @@ def claim_lines(con: duckdb.DuckDBPyConnection, claims: Claims, policy: Policy, 
     """).df()
     con.unregister("claims_in")
     joined = claims.frame().merge(frame, on="claim_id", how="left", validate="one_to_one")
-    joined["credit_automatic"] = not policy.delivery.claim_required
+    # a credit is paid without a claim unless the policy says claim_required, or the line is below
+    # the thresholds and paid only on claim (the incident's cause, eligibility.below_threshold_on_claim)
+    joined["credit_automatic"] = ~joined.pop("below_threshold").astype(bool) & (not policy.delivery.claim_required)
     for column in ("credit_krw", "outage_days", "consolation_krw", "reclassified_krw"):
         joined[column] = joined[column].astype("Int64")
     return joined

@@ -26,7 +26,7 @@ from kt_analysis.engine.month import MonthFigures, month_lines_sql, with_month
 from kt_analysis.errors import InputError
 from kt_analysis.inputs.bill_items import open_bill_items
 from kt_analysis.inputs.incident import Incident
-from kt_analysis.inputs.policy import FeeBasis, Policy, for_incident, with_roster_spellings
+from kt_analysis.inputs.policy import FeeBasis, Policy, for_incident, with_cause, with_roster_spellings
 from kt_analysis.inputs.roster import RosterSource, open_roster, validate_roster
 from kt_analysis.rules.credits import MONTH_TOTAL, across_month, compile_policy, month_thresholds
 from kt_analysis.rules.impact import (
@@ -87,6 +87,7 @@ class PerLine:
     unmatched: list[dict[str, Any]] | None = None  # names no roster line has (allowed by the incident)
     regions: list[str] | None = None  # the roster's distinct regions, when a policy names regions
     incident_month: str = ""  # YYYY-MM the incident starts in: a fee basis relative to it is resolved so
+    incident_cause: str = "unknown"  # what the incident came from: a policy may pay below its thresholds for it
     fees: str | None = None  # the lines' fee bases from their bill items (engine/fees.py), when a policy needs them
     fee_bases: tuple[FeeBasis, ...] = ()
     items_sql: str | None = None  # the checked bill items, typed (when a policy computes on bills)
@@ -191,6 +192,7 @@ def prepare(incident: Incident, con: duckdb.DuckDBPyConnection, *, validate: boo
     start = incident.start
     return PerLine(con=con, source=source, roster_lines=n, keys=keys, lookup=lookup, exposure=exposure,
                    reach=reach, unmatched=_unmatched_rows(matches, incident), incident_month=f"{start:%Y-%m}",
+                   incident_cause=incident.cause,
                    key_frame=key_frame, matches=matches)
 
 
@@ -237,8 +239,10 @@ def add_month(per_line: PerLine, incident: Incident, policies: list[Policy], row
 
 
 def roster_spellings(per_line: PerLine, policy: Policy) -> Policy:
-    """``policy`` with its override regions matched to the roster's spellings (read once), and a
-    fee basis relative to the incident (the months before it) resolved to fixed months."""
+    """``policy`` with its override regions matched to the roster's spellings (read once), a fee
+    basis relative to the incident (the months before it) resolved to fixed months, and the lines
+    below its thresholds paid on claim when the incident's cause calls for it (``with_cause``)."""
+    policy = with_cause(policy, per_line.incident_cause)
     if per_line.incident_month:
         policy = for_incident(policy, per_line.incident_month)
     if not any(o.when.regions for o in policy.overrides):

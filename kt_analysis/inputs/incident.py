@@ -15,7 +15,7 @@ from kt_analysis.errors import InputError, InputErrors, mask_text
 from kt_analysis.inputs.business_days import check_in_calendar
 from kt_analysis.inputs.names import normalize
 from kt_analysis.inputs.policy import ID_PATTERN, Policy, load_policy, policy_catalogue, resolve_policy
-from kt_analysis.inputs.schema import SERVICES
+from kt_analysis.inputs.schema import CAUSES, SERVICES
 from kt_analysis.inputs.settlement import BillingError, load_billing
 from kt_analysis.inputs.yamlio import Section, check_input_file, path_exists, read_yaml_mapping, sha256_file
 from kt_analysis.paths import find_project_root
@@ -90,6 +90,7 @@ class Incident:
     sources: tuple[str, ...] = ()
     billing: BillingError | None = None
     bill_items: Path | None = None  # what a policy's fee basis reads (an outage's, optional)
+    cause: str = "unknown"  # what the outage came from (CAUSES); a policy may pay below its thresholds for it
     claims: Path | None = None  # the claims received so far (an outage's, optional; the policy's claims rules decide)
     allow_unmatched: bool = False  # names no roster line has, and windows reaching no line, are listed, not refused
 
@@ -227,6 +228,9 @@ def load_incident(
     roster_path = found.run(_roster_path, doc, path, root, roster)
     notes = found.run(doc.text, "notes", "", default="")
     sources = found.run(doc.text_list, "sources", (), default=())
+    cause = "unknown"
+    if kind == "outage":
+        cause = found.run(doc.text, "cause", "unknown", choices=CAUSES, default="unknown")
     if kind == "billing_error":
         billing = None
         if tz is not None:
@@ -262,16 +266,7 @@ def load_incident(
             windows.extend(found.run(read_windows_file, windows_file, tz, default=[]))
         found.run(aff.done)
     items_path = found.run(_bill_items_path, doc, path, root, bill_items)
-    claims_path = None
-    if doc.text("claims", None) is not None:
-        claims_path = found.run(_input_path, doc, path, root, None, "claims", "claims file", "",
-                                "fix the path (relative to the project folder), or export the claims received so "
-                                "far: claim_id, line_id, received_at, channel, kind")
-        if policy is not None and policy.claims is None:
-            found.errors.append(InputError(
-                str(path), "claims", f"names a claims file, but policy {policy.id} has no claims: rules to decide "
-                "them by", "add a claims: section to the policy (window_days, processing_business_days, "
-                "daily_capacity, credit_route) or remove claims: from the incident"))
+    claims_path = found.run(_claims_path, doc, path, root, policy)
     found.run(doc.done)
     if policy is not None and not policy.fee_basis.roster and items_path is None and not found.errors:
         found.errors.append(InputError(
@@ -289,8 +284,22 @@ def load_incident(
         id=iid, title=title, kind=kind, timezone=tz_name, policy=policy, roster=roster_path,
         windows=tuple(windows), services=services, path=str(path), root=root,
         windows_file=windows_file, sha256=sha256_file(path), notes=notes, sources=sources,
-        allow_unmatched=allow_unmatched, bill_items=items_path, claims=claims_path,
+        allow_unmatched=allow_unmatched, bill_items=items_path, claims=claims_path, cause=cause,
     )
+
+
+def _claims_path(doc: Section, path: Path, root: Path, policy: Policy | None) -> Path | None:
+    """``claims``: the claims received so far (optional); the policy must have rules to decide them."""
+    if doc.text("claims", None) is None:
+        return None
+    found = _input_path(doc, path, root, None, "claims", "claims file", "",
+                        "fix the path (relative to the project folder), or export the claims received so far: "
+                        "claim_id, line_id, received_at, channel, kind")
+    if policy is not None and policy.claims is None:
+        raise InputError(str(path), "claims", f"names a claims file, but policy {policy.id} has no claims: rules to "
+                         "decide them by", "add a claims: section to the policy (window_days, "
+                         "processing_business_days, daily_capacity, credit_route) or remove claims: from the incident")
+    return found
 
 
 def _bill_items_path(doc: Section, path: Path, root: Path, given: str | Path | None) -> Path | None:

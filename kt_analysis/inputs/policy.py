@@ -19,7 +19,7 @@ from kt_analysis.errors import InputError
 from kt_analysis.inputs.business_days import DEFAULT_YEARS
 from kt_analysis.inputs.claims import ClaimRules, parse_claim_rules
 from kt_analysis.inputs.names import normalize
-from kt_analysis.inputs.schema import CUSTOMER_TYPES, DISCOUNT_ITEMS, ITEM_CATEGORIES, SERVICES
+from kt_analysis.inputs.schema import CAUSE_KO, CAUSES, CUSTOMER_TYPES, DISCOUNT_ITEMS, ITEM_CATEGORIES, SERVICES
 from kt_analysis.inputs.yamlio import Section, path_exists, read_yaml_mapping, sha256_file
 from kt_analysis.paths import DATA, policies_dir
 
@@ -57,6 +57,12 @@ class Eligibility:
     # Whose minutes make the monthly total: this incident's only, or every published incident's of
     # the same line and calendar month (README, "Outages across a month"). An override inherits it.
     monthly_scope: MonthlyScope = "incident"
+    # The incident causes for which lines below the thresholds are compensated too, on claim (the
+    # 2023 terms: the operator's intent or gross negligence). ``on_claim_now``: this incident's
+    # cause is one of them (set by :func:`with_cause`; then every line is eligible, those below the
+    # thresholds with the reason ``on_claim``).
+    below_threshold_on_claim: tuple[str, ...] = ()
+    on_claim_now: bool = False
 
     @property
     def everyone(self) -> bool:
@@ -72,7 +78,11 @@ class Eligibility:
             op = "초과" if self.monthly_cumulative_exceeds else "이상"
             month = "같은 달(달력 기준) 앞선 장애까지 합한 한 달" if self.monthly_scope == "calendar_month" else "한 달"
             parts.append(f"{month} 누적 장애 {self.min_monthly_cumulative_minutes}분 {op}")
-        return " 또는 ".join(parts)
+        text = " 또는 ".join(parts)
+        if self.below_threshold_on_claim:
+            causes = "·".join(CAUSE_KO[c] for c in self.below_threshold_on_claim)
+            text += f" (장애 원인이 {causes}이면 기준 미만도 신청 시 보상)"
+        return text
 
 
 @dataclass(frozen=True)
@@ -452,6 +462,19 @@ def _fee_basis(doc: Section) -> FeeBasis:
     return basis
 
 
+def with_cause(policy: Policy, cause: str) -> Policy:
+    """The policy for an incident of ``cause``: where its eligibility (or an override's) pays lines
+    below the thresholds on claim for that cause, every line is eligible (``on_claim_now``)."""
+    def caused(e: Eligibility) -> Eligibility:
+        return replace(e, on_claim_now=True) if cause in e.below_threshold_on_claim else e
+    if not any(cause in e.below_threshold_on_claim for e in (
+            policy.eligibility, *(o.eligibility for o in policy.overrides if o.eligibility is not None))):
+        return policy
+    overrides = tuple(replace(o, eligibility=caused(o.eligibility)) if o.eligibility is not None else o
+                      for o in policy.overrides)
+    return replace(policy, eligibility=caused(policy.eligibility), overrides=overrides)
+
+
 def for_incident(policy: Policy, start_month: str) -> Policy:
     """The policy with a fee basis relative to the incident (``bills_before_incident``) made fixed."""
     basis = policy.fee_basis.for_incident(start_month)
@@ -486,7 +509,11 @@ def _eligibility(sec: Section | None, path: Path) -> Eligibility:
         ),
         monthly_cumulative_exceeds=sec.boolean("monthly_cumulative_exceeds", False),
         monthly_scope=sec.text("monthly_scope", "incident", choices=("incident", "calendar_month")),
+        below_threshold_on_claim=sec.text_list("below_threshold_on_claim", (), choices=CAUSES) or (),
     )
+    if result.below_threshold_on_claim and result.everyone:
+        raise sec.error("below_threshold_on_claim", "is set, but there is no threshold to be below",
+                        "add min_continuous_minutes or min_monthly_cumulative_minutes, or remove it")
     if result.monthly_scope == "calendar_month" and result.min_monthly_cumulative_minutes is None:
         raise sec.error("monthly_scope", "is calendar_month, but there is no min_monthly_cumulative_minutes to "
                         "count across the month", "add min_monthly_cumulative_minutes, or remove monthly_scope")

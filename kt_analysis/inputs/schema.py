@@ -14,6 +14,11 @@ import pyarrow as pa
 
 SERVICES = ("mobile", "internet", "iptv", "landline")
 CUSTOMER_TYPES = ("individual", "small_business", "enterprise")
+# What an outage came from, as the incident states it (the 2023 terms compensate outages below the
+# threshold, on claim, when they come from the operator's intent or gross negligence).
+CAUSES = ("unknown", "external", "operator", "gross_negligence", "intent")
+CAUSE_KO = {"unknown": "원인 미상", "external": "외부 요인(천재지변·제3자)", "operator": "사업자 과실",
+            "gross_negligence": "사업자의 중과실", "intent": "사업자의 고의"}
 PAYMENT_METHODS = ("credit_card", "check_card", "bank_transfer", "giro", "other")
 
 # The roster: one row per line. Every column below is required, in any order; whole numbers as

@@ -39,6 +39,7 @@ BY_LABELS = {
 REASON_KO = {
     "all_affected": "영향 회선 전체", "continuous": "연속 장애 시간 기준 충족",
     "monthly_cumulative": "월 누적 장애 시간 기준 충족", "below_threshold": "기준 미달",
+    "on_claim": "기준 미달이지만 장애 원인(고의·중과실)으로 신청 시 보상",
     "service_not_covered": "보상 대상 서비스 아님",
 }
 

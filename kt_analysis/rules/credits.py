@@ -139,7 +139,7 @@ def _monthly(elig: Eligibility) -> str:
 
 
 def eligible(elig: Eligibility) -> exp.Expression:
-    if elig.everyone:
+    if elig.everyone or elig.on_claim_now:
         return true()
     conds = []
     if elig.min_continuous_minutes is not None:
@@ -160,7 +160,7 @@ def reason(elig: Eligibility) -> exp.Expression:
         threshold = above if elig.monthly_cumulative_exceeds else at_least
         whens.append((threshold(_monthly(elig), elig.min_monthly_cumulative_minutes),
                       text("monthly_cumulative")))
-    return case(whens, text("below_threshold"))
+    return case(whens, text("on_claim" if elig.on_claim_now else "below_threshold"))
 
 
 def when_matches(when: When) -> exp.Expression:
@@ -175,7 +175,7 @@ def when_matches(when: When) -> exp.Expression:
 
 
 # Every value the reason expression can give (reason() and compile_policy below).
-REASONS = ("service_not_covered", "all_affected", "continuous", "monthly_cumulative", "below_threshold")
+REASONS = ("service_not_covered", "all_affected", "continuous", "monthly_cumulative", "below_threshold", "on_claim")
 
 
 @dataclass(frozen=True)
@@ -213,14 +213,14 @@ def compile_policy(policy: Policy) -> PolicyRules:
 
     base_elig = eligible(policy.eligibility)
     base_num = numerator(policy.credit, m, fee, n, paid_minutes(policy.eligibility))
-    base_carry = _carry(policy.eligibility, base_elig)
+    base_carry = _carry(policy.eligibility, eligible(_strict(policy.eligibility)))
     eligible_cases, reason_cases, rule_cases, credit_cases, carried_cases = [], [], [], [], []
     for i, o in enumerate(policy.overrides, start=1):
         cond = when_matches(o.when)
         elig = o.eligibility if o.eligibility is not None else policy.eligibility
         o_elig = eligible(elig)
         o_num = numerator(o.credit, m, fee, n, paid_minutes(elig))
-        o_carry = _carry(elig, o_elig)
+        o_carry = _carry(elig, eligible(_strict(elig)))
         if o.combine == "add":
             num = plus(case([(base_elig, base_num)], number(0)), case([(o_elig, o_num)], number(0)))
             eligible_cases.append((cond, any_of(base_elig, o_elig)))
@@ -247,6 +247,11 @@ def compile_policy(policy: Policy) -> PolicyRules:
         rules=("not_covered", "base", *(f"override {i}" for i in range(1, len(policy.overrides) + 1))),
         carried=carried,
     )
+
+
+def _strict(elig: Eligibility) -> Eligibility:
+    """``elig`` by its thresholds alone: a line paid below them on claim takes in no earlier minutes."""
+    return replace(elig, on_claim_now=False)
 
 
 def _carry(elig: Eligibility, cond: exp.Expression) -> tuple[exp.Expression, exp.Expression] | None:
