@@ -146,7 +146,8 @@ def test_2018_ahyeon_fire(roster: pd.DataFrame, items: pd.DataFrame, tmp_path: P
 
 
 def test_2024_landline(roster: pd.DataFrame, items: pd.DataFrame, tmp_path: Path) -> None:
-    """kt-terms-2022 on landline lines in 서울, 대전, 세종, 충북, 충남, 06:15–16:20 = 605 min.
+    """kt-terms-2022 on the landline lines of the windows file's facilities (in 서울, 대전, 세종, 충북,
+    충남), 06:15–16:20 = 605 min.
     Eligible: continuous ≥ 120 min (605 is). ``applies_to: outage``: 605 min rounded up to the hour
     = 660 min, then × 10: credit = fee × 660 × 10 // 43,200 per line (the IPTV 3× override does
     not apply to landline).
@@ -156,20 +157,23 @@ def test_2024_landline(roster: pd.DataFrame, items: pd.DataFrame, tmp_path: Path
     individuals and enterprises fee × 605 × 10 // 43,200 (time not rounded), small merchants one
     month = the fee."""
     summary, ledger = _run("kt-2024-08-10-landline", tmp_path)
-    lines = roster[(roster["service"] == "landline")
-                   & roster["region"].isin(["서울", "대전", "세종", "충북", "충남"])]
+    windows = pd.read_csv(INCIDENTS / "kt-2024-08-10-landline.windows.csv")
+    assert set(windows["service"]) == {"landline"} and not windows["facility_id"].duplicated().any()
+    assert set(windows["start"]) == {"2024-08-10T06:15"} and set(windows["end"]) == {"2024-08-10T16:20"}
+    lines = roster[(roster["service"] == "landline") & roster["facility_id"].isin(windows["facility_id"])]
+    assert set(lines["region"]) == {"서울", "대전", "세종", "충북", "충남"}  # Seoul and Chungcheong
     minutes = (16 * 60 + 20) - (6 * 60 + 15)
     assert minutes == 605 >= 120
     billable = _ceil(minutes, 60) * 60
     credit = lines["monthly_fee_krw"] * billable * 10 // M
     _assert_outage(summary, ledger, lines, credit, eligible=lines["line_id"] > -1)  # 605 ≥ 120: all
-    assert summary["total_credit_krw"] == 4_783_808
-    assert summary["affected_lines"] == 5_029
+    assert summary["total_credit_krw"] == 293_340
+    assert summary["affected_lines"] == 310  # ≈ 1.6% of the 17,716 landlines: the ~123,000 reported
     fee = _basis(items, lines, ["2024-07"], exclude=["usage", "international"])
     merchant = lines["customer_type"] == "small_business"
     special = (fee * minutes * 10 // M).where(~merchant, fee)
     what_if = {w["policy_id"]: w for w in summary["what_if"]}
-    assert what_if["kt-2024-08-10-landline-special"]["total_credit_krw"] == int(special.sum()) == 6_751_837
+    assert what_if["kt-2024-08-10-landline-special"]["total_credit_krw"] == int(special.sum()) == 439_280
     assert what_if["kt-2024-08-10-landline-special"]["eligible_lines"] == len(lines)
 
 

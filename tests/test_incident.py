@@ -73,11 +73,14 @@ def test_ahyeon_sample_reads_its_windows_file():
     assert inc.windows_file is not None and "windows" in [i["role"] for i in inc.inputs()]
 
 
-def test_landline_sample_has_regions():
+def test_landline_sample_names_its_exchanges():
+    """The 2024 landline outage: one window per exchange of its windows file, all 06:15-16:20."""
     inc = load_incident(INCIDENTS / "kt-2024-08-10-landline.yml")
-    (window,) = inc.windows
-    assert window.regions == ("서울", "대전", "세종", "충북", "충남")
-    assert window.minutes == 605
+    assert len(inc.windows) == 50 and inc.windows_file is not None
+    assert {w.minutes for w in inc.windows} == {605}
+    assert {w.services for w in inc.windows} == {("landline",)}
+    prefixes = {f.split("-")[0] for w in inc.windows for f in w.facilities or ()}
+    assert prefixes == {"SEOUL", "DAEJEON", "SEJONG", "CHUNGBUK", "CHUNGNAM"}  # Seoul and Chungcheong
 
 
 def test_roster_override(proj, tmp_path):

@@ -23,11 +23,16 @@ def project(tmp_path: Path) -> Path:
         shutil.copytree(ROOT / "data" / sub, tmp_path / "data" / sub)
     incidents = tmp_path / "data" / "incidents"
     incidents.mkdir()
-    for name in ("kt-2021-10-25-nationwide.yml", "kt-2024-08-10-landline.yml"):
+    for name in ("kt-2021-10-25-nationwide.yml", "kt-2024-08-10-landline.yml", "kt-2024-08-10-landline.windows.csv"):
         shutil.copy(ROOT / "data" / "incidents" / name, incidents / name)
+    # broken: its windows end before they start
+    windows = (ROOT / "data/incidents/kt-2024-08-10-landline.windows.csv").read_text(encoding="utf-8")
+    (tmp_path / "data" / "broken.windows.csv").write_text(windows.replace(",2024-08-10T16:20", ",2024-08-10T05:20"),
+                                                          encoding="utf-8")
     broken = (ROOT / "data/incidents/kt-2024-08-10-landline.yml").read_text(encoding="utf-8")
     broken = broken.replace("id: kt-2024-08-10-landline", "id: broken-incident").replace(
-        "end: 2024-08-10T16:20", "end: 2024-08-10T05:20")
+        "data/incidents/kt-2024-08-10-landline.windows.csv", "data/broken.windows.csv")
+    assert "data/broken.windows.csv" in broken
     (incidents / "broken-incident.yml").write_text(broken, encoding="utf-8")
     return tmp_path
 

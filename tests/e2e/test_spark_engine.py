@@ -98,6 +98,9 @@ def test_an_incident_reaching_no_line_gives_the_same_empty_ledger(tmp_path: Path
     shutil.copytree(ROOT / "data" / "policies", project / "data" / "policies")
     allowed = project / "data" / "incidents" / "landline.yml"
     allowed.parent.mkdir()
+    shutil.copy(INCIDENTS / "kt-2024-08-10-landline.windows.csv", allowed.parent)
+    (project / "data" / "sample").mkdir()
+    shutil.copy(ROOT / "data" / "sample" / "bill_items.parquet", project / "data" / "sample")  # the what-if's
     allowed.write_text((INCIDENTS / "kt-2024-08-10-landline.yml").read_text(encoding="utf-8").replace(
         "affected:\n", "affected:\n  allow_unmatched: true\n"), encoding="utf-8")
     a, b = _both(allowed, tmp_path, spark, roster=roster)
