@@ -218,6 +218,27 @@ class IncidentView:
         plt.close(fig)
         return fig
 
+    def month_section(self) -> Html:
+        """A policy counting monthly outage time across the calendar month: the earlier incidents
+        whose minutes were counted, and the lines they made eligible (empty otherwise)."""
+        m = self.outage.month_history
+        if m is None:
+            return Html("")
+        items = [f"월 누적 장애 시간은 같은 달({', '.join(m.months)})에 앞서 발표된 장애까지 합해 셉니다."]
+        if not m.earlier_incidents:
+            items.append("이 출력 폴더의 이력에 같은 달 앞선 장애가 없습니다: 이번 장애의 시간만 셌습니다.")
+        else:
+            items.append(f"앞선 장애의 시간을 더해 보상 대상이 된 회선 {m.lines_pushed_over:,}개, 이번 장애가 "
+                         f"함께 보상하는 앞선 장애 시간 {m.carried_minutes:,}분 "
+                         "(이미 보상한 시간은 다시 보상하지 않습니다).")
+        parts = [_ENV.get_template("list.html.j2").render(title="같은 달의 앞선 장애", items=items)]
+        if m.earlier_incidents:
+            frame = pd.DataFrame([{"앞선 장애": e.incident_id, "시작": e.outage_start.replace("T", " "),
+                                   "겹친 회선": e.lines, "이 장애로 대상이 된 회선": e.lines_pushed_over}
+                                  for e in m.earlier_incidents]).set_index("앞선 장애")
+            parts.append(_table(frame, title="월 누적에 더한 앞선 장애"))
+        return Html("".join(parts))
+
     def claims_section(self) -> Html:
         """Compensation paid on application: what only applicants get, the claims so far decided
         (per decision, Korean reasons), and the forecasts per uptake scenario (assumptions)."""

@@ -189,6 +189,20 @@ def test_a_changed_first_incident_makes_run_all_run_the_second_again(project: Pa
     assert _summary(out, B)["month_history"]["carried_minutes"] == 388 * 320
 
 
+def test_the_report_lists_the_earlier_incident_that_made_lines_eligible(project: Path) -> None:
+    """The second incident's report (not --no-report): the earlier incident counted, with the lines
+    it pushed over the threshold, as the summary has them."""
+    out = project / "reports"
+    result = kt("run", project / PAIR.relative_to(ROOT) / f"{B}.yml", "--out", out, cwd=project, timeout=300)
+    assert result.returncode == 0, result.stderr
+    html = (out / B / "report.html").read_text(encoding="utf-8")
+    history = _summary(out, B)["month_history"]
+    (earlier,) = history["earlier_incidents"]
+    assert "월 누적에 더한 앞선 장애" in html and A in html
+    assert f"보상 대상이 된 회선 {history['lines_pushed_over']:,}개" in html
+    assert earlier["incident_id"] == A and f"{earlier['lines_pushed_over']:,}" in html
+
+
 def test_the_default_scope_writes_no_month_outputs(published: Path) -> None:
     for iid in (A, B):
         assert (published / iid / "month_history.parquet").exists()
