@@ -48,8 +48,9 @@ def fees_sql(found: list[FeeBasis], items: str) -> str:
     for b in found:
         cols.append(f"CAST(SUM(CASE WHEN bill_month IN ({_in(b.months)}) AND item IN ({_in(b.items)}) "
                     f"THEN amount_krw ELSE 0 END) AS BIGINT) AS {b.column}_sum")
-        cols.append(f"COUNT(DISTINCT CASE WHEN bill_month IN ({_in(b.months)}) THEN bill_month END) "
-                    f"AS {b.column}_months")
+        # the months of the basis the line has a bill in (a sum of flags: no DISTINCT, 2x faster)
+        cols.append(" + ".join(f"CAST(bool_or(bill_month = {quote(m)}) AS INTEGER)" for m in b.months)
+                    + f" AS {b.column}_months")
     return (f"(SELECT line_id, {', '.join(cols)} FROM {items} WHERE bill_month IN ({_in(tuple(months))}) "
             f"GROUP BY line_id)")
 
@@ -82,10 +83,17 @@ def check(con: duckdb.DuckDBPyConnection, lines: str, policies: list[Policy], it
     could credit lacks (no bill in one of the months) or is negative. ``lines`` is the per-line
     relation with the fee columns (:func:`with_fees`); ``items_path`` None: no bill items given."""
     skipped: list[Skipped] = []
-    for p in policies:
+    on_bills = [p for p in policies if not p.fee_basis.roster]
+    counts: dict[str, tuple[int, int]] = {}
+    if items_path is not None and on_bills:
+        # one pass over the lines for every policy (each pass joins the lines to their fees)
+        row = one_row(con.execute("SELECT " + ", ".join(
+            f"count(*) FILTER (WHERE service IN ({_in(p.services)}) AND {p.fee_basis.column} IS NULL), "
+            f"count(*) FILTER (WHERE service IN ({_in(p.services)}) AND {p.fee_basis.column} < 0)"
+            for p in on_bills) + f" FROM {lines}"))
+        counts = {p.id: (int(row[2 * i]), int(row[2 * i + 1])) for i, p in enumerate(on_bills)}
+    for p in on_bills:
         b = p.fee_basis
-        if b.roster:
-            continue
         if items_path is None:
             reason = f"계산 기준이 청구 내역({b.describe()})인데 사고에 청구 항목 파일이 없습니다"
             if p is own:
@@ -93,9 +101,7 @@ def check(con: duckdb.DuckDBPyConnection, lines: str, policies: list[Policy], it
             skipped.append(Skipped(p.id, p.title, reason))
             continue
         scope = f"service IN ({_in(p.services)})"
-        missing, negative = one_row(con.execute(
-            f"SELECT count(*) FILTER (WHERE {b.column} IS NULL), count(*) FILTER (WHERE {b.column} < 0) "
-            f"FROM {lines} WHERE {scope}"))
+        missing, negative = counts[p.id]
         if not missing and not negative:
             continue
         examples = [str(r[0]) for r in con.execute(
