@@ -12,8 +12,14 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kt_analysis.errors import InputError, KtAnalysisError, mask_text, output_fault
+
+if TYPE_CHECKING:  # the commands import what they run lazily: `kt-analysis --help` stays fast
+    import duckdb
+
+    from kt_analysis.inputs.incident import Incident
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -111,6 +117,25 @@ def cmd_check_bills(args: argparse.Namespace) -> int:
     return EXIT_CODES[result.verdict]
 
 
+def _inputs_beside(con: duckdb.DuckDBPyConnection, inc: Incident) -> list[str]:
+    """An outage's bill items and claims, checked on every row as a run checks them."""
+    from kt_analysis.inputs.bill_items import open_bill_items
+    from kt_analysis.inputs.claims import open_claims
+
+    problems: list[str] = []
+    if inc.bill_items is not None:
+        try:
+            open_bill_items(con, inc.bill_items)
+        except InputError as exc:
+            problems += exc.message.splitlines()
+    if inc.claims is not None:
+        try:
+            open_claims(inc.claims, inc.tz)
+        except InputError as exc:
+            problems += exc.message.splitlines()
+    return problems
+
+
 def _validate_one(path: Path) -> list[str]:
     """Problems found in one input file (empty list: fine)."""
     from kt_analysis.dbrow import connect
@@ -157,6 +182,7 @@ def _validate_one(path: Path) -> list[str]:
             if inc.billing is None:
                 per_line = prepare(inc, con)  # roster check, names against the roster, reach
                 per_line.source.close()
+                problems += _inputs_beside(con, inc)
             else:
                 check_roster(inc.roster)
                 validate_bills(con, inc.billing)

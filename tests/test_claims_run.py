@@ -215,3 +215,18 @@ def test_an_unknown_cause_is_refused(tmp_path: Path) -> None:
     (project / "incidents" / "cause.yml").write_text(good + "cause: negligence\n", encoding="utf-8")
     done = kt("run", "incidents/cause.yml", "--no-report", "--out", tmp_path / "out", cwd=project)
     assert_refused(done, "cause", "negligence", "gross_negligence")
+
+
+def test_validate_checks_the_claims_and_the_bill_items_as_a_run_does(tmp_path: Path) -> None:
+    """`kt-analysis validate` opens an outage's claims and bill items on every row: a bad channel in
+    the claims and an unknown item in the bill items are both named (with file and row), exit 2."""
+    project = _claims_project(tmp_path, HEADER + "C-1,1,2024-03-04 12:00,fax,credit\n")
+    (project / "items.csv").write_text("line_id,bill_month,item,amount_krw\n1,2024-02,bonus,1000\n", encoding="utf-8")
+    incident = project / "incidents" / "claims.yml"
+    incident.write_text(incident.read_text(encoding="utf-8") + "bill_items: items.csv\n", encoding="utf-8")
+    done = kt("validate", "incidents/claims.yml", cwd=project)
+    assert_refused(done, "claims.csv", "fax", "items.csv", "bonus")
+    (project / "claims.csv").write_text(HEADER + "C-1,1,2024-03-04 12:00,web,credit\n", encoding="utf-8")
+    (project / "items.csv").write_text("line_id,bill_month,item,amount_krw\n1,2024-02,plan,1000\n", encoding="utf-8")
+    ok = kt("validate", "incidents/claims.yml", cwd=project)
+    assert ok.returncode == 0, ok.stderr
