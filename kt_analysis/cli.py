@@ -237,7 +237,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     say = _say_factory(args.quiet)
     result = run_incident(
         args.incident, out=args.out, roster=args.roster, report=not args.no_report, say=say, pdf=args.pdf,
-        bills=args.bills, bill_items=args.bill_items, engine=args.engine, spark_master=args.spark_master,
+        bills=args.bills, bill_items=args.bill_items, claims=args.claims, engine=args.engine,
+        spark_master=args.spark_master,
         show_progress=sys.stderr.isatty() and not args.quiet, cell_timeout=args.cell_timeout,
     )
     s = result.summary
@@ -340,6 +341,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--bills", help="billing errors: use this bills file instead of the incident's")
     r.add_argument("--bill-items", help="outages: the lines' bill items (what a policy's fee_basis computes on), "
                                         "instead of the incident's bill_items")
+    r.add_argument("--claims", help="outages: the claims received so far (decided by the policy's claims: rules), "
+                                    "instead of the incident's claims")
     r.add_argument("--out", default="reports", help="output folder (default reports/)")
     r.add_argument("--no-report", action="store_true", help="write ledger and summary only")
     r.add_argument("--pdf", action="store_true", help="also print the report to report.pdf (needs Chromium)")

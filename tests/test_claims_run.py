@@ -230,3 +230,22 @@ def test_validate_checks_the_claims_and_the_bill_items_as_a_run_does(tmp_path: P
     (project / "items.csv").write_text("line_id,bill_month,item,amount_krw\n1,2024-02,plan,1000\n", encoding="utf-8")
     ok = kt("validate", "incidents/claims.yml", cwd=project)
     assert ok.returncode == 0, ok.stderr
+
+
+def test_claims_given_on_the_command_line(tmp_path: Path) -> None:
+    """--claims instead of the incident's key: decided the same way, and both run.json's command and
+    the report's reproduce it (the notebooks get the file as a papermill parameter)."""
+    project = _claims_project(tmp_path, HEADER + "C-1,1,2024-03-04 12:00,web,credit\n")
+    incident = project / "incidents" / "claims.yml"
+    incident.write_text(incident.read_text(encoding="utf-8").replace("claims: claims.csv\n", ""), encoding="utf-8")
+    without = kt("run", "incidents/claims.yml", "--no-report", "--out", tmp_path / "a", cwd=project)
+    assert without.returncode == 0, without.stderr
+    assert not (tmp_path / "a" / "claims-good" / "claims.parquet").exists()
+    done = kt("run", "incidents/claims.yml", "--claims", "claims.csv", "--out", tmp_path / "b", cwd=project,
+              timeout=300)
+    assert done.returncode == 0, done.stderr
+    run = tmp_path / "b" / "claims-good"
+    assert pd.read_parquet(run / "claims.parquet")["claim_id"].tolist() == ["C-1"]
+    assert json.loads((run / "run.json").read_text(encoding="utf-8"))["command"].endswith("--claims claims.csv")
+    html = (run / "report.html").read_text(encoding="utf-8")
+    assert "--claims claims.csv" in html and "신청별 결정" in html

@@ -205,12 +205,14 @@ def _zone(doc: Section, tz_name: str) -> ZoneInfo:
 def load_incident(
     path: str | Path, *, roster: str | Path | None = None, bills: str | Path | None = None,
     bill_items: str | Path | None = None,
+    claims: str | Path | None = None,
 ) -> Incident:
     """Read and validate an incident file (and its policy and windows file).
 
     ``roster`` replaces the incident's roster (the CLI's ``--roster``), ``bills`` a billing error's
     bills file (``--bills``), ``bill_items`` an outage's bill items (``--bill-items``: what a
-    policy's ``fee_basis`` reads). Every problem found is reported at once (:class:`InputErrors`).
+    policy's ``fee_basis`` reads), ``claims`` an outage's claims file (``--claims``). Every problem
+    found is reported at once (:class:`InputErrors`).
     """
     path = Path(path)
     doc = Section(read_yaml_mapping(path, "incident"), path, "")
@@ -266,7 +268,7 @@ def load_incident(
             windows.extend(found.run(read_windows_file, windows_file, tz, default=[]))
         found.run(aff.done)
     items_path = found.run(_bill_items_path, doc, path, root, bill_items)
-    claims_path = found.run(_claims_path, doc, path, root, policy)
+    claims_path = found.run(_claims_path, doc, path, root, policy, claims)
     found.run(doc.done)
     if policy is not None and not policy.fee_basis.roster and items_path is None and not found.errors:
         found.errors.append(InputError(
@@ -288,11 +290,13 @@ def load_incident(
     )
 
 
-def _claims_path(doc: Section, path: Path, root: Path, policy: Policy | None) -> Path | None:
-    """``claims``: the claims received so far (optional); the policy must have rules to decide them."""
-    if doc.text("claims", None) is None:
+def _claims_path(doc: Section, path: Path, root: Path, policy: Policy | None,
+                 given: str | Path | None) -> Path | None:
+    """``claims``: the claims received so far (optional; ``given``: ``--claims`` instead of the
+    incident's); the policy must have rules to decide them."""
+    if doc.text("claims", None) is None and given is None:
         return None
-    found = _input_path(doc, path, root, None, "claims", "claims file", "",
+    found = _input_path(doc, path, root, given, "claims", "claims file", "",
                         "fix the path (relative to the project folder), or export the claims received so far: "
                         "claim_id, line_id, received_at, channel, kind")
     if policy is not None and policy.claims is None:

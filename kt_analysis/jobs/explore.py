@@ -19,7 +19,7 @@ from kt_analysis.summary.model import load_summary
 
 def open_view(
     incident: str | Path, *, roster: str | Path | None = None, run_dir: str | Path | None = None,
-    bills: str | Path | None = None, bill_items: str | Path | None = None,
+    bills: str | Path | None = None, bill_items: str | Path | None = None, claims: str | Path | None = None,
 ) -> IncidentView:
     """Open an incident's results: from ``run_dir`` when given; else from the project's published
     run (``reports/<incident id>/``) when it was made from exactly these inputs by this version;
@@ -29,7 +29,8 @@ def open_view(
     roster_path = resolve(roster, root) if roster else None
     bills_path = resolve(bills, root) if bills else None
     items_path = resolve(bill_items, root) if bill_items else None
-    inc = load_incident(inc_path, roster=roster_path, bills=bills_path, bill_items=items_path)
+    claims_path = resolve(claims, root) if claims else None
+    inc = load_incident(inc_path, roster=roster_path, bills=bills_path, bill_items=items_path, claims=claims_path)
     temporary = None
     if run_dir is not None:
         folder = resolve(run_dir, root)
@@ -48,7 +49,7 @@ def open_view(
             shutil.rmtree(folder, ignore_errors=True)
             raise
     summary = load_summary(folder / "summary.json")
-    command = reproduce_command(inc, roster_path, bills_path, items_path)
+    command = reproduce_command(inc, roster_path, bills_path, items_path, claims_path)
     cls = BillingView if inc.kind == "billing_error" else IncidentView
     view = cls(incident=inc, run_dir=folder, summary=summary, command=command)
     if temporary is not None:

@@ -387,7 +387,7 @@ def run_incident(
     incident_path: str | Path, *, out: str | Path = "reports", roster: str | Path | None = None,
     report: bool = True, say: Say | None = None, show_progress: bool = False,
     cell_timeout: int | None = 1800, pdf: bool = False, bills: str | Path | None = None,
-    bill_items: str | Path | None = None,
+    bill_items: str | Path | None = None, claims: str | Path | None = None,
     engine: str = "duckdb", spark_master: str | None = None,
 ) -> RunResult:
     """Validate, compute, execute the chapters, render, reconcile, publish atomically.
@@ -396,7 +396,7 @@ def run_incident(
     say = _masked(say or (lambda _m: None))
     started = time.monotonic()
     started_at = datetime.now(UTC)
-    incident = load_incident(incident_path, roster=roster, bills=bills, bill_items=bill_items)
+    incident = load_incident(incident_path, roster=roster, bills=bills, bill_items=bill_items, claims=claims)
     out = Path(out)
     final = out / incident.id
     prepare_out(out)
@@ -421,7 +421,7 @@ def run_incident(
                 if earlier is not None:
                     earlier.rows.unlink()
                 if km is not None:
-                    _report(incident, staging, roster, say, show_progress, cell_timeout, km)
+                    _report(incident, staging, roster, say, show_progress, cell_timeout, km, claims)
             if pdf:
                 say(f"{incident.id}: printing report.pdf")
                 render_pdf(staging / "report.html", staging / "report.pdf")
@@ -435,7 +435,8 @@ def run_incident(
                 "seconds": round(time.monotonic() - started, 2),
                 "command": reproduce_command(incident, Path(roster) if roster else None,
                                              Path(bills) if bills else None,
-                                             Path(bill_items) if bill_items else None),
+                                             Path(bill_items) if bill_items else None,
+                                             Path(claims) if claims else None),
                 "report": report or pdf,
                 "pdf": pdf,
                 "engine": engine,
@@ -487,7 +488,7 @@ def _masked(say: Say) -> Say:
 
 
 def _report(incident: Incident, staging: Path, roster: str | Path | None, say: Say,
-            show_progress: bool, cell_timeout: int | None, km: Any) -> None:
+            show_progress: bool, cell_timeout: int | None, km: Any, claims: str | Path | None = None) -> None:
     """Run the chapters in ``km``'s kernel (started by :func:`report_kernel`), render report.html
     and check its headline against the summary."""
     import nbformat
@@ -503,6 +504,8 @@ def _report(incident: Incident, staging: Path, roster: str | Path | None, say: S
         params["bills"] = str(incident.billing.bills.resolve())
     elif incident.bill_items is not None:  # notebooks 01 and 02
         params["bill_items"] = str(incident.bill_items.resolve())
+    if claims is not None and incident.kind == "outage":  # --claims: notebooks 01 and 02
+        params["claims"] = str(Path(claims).resolve())
     chapters = NOTEBOOKS[incident.kind]
     name = "report.ipynb"
     source = nb_dir / ".source.ipynb"

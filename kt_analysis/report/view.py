@@ -372,7 +372,7 @@ def _table(frame: pd.DataFrame, *, money: tuple[str, ...] = (), title: str = "",
 
 
 def reproduce_command(inc: Incident, roster: Path | None, bills: Path | None = None,
-                      bill_items: Path | None = None) -> str:
+                      bill_items: Path | None = None, claims: Path | None = None) -> str:
     parts = ["kt-analysis", "run", inc._rel(Path(inc.path))]
     if roster is not None:
         parts += ["--roster", inc._rel(roster)]
@@ -380,6 +380,8 @@ def reproduce_command(inc: Incident, roster: Path | None, bills: Path | None = N
         parts += ["--bills", inc._rel(bills)]
     if bill_items is not None:
         parts += ["--bill-items", inc._rel(bill_items)]
+    if claims is not None:
+        parts += ["--claims", inc._rel(claims)]
     return " ".join(parts)
 
 
