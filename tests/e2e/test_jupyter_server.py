@@ -43,7 +43,7 @@ pytestmark = pytest.mark.slow
 
 NOTEBOOK = ROOT / "notebooks" / "02_credits.ipynb"
 INCIDENT = "data/incidents/kt-2024-08-10-landline.yml"
-PARAMETERS = f'incident = "{INCIDENT}"\nroster = None\nbill_items = None\nrun_dir = None'
+PARAMETERS = f'incident = "{INCIDENT}"\nroster = None\nbill_items = None\nclaims = None\nrun_dir = None'
 
 START_TIMEOUT = 30.0  # server answering /api/status
 CELL_TIMEOUT = 30.0  # one cell, including the kernel's first in-kernel analysis
