@@ -167,9 +167,9 @@ def claim_figures(con: duckdb.DuckDBPyConnection, policy: Policy, claims: Claims
     """The claims chapter of an outage under ``policy`` (its ``claims:`` rules), or None when the
     policy pays everything without application and no claims file came with the incident."""
     rules = policy.claims
-    owed = on_claim(con, policy, ledger)
     if rules is None:
         return None
+    owed = on_claim(con, policy, ledger)
     settled = by_day = None
     if claims is not None:
         settled = settle_claims(claim_lines(con, claims, policy, ledger, roster, items), rules, calendar, first_day)

@@ -86,7 +86,12 @@ def minutes_by_month(intervals: Sequence[tuple[datetime, datetime]], tz: ZoneInf
 
 
 def _by_month(intervals: Sequence[tuple[datetime, datetime]], tz: ZoneInfo | None) -> dict[datetime, int]:
-    merged, inst, local = _merged(intervals, tz)
+    return _months(*_merged(intervals, tz))
+
+
+def _months(merged: list[tuple[datetime, datetime]], inst: Callable[[datetime], datetime],
+            local: Callable[[datetime], datetime]) -> dict[datetime, int]:
+    """The merged windows' minutes per calendar month (the month's first local instant)."""
     by_month: dict[datetime, int] = defaultdict(int)
     for start, end in merged:
         cursor = start
@@ -124,29 +129,10 @@ def exposure_of(intervals: Sequence[tuple[datetime, datetime]], tz: ZoneInfo | N
     With ``tz`` the windows are naive local times in that zone and minutes are counted between
     the instants they name (a night when clocks change has 23 or 25 hours); calendar months are
     the zone's own. Without it, plain wall-clock arithmetic."""
-    if tz is None:
-        def inst(t: datetime) -> datetime:
-            return t
-
-        def local(t: datetime) -> datetime:
-            return t
-    else:
-        def inst(t: datetime) -> datetime:
-            return to_utc(t, tz)
-
-        def local(t: datetime) -> datetime:
-            return t.astimezone(tz).replace(tzinfo=None)
-    merged = merge_intervals((inst(s), inst(e)) for s, e in intervals)
+    merged, inst, local = _merged(intervals, tz)
     total = sum(_minutes(e - s) for s, e in merged)
     longest = max(_minutes(e - s) for s, e in merged)
-    by_month: dict[datetime, int] = defaultdict(int)
-    for start, end in merged:
-        cursor = start
-        while cursor < end:
-            month = _month_start(local(cursor))
-            boundary = min(end, inst(_next_month(month)))
-            by_month[month] += _minutes(boundary - cursor)
-            cursor = boundary
+    by_month = _months(merged, inst, local)
     first = local(merged[0][0])
     return Exposure(
         outage_start=first,

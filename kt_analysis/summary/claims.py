@@ -8,7 +8,6 @@ and the days it is decided and paid. No name, phone number or unmasked registrat
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -79,7 +78,7 @@ def claims_summary(fig: ClaimFigures) -> ClaimsSummary:
 
 
 def write_claims(fig: ClaimFigures, out: Path) -> Path | None:
-    """``claims.parquet`` (one row per claim, file order), atomically; None without a claims file."""
+    """``claims.parquet`` (one row per claim, file order); None without a claims file."""
     if fig.settled is None:
         return None
     s = fig.settled
@@ -89,12 +88,8 @@ def write_claims(fig: ClaimFigures, out: Path) -> Path | None:
         "evidence": s["evidence"], "amount_krw": s["amount_krw"].astype("int64"), "decided_on": s["decided_on"],
         "route": s["route"], "paid_on": s["paid_on"],
     }), schema=CLAIMS_SCHEMA, preserve_index=False)
-    fd, tmp = tempfile.mkstemp(prefix=f".{CLAIMS_FILE}.", dir=out)
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp)
-        os.replace(tmp, out / CLAIMS_FILE)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out / CLAIMS_FILE
+    path = out / CLAIMS_FILE
+    tmp = path.with_name(path.name + ".partial")  # as summary.json: written beside, then moved
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
+    return path

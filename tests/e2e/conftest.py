@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -52,3 +53,27 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_FLAGS))
         yield b
         b.close()
+
+
+# The Spark engine's tests (test_spark_engine.py, test_month_pair.py): one local session per module.
+def _spark_available() -> str | None:
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        return "PySpark is not installed"
+    if not (shutil.which("java") or os.environ.get("JAVA_HOME")):
+        return "no Java runtime"
+    return None
+
+
+@pytest.fixture(scope="module")
+def spark():
+    missing = _spark_available()
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must install what the Spark engine needs: {missing} (see .ci/run, pyproject [dev])")
+        pytest.skip(missing)
+    from kt_analysis.engine.spark_engine import spark_session
+
+    with spark_session("local[2]") as session:
+        yield session

@@ -44,7 +44,8 @@ from kt_analysis.inputs.incident import load_incident
 from kt_analysis.inputs.schema import SERVICES
 from kt_analysis.jobs.analyse import analyse
 
-from .test_spark_engine import _ledger, _spark_available
+from .conftest import _spark_available
+from .test_spark_engine import _ledger
 
 REGIONS = ("서울", "부산", "제주", "R'1")  # test_fuzz's: what its policy documents' overrides name
 FACILITIES = tuple(f"F{i:02d}" for i in range(40))  # one window each: > MAX_LOOKUP_GROUPS exposures

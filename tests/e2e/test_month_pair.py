@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from kt_analysis.jobs import history
 from kt_analysis.jobs.analyse import analyse
 
 from .conftest import ROOT, kt
-from .test_spark_engine import _ledger, _spark_available
+from .test_spark_engine import _ledger
 
 PAIR = ROOT / "data" / "examples" / "month-pair"
 ROSTER = ROOT / "data" / "sample" / "roster.parquet"
@@ -213,19 +212,6 @@ def test_the_default_scope_writes_no_month_outputs(published: Path) -> None:
     assert "month_history" not in _summary(out, "kt-2024-08-10-landline")
     assert sorted(p.name for p in (out / "kt-2024-08-10-landline").iterdir()) == ["ledger.parquet", "run.json",
                                                                                    "summary.json"]
-
-
-@pytest.fixture(scope="module")
-def spark():
-    missing = _spark_available()
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must install what the Spark engine needs: {missing}")
-        pytest.skip(missing)
-    from kt_analysis.engine.spark_engine import spark_session
-
-    with spark_session("local[2]") as session:
-        yield session
 
 
 @pytest.mark.slow

@@ -29,29 +29,6 @@ INCIDENTS = ROOT / "data" / "incidents"
 OUTAGES = ["kt-2021-10-25-nationwide", "kt-2018-11-24-ahyeon-fire", "kt-2024-08-10-landline"]
 
 
-def _spark_available() -> str | None:
-    try:
-        import pyspark  # noqa: F401
-    except ImportError:
-        return "PySpark is not installed"
-    if not (shutil.which("java") or os.environ.get("JAVA_HOME")):
-        return "no Java runtime"
-    return None
-
-
-@pytest.fixture(scope="module")
-def spark():
-    missing = _spark_available()
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must install what the Spark engine needs: {missing} (see .ci/run, pyproject [dev])")
-        pytest.skip(missing)
-    from kt_analysis.engine.spark_engine import spark_session
-
-    with spark_session("local[2]") as session:
-        yield session
-
-
 def _ledger(path: Path) -> pa.Table:
     """The ledger's rows in line_id order, with the column types (nullability aside)."""
     table = pq.read_table(path)
