@@ -75,8 +75,8 @@ screenshot: setup-dev ## refresh docs/report.png (the README's picture) from the
 	mkdir -p docs
 	KT_UPDATE_SCREENSHOT=1 $(PY) -m pytest tests/e2e/test_browser.py -q -k figures_and_images
 
-clean-reports: ## delete generated reports
-	rm -rf reports/*/ reports/index.html
+clean-reports: ## delete generated reports and the history of published runs
+	rm -rf reports/*/ reports/index.html reports/history.duckdb
 
 clean: ## delete the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache

@@ -19,10 +19,11 @@ and the what-if's fee bases span their months), and nothing else; it prints ``{"
 "lines": n, "item_rows": n}``: the read floor.
 
 Nationwide outage, 2021-10-25 (data/incidents/kt-2021-10-25-nationwide.yml, policy
-data/policies/kt-2021-10-25-special.yml):
+kt_analysis/catalogue/policies/kt-2021-10-25-special.yml):
   * one window, 11:16-12:45 (89 minutes), the whole country, services mobile, internet, landline:
     every roster line of those services is affected, for 89 minutes;
-  * every affected line is eligible (no threshold);
+  * every affected line is eligible (no threshold), but a PSTN landline (plan 일반전화 기본 or
+    일반전화 정액, the policy's exclude_plans): KT paid internet phones only; it gets 0 won;
   * the fee is the line's October 2021 bill, from the bill items (line_id, bill_month, item,
     amount_krw): the sum of its 2021-10 items plan, bundle_discount, long_term_discount, add_on and
     equipment_rental (the 선택약정 discount, usage, instalments, ... are not counted). A line with
@@ -39,7 +40,7 @@ data/policies/kt-2021-10-25-special.yml):
   credit; the distribution of the eligible lines' credits (min, p50, p90, p99, max: the value at
   1-based position ceil(n x q) of the sorted credits); per payment day the lines paid (credit > 0)
   and their credit, and the last day; the window's reach (lines, customers).
-  The what-if: every policy of the catalogue (data/policies/, the own policy first, then the
+  The what-if: every policy of the catalogue (kt_analysis/catalogue/policies/, the own policy first, then the
   others by id) on the same lines, its eligible lines and total credit, each rounded once per line:
   - kt-1day-10x-2023 (internet, IPTV; roster fee): fee x (89 rounded up to the hour x 10 + 1 day)
     / 43,200; small businesses' internet one month of fee;
@@ -62,7 +63,7 @@ data/policies/kt-2021-10-25-special.yml):
   values known from pass 2), then a count of customers per mask.
 
 Billing error, September 2023 (data/incidents/kt-2023-09-billing-error.yml, settlement
-data/settlement/kt-2023-09-announced.yml):
+kt_analysis/catalogue/settlement/kt-2023-09-announced.yml):
   * lines hit: credit_card and check_card payers, bill day 11, mobile, with a bill in both months;
   * charged = the line's 2023-07 bill amount (charged on 2023-09-11), owed = its 2023-09 amount;
   * credit cards: approval cancelled (no money moved) on 09-11 / 09-12, lines split evenly in
@@ -126,6 +127,10 @@ def _in(values: tuple[str, ...]) -> str:
     return ", ".join(_q(v) for v in values)
 
 
+PSTN_PLANS = ("일반전화 기본", "일반전화 정액")  # kt-2021-10-25-special's exclude_plans: not paid
+COVERED_PLAN = f"coalesce(plan NOT IN ({_in(PSTN_PLANS)}), TRUE)"  # a line without a plan is not excluded
+
+
 # The fee bases, from the bill items (line_id, bill_month, item, amount_krw; a discount negative).
 OWN_MONTH = "2021-10"  # kt-2021-10-25-special: the October 2021 bill ...
 OWN_ITEMS = ("plan", "bundle_discount", "long_term_discount", "add_on", "equipment_rental")  # ... these items
@@ -164,7 +169,8 @@ WHERE bill_month IN ({_in((OWN_MONTH, *AHYEON_MONTHS, *LGU_MONTHS))})
 GROUP BY line_id
 """
 
-OWN_CREDIT = f"""CASE WHEN {SMALL_INTERNET_LANDLINE} THEN fee * {MERCHANT_MINUTES} // {MONTH_MINUTES}
+OWN_CREDIT = f"""CASE WHEN NOT {COVERED_PLAN} THEN 0
+            WHEN {SMALL_INTERNET_LANDLINE} THEN fee * {MERCHANT_MINUTES} // {MONTH_MINUTES}
             ELSE fee * {BILLABLE_MINUTES} // {MONTH_MINUTES} END"""
 
 # Every affected line with what the incident decides for it, its fees joined from the bill items
@@ -173,10 +179,10 @@ OWN_CREDIT = f"""CASE WHEN {SMALL_INTERNET_LANDLINE} THEN fee * {MERCHANT_MINUTE
 NATIONWIDE_LINES = f"""
 SELECT line_id, customer_id, service, region, customer_type, payment_method, bill_cycle_day, monthly_fee_krw,
        CAST({OUTAGE_MINUTES} AS BIGINT) AS outage_minutes,
-       TRUE AS eligible,
+       {COVERED_PLAN} AS eligible,
        {OWN_CREDIT} AS credit_krw, {{names}}
 FROM (SELECT r.line_id, r.customer_id, r.service, r.region, r.customer_type, r.payment_method, r.bill_cycle_day,
-             r.monthly_fee_krw, {{columns}}
+             r.monthly_fee_krw, r.plan, {{columns}}
       FROM {{roster}} AS r LEFT JOIN ({{fees}}) AS f ON r.line_id = f.line_id
       WHERE r.service IN ('mobile', 'internet', 'landline'))
 """
@@ -191,10 +197,10 @@ OWN_COLUMNS = _fee_columns(("fee", "0"))
 ALL_COLUMNS = _fee_columns(("fee", "0"), ("has_fee", "FALSE"), ("fee_2018", "0"), ("has_2018", "FALSE"),
                            ("fee_sep", "0"), ("has_sep", "FALSE"), ("fee_lgu", "0"), ("has_lgu", "FALSE"))
 
-# The distinct customers' pass needs no fee: every affected line is eligible under the own policy.
-ROSTER_LINES = """
-SELECT customer_id, service, region, customer_type, payment_method, TRUE AS eligible
-FROM {roster} WHERE service IN ('mobile', 'internet', 'landline')
+# The distinct customers' pass needs no fee: an affected line is eligible under the own policy unless PSTN.
+ROSTER_LINES = f"""
+SELECT customer_id, service, region, customer_type, payment_method, {COVERED_PLAN} AS eligible
+FROM {{roster}} WHERE service IN ('mobile', 'internet', 'landline')
 """
 
 
@@ -268,7 +274,7 @@ OWN_POLICY = "kt-2021-10-25-special"
 # The roster columns the rules and breakdowns read, and the bill items' (all of them): what the
 # read floor decodes.
 FLOOR_COLUMNS = ("line_id", "customer_id", "service", "region", "customer_type", "payment_method",
-                 "monthly_fee_krw", "bill_cycle_day")
+                 "monthly_fee_krw", "bill_cycle_day", "plan")
 FLOOR_ITEM_COLUMNS = ("line_id", "bill_month", "item", "amount_krw")
 
 LEDGER = """

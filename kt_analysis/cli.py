@@ -15,8 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kt_analysis.errors import InputError, KtAnalysisError, mask_text, output_fault
+from kt_analysis.paths import ENV_VAR
 
 if TYPE_CHECKING:  # the commands import what they run lazily: `kt-analysis --help` stays fast
+    from collections.abc import Callable
+
     import duckdb
 
     from kt_analysis.inputs.incident import Incident
@@ -136,15 +139,39 @@ def _inputs_beside(con: duckdb.DuckDBPyConnection, inc: Incident) -> list[str]:
     return problems
 
 
+def _check_yaml(path: Path, doc: dict, check_incident: Callable[[dict, list[InputError]], list[str]]) -> list[str]:
+    """An incident, policy, settlement rules or calendar overrides: the loader first, then the file's
+    JSON Schema (kt_analysis/schemas): the schema's problems at keys the loader did not already report
+    on (inputs.schemas.beyond_loader) are added after the loader's."""
+    from kt_analysis.errors import InputErrors
+    from kt_analysis.inputs.business_days import CalendarOverrides
+    from kt_analysis.inputs.policy import load_policy
+    from kt_analysis.inputs.schemas import beyond_loader, document_kind, schema_problems
+    from kt_analysis.inputs.settlement import load_settlement
+
+    kind = document_kind(doc)
+    reported: list[InputError] = []
+    problems: list[str] = []
+    if kind == "incident":
+        problems = check_incident(doc, reported)
+    else:
+        load = {"settlement": load_settlement, "calendar": CalendarOverrides.load, "policy": load_policy}
+        try:
+            load[kind](path)
+        except InputError as exc:
+            reported = exc.errors if isinstance(exc, InputErrors) else [exc]
+            problems = exc.message.splitlines()
+    return problems + [p.message for p in beyond_loader(schema_problems(kind, doc, path), reported, path)]
+
+
 def _validate_one(path: Path) -> list[str]:
     """Problems found in one input file (empty list: fine)."""
     from kt_analysis.dbrow import connect
     from kt_analysis.engine.billing import validate_bills
     from kt_analysis.engine.duckdb_engine import prepare
+    from kt_analysis.errors import InputErrors
     from kt_analysis.inputs.incident import load_incident
-    from kt_analysis.inputs.policy import load_policy
     from kt_analysis.inputs.roster import open_roster, validate_roster
-    from kt_analysis.inputs.settlement import load_settlement
     from kt_analysis.inputs.yamlio import path_exists, read_yaml_mapping
 
     def check_roster(roster: Path) -> None:
@@ -158,19 +185,24 @@ def _validate_one(path: Path) -> list[str]:
                 src.close()  # a CP949 roster's UTF-8 copy goes, whatever the verdict
             con.close()
 
-    def check_incident(doc: dict) -> list[str]:
+    def check_incident(doc: dict, reported: list[InputError]) -> list[str]:
         """The incident, its policy and windows file; then its roster, the names it uses against
-        the roster's, and its bills: every problem found, not only the first."""
+        the roster's, and its bills: every problem found, not only the first (the loader's in
+        ``reported``)."""
         problems: list[str] = []
         try:
             inc = load_incident(path)
         except InputError as exc:
+            reported += exc.errors if isinstance(exc, InputErrors) else [exc]
             problems += exc.message.splitlines()
             roster = doc.get("roster")
             if isinstance(roster, str) and roster.strip():
-                from kt_analysis.paths import find_project_root
+                from kt_analysis.paths import find_project_root, resolve_input_path
 
-                roster_path = Path(roster) if Path(roster).is_absolute() else find_project_root(path.parent) / roster
+                try:
+                    roster_path = resolve_input_path(roster, path.parent, find_project_root(path.parent))
+                except InputError:
+                    roster_path = Path("/nonexistent")  # already reported by load_incident
                 if path_exists(roster_path):
                     try:
                         check_roster(roster_path)
@@ -194,13 +226,7 @@ def _validate_one(path: Path) -> list[str]:
 
     try:
         if path.suffix.lower() in (".yml", ".yaml"):
-            doc = read_yaml_mapping(path, "input")
-            if "affected" in doc or "kind" in doc:
-                return check_incident(doc)
-            elif "methods" in doc:
-                load_settlement(path)
-            else:
-                load_policy(path)
+            return _check_yaml(path, read_yaml_mapping(path, "input"), check_incident)
         elif path.suffix.lower() in (".parquet", ".csv", ".txt") or path.is_dir():
             check_roster(path)
         else:
@@ -294,13 +320,58 @@ def _engine_options(parser: argparse.ArgumentParser) -> None:
                              "(default $KT_SPARK_MASTER, else local[2])")
 
 
+def cmd_policies(args: argparse.Namespace) -> int:
+    """``kt-analysis policies``: the catalogue an incident in FOLDER would see."""
+    from kt_analysis.inputs.policy import load_policy
+    from kt_analysis.inputs.settlement import load_settlement
+    from kt_analysis.paths import catalogue_for
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise InputError(str(folder), "", "is not a folder", "name the folder your incident files are in")
+    catalogue = catalogue_for(folder)
+    rows = []
+    for kind, load in (("policies", load_policy), ("settlement", load_settlement)):
+        for ident, path, origin, overrides in catalogue.entries(kind):
+            doc = load(path)
+            if doc.id != ident:
+                raise InputError(str(path), "id", f"is {doc.id!r}, but the file is named {ident}.yml",
+                                 f"rename the file to {doc.id}.yml or set id: {ident}")
+            rows.append({"kind": "policy" if kind == "policies" else "settlement", "id": ident, "title": doc.title,
+                         "origin": origin, "overrides": overrides, "path": str(path)})
+    if args.json:
+        print(json.dumps({"sources": [{"origin": s.origin, "folder": str(s.folder)} for s in catalogue.sources],
+                          "entries": rows}, ensure_ascii=False, indent=2))
+        return 0
+    say = _say_factory(args.quiet)
+    for source in catalogue.sources:
+        say(f"looked up in: {source.origin} {source.folder}")
+    width = max((len(r["id"]) for r in rows), default=0)
+    for r in rows:
+        over = f" (overrides {', '.join(r['overrides'])})" if r["overrides"] else ""
+        print(f"{r['kind']:10} {r['id']:{width}}  {r['origin']}{over}  {r['title']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kt-analysis",
         description="Telecom incident analysis: who is affected, what is owed, when it is settled.",
     )
     parser.add_argument("--quiet", "-q", action="store_true", help="print only results and errors")
+    parser.add_argument("--workspace", metavar="FOLDER",
+                        help="a folder of your own policies/, settlement/ and calendar/overrides.yml, looked up "
+                             "before the built-in catalogue (default $KT_ANALYSIS_WORKSPACE, else the workspace "
+                             "named in the nearest kt-analysis.toml)")
     sub = parser.add_subparsers(dest="command", required=True)
+
+    pl = sub.add_parser("policies", help="list the policy catalogue and the settlement rules: id, title, where from",
+                        description="The catalogue as an incident in FOLDER (default: the working folder) sees it: "
+                                    "the workspace's, the project's data/ and the built-in policies and settlement "
+                                    "rules, the first folder winning for an id.")
+    pl.add_argument("folder", nargs="?", default=".", help="where the incident would be (default .)")
+    pl.add_argument("--json", action="store_true", help="print the list as JSON")
+    pl.set_defaults(func=cmd_policies)
 
     g = sub.add_parser("generate", help="write a deterministic, calibrated synthetic roster")
     g.add_argument("--lines", type=int, default=100_000, help="number of service lines (default 100000)")
@@ -331,7 +402,8 @@ def build_parser() -> argparse.ArgumentParser:
     cb.add_argument("--json", action="store_true", help="print the full result as JSON")
     cb.set_defaults(func=cmd_check_bills)
 
-    v = sub.add_parser("validate", help="check incidents, policies and rosters; explain each problem")
+    v = sub.add_parser("validate", help="check incidents, policies, settlement rules, calendar overrides and "
+                                        "rosters (YAML files also against their JSON Schema); explain each problem")
     v.add_argument("paths", nargs="+", help="files or folders")
     v.set_defaults(func=cmd_validate)
 
@@ -406,6 +478,9 @@ def main(argv: list[str] | None = None) -> int:
     sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
     args = build_parser().parse_args(argv)
     try:
+        if args.workspace is not None:
+            # The environment carries it into the report's notebooks (papermill's kernels inherit it).
+            os.environ[ENV_VAR] = str(Path(args.workspace).expanduser().resolve())
         return int(args.func(args))
     except KtAnalysisError as exc:
         return _refuse(exc)

@@ -104,9 +104,9 @@ class KtAnalysisError(Exception):
 class InputError(KtAnalysisError):
     """Bad input: the CLI prints it as one line and exits 2.
 
-    >>> str(InputError("data/incidents/x.yml", "affected.windows[2]", "ends before it starts",
+    >>> str(InputError("data/incidents/kt-2021-10-25-nationwide.yml", "affected.windows[2]", "ends before it starts",
     ...                "swap start and end"))
-    'data/incidents/x.yml: affected.windows[2]: ends before it starts — swap start and end'
+    'data/incidents/kt-2021-10-25-nationwide.yml: affected.windows[2]: ends before it starts — swap start and end'
     """
 
     exit_code = 2

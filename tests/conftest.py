@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import shutil
 import textwrap
+import unicodedata
 from collections.abc import Mapping
 from fractions import Fraction
 from pathlib import Path
@@ -31,7 +32,7 @@ from kt_analysis.inputs.policy import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-POLICIES = ROOT / "data" / "policies"
+POLICIES = ROOT / "kt_analysis" / "catalogue" / "policies"
 INCIDENTS = ROOT / "data" / "incidents"
 
 ROSTER_COLUMNS = (
@@ -256,6 +257,10 @@ def reference_credit(policy: Policy, line: Mapping[str, Any]) -> tuple[bool, str
     r = policy.rounding
     if line["service"] not in policy.services:
         return False, "service_not_covered", "not_covered", 0
+    plan = line.get("plan")  # a line without a plan (None, or NaN from pandas) is not excluded
+    if policy.exclude_plans and isinstance(plan, str) and unicodedata.normalize("NFC", plan).strip() in \
+            policy.exclude_plans:
+        return False, "plan_not_covered", "not_covered", 0
     for i, o in enumerate(policy.overrides, start=1):
         if not _matches(o.when, line):
             continue
@@ -321,4 +326,5 @@ def policy_from_doc(doc: Mapping[str, Any]) -> Policy:
         delivery=Delivery(d.get("method", "bill_credit"), d.get("claim_required", False), d.get("claim_window_days"),
                           d.get("applied_on", "next_bill")),
         notes=doc.get("notes", ""),
+        exclude_plans=tuple(doc.get("exclude_plans", ())),
     )

@@ -413,7 +413,8 @@ def test_one_pass_figures_equal_the_plain_group_by(tmp_path, n_regions: int) -> 
     frame = pd.DataFrame(rows)
     con.register("lines", frame)
     # the policies on the roster fee (the specials on bills need a bill items file and its fee columns)
-    policies = [p for p in (load_policy(path) for path in sorted((ROOT / "data" / "policies").glob("*.yml")))
+    catalogue = sorted((ROOT / "kt_analysis" / "catalogue" / "policies").glob("*.yml"))
+    policies = [p for p in (load_policy(path) for path in catalogue)
                 if p.fee_basis.roster]
     assert len(policies) >= 3
     own_at = 1

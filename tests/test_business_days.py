@@ -18,7 +18,7 @@ from kt_analysis.inputs.business_days import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-SHIPPED = ROOT / "data" / "calendar" / "overrides.yml"
+SHIPPED = ROOT / "kt_analysis" / "catalogue" / "calendar" / "overrides.yml"
 YEARS = range(2020, 2031)
 
 PACKAGE_ONLY = BusinessCalendar.from_overrides(years=YEARS)
@@ -204,7 +204,8 @@ def test_package_name_wins_over_the_override_name(tmp_path: Path) -> None:
 def test_default_path_is_the_project_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "pyproject.toml").write_text("", encoding="utf-8")
     monkeypatch.chdir(tmp_path)
-    assert BusinessCalendar.load(years=YEARS).overrides == CalendarOverrides()  # no file: package only
+    # no file of the project's: the built-in override file only
+    assert BusinessCalendar.load(years=YEARS).overrides == CalendarOverrides.load(SHIPPED)
     (tmp_path / "data" / "calendar").mkdir(parents=True)
     _write(tmp_path / "data" / "calendar", "holidays:\n  - {date: '2027-01-04', name: 임시공휴일}\n")
     sub = tmp_path / "notebooks"

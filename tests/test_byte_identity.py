@@ -1,8 +1,9 @@
 """The same inputs give the same bytes: ``summary.json`` and ``ledger.parquet`` are byte-identical
 run after run and at 1 or 2 DuckDB threads, on both exposure paths of analysis.py — the lookup
 (exposure as expressions: nationwide and regional incidents; keeps the roster's order on every
-thread) and the hash join (many distinct exposures: per-facility incidents; ``write_ledger`` runs
-it on one thread). Each test asserts which path it took, so the two are never one path twice.
+thread) and the hash join (many distinct exposures: per-facility incidents; ``write_ledger`` sorts
+it by line_id). Each test asserts which path it took, so the two are never one path twice; a policy
+on bills (the fee bases joined in) is the third.
 """
 
 from __future__ import annotations
@@ -83,3 +84,22 @@ def test_same_bytes_every_run_at_one_and_two_threads(project: Project, tmp_path:
     for out, threads in outputs[1:]:
         for file in ("summary.json", "ledger.parquet"):
             assert (out / file).read_bytes() == (first / file).read_bytes(), f"{file} at {threads} thread(s)"
+
+
+def test_same_bytes_every_run_on_a_bill_basis(tmp_path: Path) -> None:
+    """A policy computing on the lines' bills joins the per-line relation to the fee bases summed
+    from the bill items (a GROUP BY, whose order varies run to run): the ledger is still the same
+    bytes every run (it is sorted by line_id then). The sample's nationwide incident, whose 2.5M
+    item rows are summed on two threads."""
+    root = Path(__file__).resolve().parents[1]
+    incident = load_incident(root / "data" / "incidents" / "kt-2021-10-25-nationwide.yml")
+    assert not incident.credit_policy.fee_basis.roster
+    outputs = []
+    for i in range(4):
+        out = tmp_path / f"run-{i}"
+        summary = analyse(incident, out, threads=2).to_dict()
+        assert summary["affected_lines"] > 50_000
+        outputs.append(out)
+    for out in outputs[1:]:
+        for file in ("summary.json", "ledger.parquet"):
+            assert (out / file).read_bytes() == (outputs[0] / file).read_bytes(), file

@@ -176,7 +176,8 @@ def test_the_report_has_the_claims_chapter(tmp_path: Path) -> None:
     assert "중복 신청" in html and "소상공인 재분류 승인" in html
 
 
-CAUSE_POLICY = (ROOT / "data" / "policies" / "kt-terms-2023.yml").read_text(encoding="utf-8").replace(
+CAUSE_POLICY = (ROOT / "kt_analysis" / "catalogue" / "policies" / "kt-terms-2023.yml").read_text(
+    encoding="utf-8").replace(
     "id: kt-terms-2023", "id: bad-corpus-2023")
 
 

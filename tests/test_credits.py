@@ -40,6 +40,7 @@ LINE_COLUMNS = (
     "service",
     "customer_type",
     "region",
+    "plan",
 )
 INT_COLUMNS = LINE_COLUMNS[:6]
 HYP = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -55,6 +56,7 @@ def line(
     service: str = "mobile",
     customer_type: str = "individual",
     region: str = "서울",
+    plan: str | None = None,
 ) -> dict:
     return {
         "monthly_fee_krw": fee,
@@ -66,6 +68,7 @@ def line(
         "service": service,
         "customer_type": customer_type,
         "region": region,
+        "plan": plan,
     }
 
 
@@ -431,10 +434,61 @@ def test_kt_2021_special_policy_examples(duck):
             line(25000, 89, service="internet", customer_type="small_business"),
             line(72000, 89, customer_type="small_business"),  # merchants' mobile: individual rule
             line(30000, 89, service="iptv"),  # IPTV was not covered
+            line(11000, 89, service="landline", plan="인터넷전화 정액"),  # internet phone: 15 h of fee
+            line(11000, 89, service="landline", plan="인터넷전화 정액", customer_type="small_business"),  # 10 days
+            line(11000, 89, service="landline", plan="일반전화 정액"),  # PSTN was not covered
+            line(5200, 89, service="landline", plan="일반전화 기본", customer_type="small_business"),  # nor merchants
         ],
     )
-    assert [r[3] for r in rows] == [1_500, 8_333, 1_500, 0]
+    assert [r[3] for r in rows] == [1_500, 8_333, 1_500, 0, 229, 3_666, 0, 0]
     assert rows[1][2] == "override 1" and rows[3][1] == "service_not_covered"
+    assert rows[5][2] == "override 1"
+    assert rows[6] == rows[7] == (False, "plan_not_covered", "not_covered", 0)
+
+
+def test_excluded_plans_get_nothing_before_any_override(duck):
+    """``exclude_plans``: a line of a covered service on an excluded plan is not eligible, whatever
+    override would match it (``plan_not_covered``, rule ``not_covered``, 0 won); a service the policy
+    does not cover keeps its own reason; a line without a plan (NULL) is not excluded."""
+    policy = make_policy(
+        CreditRule(outage_multiplier=10), services=("mobile", "landline"),
+        overrides=(Override(When(customer_types=("small_business",)), CreditRule(days_of_fee=10)),),
+    )
+    policy = replace(policy, exclude_plans=("일반전화 기본",))
+    rows = evaluate(duck, policy, [
+        line(72000, 60, service="landline", plan="일반전화 기본"),
+        line(72000, 60, service="landline", plan="일반전화 기본", customer_type="small_business"),
+        line(72000, 60, service="landline", plan="인터넷전화 기본"),
+        line(72000, 60, service="landline"),  # no plan
+        line(72000, 60, service="iptv", plan="일반전화 기본"),
+    ])
+    assert rows == [
+        (False, "plan_not_covered", "not_covered", 0),
+        (False, "plan_not_covered", "not_covered", 0),
+        (True, "all_affected", "base", 1_000),
+        (True, "all_affected", "base", 1_000),
+        (False, "service_not_covered", "not_covered", 0),
+    ]
+    assert "plan_not_covered" in compile_policy(policy).reasons
+    assert "plan_not_covered" not in compile_policy(replace(policy, exclude_plans=())).reasons
+
+
+def test_excluded_plans_compare_the_roster_spellings(duck):
+    """Once a roster is read the SQL compares the roster's own spellings (here NFD, with a trailing
+    space), not the policy's NFC name."""
+    import unicodedata
+
+    from kt_analysis.inputs.policy import unmatched_plans, with_roster_plans
+
+    nfd = unicodedata.normalize("NFD", "일반전화 기본") + " "
+    policy = replace(make_policy(CreditRule(outage_multiplier=10)), exclude_plans=("일반전화 기본", "없는 요금제"))
+    roster_plans = [nfd, "인터넷전화 기본", None]
+    assert unmatched_plans(policy, roster_plans) == [(1, "없는 요금제")]
+    policy = with_roster_plans(policy, roster_plans)
+    assert policy.plan_values == (nfd,)
+    rows = evaluate(duck, policy, [line(72000, 60, service="landline", plan=nfd),
+                                   line(72000, 60, service="landline", plan="일반전화 기본")])
+    assert [r[1] for r in rows] == ["plan_not_covered", "all_affected"]
 
 
 def test_float_formula_is_off_where_integer_one_is_exact(duck):

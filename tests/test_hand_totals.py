@@ -26,7 +26,7 @@ from kt_analysis.jobs.analyse import analyse
 ROOT = Path(__file__).resolve().parents[1]
 INCIDENTS = ROOT / "data" / "incidents"
 ROSTER_COLUMNS = ["line_id", "customer_id", "service", "monthly_fee_krw", "region", "facility_id",
-                  "customer_type", "payment_method", "bill_cycle_day"]
+                  "customer_type", "payment_method", "bill_cycle_day", "plan"]
 # hourly_fee.hours_per_month: 720 in every policy used here: a month is M = 720 h × 60 = 43,200
 # minutes, an hour of fee is fee/720, a day of fee is fee × 1,440 / M = fee/30.
 M = 720 * 60
@@ -90,7 +90,10 @@ def test_2021_nationwide(roster: pd.DataFrame, items: pd.DataFrame, tmp_path: Pa
     15 h rule.
     Fee: each line's October 2021 bill items plan + bundle_discount + long_term_discount + add_on +
     equipment_rental (the selective-agreement discount is left out, i.e. added back; usage,
-    instalments, international, information fees and one-off charges are not counted)."""
+    instalments, international, information fees and one-off charges are not counted).
+    Landlines: internet phones only, not PSTN (zdnet 20211105142350; the policy's notes). In the
+    roster a PSTN line's plan is 일반전화 … (data/README.md, landline prices), an internet phone's
+    인터넷전화 …: a PSTN line stays affected but is not eligible and gets 0 won."""
     summary, ledger = _run("kt-2021-10-25-nationwide", tmp_path)
     lines = roster[roster["service"].isin(["mobile", "internet", "landline"])]
     fee = _basis(items, lines, ["2021-10"],
@@ -99,11 +102,19 @@ def test_2021_nationwide(roster: pd.DataFrame, items: pd.DataFrame, tmp_path: Pa
     billable = _ceil(89 * 10, 60) * 60
     assert billable == 900
     merchant = (lines["customer_type"] == "small_business") & lines["service"].isin(["internet", "landline"])
-    credit = (fee * billable // M).where(~merchant, fee * (10 * 1440) // M)
-    _assert_outage(summary, ledger, lines, credit, eligible=lines["line_id"] > -1)  # no threshold: all
-    assert summary["total_credit_krw"] == 65_339_948  # the figure above, written down once it agreed
+    pstn = lines["plan"].str.startswith("일반전화")
+    assert set(lines.loc[pstn, "service"]) == {"landline"}
+    assert set(lines.loc[lines["service"] == "landline", "plan"].str.split().str[0]) == {"일반전화", "인터넷전화"}
+    credit = (fee * billable // M).where(~merchant, fee * (10 * 1440) // M).where(~pstn, 0)
+    _assert_outage(summary, ledger, lines, credit, eligible=~pstn)  # no threshold: every line but PSTN
+    # the figures above, written down once they agreed; before PSTN was left out: 80,093 eligible
+    # lines, 65,339,948 won (the 8,813 PSTN lines had 2,469,221 won)
+    assert summary["total_credit_krw"] == 62_870_727
     assert summary["fee_basis"].startswith("2021-10 청구액")
     assert summary["affected_lines"] == 80_093
+    assert summary["eligible_lines"] == 71_280 == 80_093 - 8_813
+    reasons = ledger.set_index("line_id")["eligibility_reason"].astype(str)
+    assert (reasons[lines.loc[pstn, "line_id"]] == "plan_not_covered").all()
 
 
 def test_2018_ahyeon_fire(roster: pd.DataFrame, items: pd.DataFrame, tmp_path: Path) -> None:

@@ -41,7 +41,7 @@ def variant(draw: st.DrawFn, name: str) -> str:
 
 
 def incident_over(windows: list[Window], **kw: object) -> Incident:
-    policy = load_policy(ROOT / "data" / "policies" / "kt-terms-2022.yml")
+    policy = load_policy(ROOT / "kt_analysis" / "catalogue" / "policies" / "kt-terms-2022.yml")
     return Incident(id="t", title="t", kind="outage", timezone="Asia/Seoul", policy=policy,
                     roster=Path("roster.parquet"), windows=tuple(windows), path="incident.yml", root=Path.cwd(),
                     **kw)

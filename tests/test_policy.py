@@ -266,3 +266,53 @@ def test_timestamps_are_not_guessed(tmp_path):
     # A date-like note stays text (PyYAML's timestamp guessing is switched off).
     policy = load_policy(write(tmp_path / "p.yml", GOOD + "notes: 2021-10-25\n"))
     assert policy.notes == "2021-10-25"
+
+
+def test_kt_2021_special_leaves_pstn_plans_out():
+    """Only internet phones were compensated in 2021, not PSTN (zdnet 20211105142350, bizwatch)."""
+    policy = load_policy(POLICIES / "kt-2021-10-25-special.yml")
+    assert policy.exclude_plans == ("일반전화 기본", "일반전화 정액")
+    assert any("zdnet.co.kr" in s for s in policy.sources)
+    assert "보상 제외 요금제: 일반전화 기본, 일반전화 정액 (대상 서비스라도 이 요금제의 회선은 보상 없음)." in \
+        policy.describe()
+
+
+def test_exclude_plans_are_read_normalised(tmp_path):
+    """Plan names are compared as region names are: NFC, surrounding spaces trimmed; one name alone
+    is a list of one. A policy without the key excludes nothing (and says nothing about plans)."""
+    import unicodedata
+
+    nfd = unicodedata.normalize("NFD", "일반전화 기본")
+    text = GOOD.replace("services: [mobile, internet]\n",
+                        f"services: [mobile, internet, landline]\nexclude_plans: ['{nfd}\u3000', 인터넷전화 정액]\n")
+    policy = load_policy(write(tmp_path / "p.yml", text))
+    assert policy.exclude_plans == ("일반전화 기본", "인터넷전화 정액") and policy.plan_values is None
+    assert policy.describe()[1].startswith("보상 제외 요금제: 일반전화 기본, 인터넷전화 정액")
+    one = load_policy(write(tmp_path / "one.yml", GOOD.replace("services: [mobile, internet]\n",
+                                                               "services: [mobile]\nexclude_plans: 5G 슬림\n")))
+    assert one.exclude_plans == ("5G 슬림",)
+    plain = load_policy(write(tmp_path / "plain.yml", GOOD))
+    assert plain.exclude_plans == () and not any("요금제:" in line for line in plain.describe())
+
+
+@pytest.mark.parametrize(
+    ("value", "key", "words"),
+    [
+        ("[]", "exclude_plans", "is an empty list"),
+        ("{일반전화 기본: true}", "exclude_plans", "must be a list"),
+        ("['  ']", "exclude_plans[0]", "is blank"),
+        ("[일반전화 기본, '\u3000', 인터넷전화]", "exclude_plans[1]", "is blank"),
+        ("[일반전화 기본, 일반전화 정액, ' 일반전화 기본']", "exclude_plans[2]", "again (also exclude_plans[0])"),
+        ("[일반전화 기본, '\u110b\u1175\u11af\u1107\u1161\u11ab\u110c\u1165\u11ab\u1112\u116a \u1100\u1175"
+         "\u1107\u1169\u11ab']", "exclude_plans[1]", "again (also exclude_plans[0])"),  # the NFD spelling
+        ("[일반전화 기본, null]", "exclude_plans[1]", "found nothing"),
+        ("[[일반전화 기본]]", "exclude_plans[0]", "text"),
+        ("[true]", "exclude_plans[0]", "text"),
+    ],
+    ids=["empty", "mapping", "blank", "ideographic-space", "twice", "twice-nfd", "null", "nested", "boolean"],
+)
+def test_bad_exclude_plans_are_refused_naming_the_key(tmp_path, value, key, words):
+    message = _bad(tmp_path, GOOD.replace("services: [mobile, internet]\n",
+                                          f"services: [mobile, internet]\nexclude_plans: {value}\n"))
+    assert f": {key}: " in message, message
+    assert words in message, message

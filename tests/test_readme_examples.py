@@ -35,3 +35,25 @@ def test_the_check_bills_example_prints_what_the_readme_shows(tmp_path: Path) ->
     for line in lines[:3]:
         assert line in example, line
     assert re.search(r"^4$", example, re.M) and re.search(r"^0$", example, re.M)
+
+
+def test_the_docs_show_the_sample_figures_a_run_gives(tmp_path: Path) -> None:
+    """docs/outputs.md's summary excerpt and docs/commands.md's run line are the nationwide sample's
+    real figures: a change of the sample, the policy or the engine that moves them fails here."""
+    import json
+
+    from kt_analysis.inputs.incident import load_incident
+    from kt_analysis.jobs.analyse import analyse
+
+    incident = load_incident(ROOT / "data" / "incidents" / "kt-2021-10-25-nationwide.yml")
+    summary = json.loads(json.dumps(analyse(incident, tmp_path / "out").to_dict()))
+    outputs = (ROOT / "docs" / "outputs.md").read_text(encoding="utf-8")
+    excerpt = outputs[outputs.index('  "incident_id": "kt-2021-10-25-nationwide"'):]
+    shown = dict(re.findall(r'^  "(\w+)": (.+?),?$', excerpt[:excerpt.index("\n```")], flags=re.M))
+    assert len(shown) >= 10
+    for key, text in shown.items():
+        if text.rstrip(",") not in ("{", "["):
+            assert json.loads(text.rstrip(",")) == summary[key], key
+    line = (f"kt-2021-10-25-nationwide: {summary['affected_lines']:,} affected lines, {summary['eligible_lines']:,} "
+            f"eligible, total credit {summary['total_credit_krw']:,} won")
+    assert line in (ROOT / "docs" / "commands.md").read_text(encoding="utf-8")

@@ -242,3 +242,94 @@ def test_an_incident_id_that_looks_like_a_phone_number_is_refused(project: Path,
         assert_refused(proc, "phone-id.yml", "id: '010-****-5432' looks like a phone number", "name the incident")
         assert "9876" not in proc.stderr
     assert snapshot(good_out) == before and not (good_out / "010-9876-5432").exists()
+
+
+# ------------------------------------------------------------------------------------------------
+# Plans a policy excludes (exclude_plans) must be plans of the roster, as an incident's names must
+# ------------------------------------------------------------------------------------------------
+
+NFD_PSTN = unicodedata.normalize("NFD", "일반전화 기본") + " "  # the roster's spelling: NFD, a trailing space
+PLAN_ROSTER = ("line_id,customer_id,service,monthly_fee_krw,region,facility_id,customer_type,payment_method,"
+               "bill_cycle_day,plan\n"
+               "1,101,mobile,72000,서울,F1,individual,credit_card,11,5G 슬림\n"
+               "2,101,internet,33000,서울,F1,individual,credit_card,11,인터넷 500M\n"
+               "3,102,mobile,55000,부산,F2,small_business,check_card,11,LTE 베이직\n"
+               "4,103,iptv,0,제주,F3,enterprise,bank_transfer,25,지니 TV 베이직\n"
+               f"5,104,landline,15000,서울,F4,individual,giro,19,\"{NFD_PSTN}\"\n")
+
+
+def plan_case(project: Path, name: str, plans: str, roster: str = "plans.csv") -> str:
+    """An incident on the good incident's window whose policy (bad-corpus-10x's rules) excludes ``plans``."""
+    (project / "plans.csv").write_text(PLAN_ROSTER, encoding="utf-8")
+    (project / "data" / "policies" / f"plans-{name}.yml").write_text(
+        f"id: plans-{name}\ntitle: 시험용 — 요금제 제외\nservices: [mobile, internet, iptv, landline]\n"
+        f"exclude_plans: {plans}\nhourly_fee: {{hours_per_month: 720}}\n"
+        "credit:\n  outage_multiplier: 10\n  rounding: {unit_krw: 1, mode: floor}\n", encoding="utf-8")
+    text = HEAD.format(id=f"plans-{name}", tz="Asia/Seoul", roster=roster).replace(
+        "policy: bad-corpus-10x", f"policy: plans-{name}") + window("{regions: [서울]}")
+    (project / "incidents" / f"plans-{name}.yml").write_text(text, encoding="utf-8")
+    return f"incidents/plans-{name}.yml"
+
+
+@pytest.mark.parametrize(("plans", "roster", "expect"), [
+    ("[일반전화 기븐]", "plans.csv",
+     ("plans-typo.yml: exclude_plans[0]: `일반전화 기븐`: no line of the roster plans.csv has this plan",
+      "did you mean `일반전화 기본`?", "letter case counts")),
+    ("[일반전화 기본, 5g 슬림, 무선 전화]", "plans.csv",
+     ("exclude_plans[1]: `5g 슬림`", "did you mean `5G 슬림`?", "exclude_plans[2]: `무선 전화`")),
+    ("[일반전화 기본]", "roster.csv",
+     ("plans-no-column.yml: exclude_plans: names plans, but the roster roster.csv has no plan column",
+      "add the lines' plan")),
+], ids=["typo", "case-and-unknown", "no-column"])
+def test_a_plan_the_roster_does_not_have_is_refused(plans: str, roster: str, expect: tuple[str, ...],
+                                                    project: Path, good_out: Path) -> None:
+    """A policy leaving out a plan no roster line has would pay the lines it meant to leave out: the
+    run (and validate) stops with exit 2 naming the policy file, the key, the value and the roster's
+    closest plans, and publishes nothing."""
+    name = {"plans.csv": "typo" if "기븐" in plans else "case-and-unknown", "roster.csv": "no-column"}[roster]
+    path = plan_case(project, name, plans, roster)
+    before = snapshot(good_out)
+    for args in (("validate", path), ("run", path, "--no-report", "--out", good_out)):
+        proc = kt(*args, cwd=project)
+        assert_refused(proc, *expect)
+        if name == "case-and-unknown":
+            assert len(proc.stderr.splitlines()) == 2, proc.stderr  # both names, one line each
+    assert snapshot(good_out) == before
+    assert not (good_out / f"plans-{name}").exists()
+
+
+def test_excluded_plans_match_the_roster_spelling(project: Path, tmp_path: Path) -> None:
+    """`일반전화 기본` typed in NFC reaches the roster's NFD spelling with a trailing space: that line
+    gets nothing (plan_not_covered); the others are paid as by bad-corpus-10x (3,332 − 416 won)."""
+    path = plan_case(project, "nfc", "[일반전화 기본]")
+    out = tmp_path / "out"
+    proc = kt("run", path, "--no-report", "--out", out, cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    s = summary_of(out, "plans-nfc")
+    assert (s["affected_lines"], s["eligible_lines"], s["total_credit_krw"]) == (3, 2, 2_916)
+    ledger = pd.read_parquet(out / "plans-nfc" / "ledger.parquet").set_index("line_id")
+    assert (ledger.loc[5, "eligible"], ledger.loc[5, "eligibility_reason"], ledger.loc[5, "rule"],
+            ledger.loc[5, "credit_krw"]) == (False, "plan_not_covered", "not_covered", 0)
+    # the catalogue's kt-2021-10-25-special (it excludes the PSTN plans, which this roster has by
+    # the NFD spelling) is compared too, or left out for want of bill items, never refused
+    assert "kt-2021-10-25-special" in {r["policy_id"] for r in (*s["what_if"], *s["what_if_skipped"])}
+
+
+def test_a_what_if_policy_excluding_plans_the_roster_lacks_is_left_out(project: Path, tmp_path: Path) -> None:
+    """The good incident's roster has no plan column: its own policy runs, and a catalogue policy that
+    excludes plans is left out of the what-if with the reason (summary.json), not refused."""
+    (project / "data" / "policies" / "plans-what-if.yml").write_text(
+        "id: plans-what-if\ntitle: 시험용 — 요금제 제외 (what-if)\nservices: [mobile, internet, iptv, landline]\n"
+        "exclude_plans: [일반전화 기본]\nhourly_fee: {hours_per_month: 720}\n"
+        "credit:\n  outage_multiplier: 10\n", encoding="utf-8")
+    out = tmp_path / "out"
+    try:
+        proc = kt("run", "incidents/good.yml", "--no-report", "--out", out, cwd=project)
+    finally:
+        (project / "data" / "policies" / "plans-what-if.yml").unlink()
+    assert proc.returncode == 0, proc.stderr
+    s = summary_of(out, "bad-corpus-good")
+    assert s["total_credit_krw"] == 3_332
+    skipped = {k["policy_id"]: k["reason"] for k in s["what_if_skipped"]}
+    assert "plans-what-if" not in {r["policy_id"] for r in s["what_if"]}
+    assert "요금제(plan) 열이 없어" in skipped["plans-what-if"]

@@ -540,3 +540,23 @@ def test_describe_roster_refuses_a_bad_roster(tmp_path):
     path = csv_file(tmp_path, [HEADER, GOOD_ROWS[0].replace("mobile", "5g")])
     with pytest.raises(InputError, match="column service"):
         describe_roster(path)
+
+
+def test_the_optional_plan_column_is_carried_when_the_roster_has_it(tmp_path: Path, duck) -> None:
+    """``plan`` (what a policy's exclude_plans compares) is in the roster's relation when the roster
+    has it — a Parquet file, a CSV, every file of a Parquet folder — and left out otherwise."""
+    frame = small_roster()
+    plain = open_roster(write_parquet(frame, tmp_path / "plain.parquet"))
+    assert plain.optional == () and not plain.has("plan") and plain.has("region")
+    with_plan = frame.assign(plan=["5G 슬림", "인터넷 500M", None, "지니 TV 베이직"])
+    for path in (write_parquet(with_plan, tmp_path / "plan.parquet"), tmp_path / "plan.csv"):
+        if path.suffix == ".csv":
+            path.write_text(csv_text(with_plan), encoding="utf-8")
+        src = open_roster(path)
+        assert src.has("plan"), path
+        plans = [p for (p,) in duck.execute(f"SELECT plan FROM {src.sql} ORDER BY line_id").fetchall()]
+        assert plans[:2] == ["5G 슬림", "인터넷 500M"] and plans[3] == "지니 TV 베이직" and plans[2] in (None, "")
+    folder = tmp_path / "folder"
+    write_parquet(with_plan.iloc[:2], folder / "a.parquet")
+    write_parquet(frame.iloc[2:], folder / "b.parquet")  # one file without the column: not carried
+    assert not open_roster(folder).has("plan")

@@ -114,7 +114,8 @@ def test_money_is_conserved_line_by_line(tmp_path_factory: pytest.TempPathFactor
         "settlement: rules", "settlement: default")
     (tmp / "data" / "settlement").mkdir(parents=True)
     root = Path(__file__).resolve().parents[1]
-    (tmp / "data" / "settlement" / "default.yml").write_bytes((root / "data/settlement/default.yml").read_bytes())
+    shipped = root / "kt_analysis" / "catalogue" / "settlement" / "default.yml"
+    (tmp / "data" / "settlement" / "default.yml").write_bytes(shipped.read_bytes())
     incident = load_incident(_project(tmp, lines, bills, billing, ANNOUNCED))
     summary = analyse(incident, tmp / "out").to_dict()
     ledger = _ledger(tmp / "out")
@@ -189,3 +190,26 @@ def test_recharge_before_reversal_is_refused(tmp_path: Path) -> None:
     bills = [{"line_id": 1, "bill_month": m, "amount_krw": 1_000} for m in ("2023-07", "2023-09")]
     with pytest.raises(InputError, match="re-charged before"):
         analyse(load_incident(_project(tmp_path, lines, bills, BILLING, rules)), tmp_path / "out")
+
+
+LAGS = """
+    id: rules
+    title: lags
+    methods:
+      credit_card: {action: cancel, lag_business_days: 0}
+      check_card: {action: refund, lag_business_days: 1}
+"""
+
+
+def test_the_customers_message_names_the_month_that_was_charged_wrongly(tmp_path: Path) -> None:
+    """The SMS text says which bill was charged wrongly: the incident's wrong_month, not a fixed one."""
+    lines = [_line(i, "credit_card" if i % 2 else "check_card") for i in range(1, 11)]
+    bills = [{"line_id": r["line_id"], "bill_month": m, "amount_krw": r["monthly_fee_krw"] + k * 1000}
+             for r in lines for k, m in enumerate(["2024-02", "2024-03", "2024-04"])]
+    billing = BILLING.replace('"2023-09"', '"2024-04"').replace('"2023-07"', '"2024-02"').replace(
+        "2023-09-11", "2024-04-11")
+    incident = load_incident(_project(tmp_path, lines, bills, billing, LAGS))
+    summary = analyse(incident, tmp_path / "out").to_dict()
+    cancel = [n["text"] for n in summary["notifications"] if n["message"] == "cancel"]
+    assert cancel and all(text.startswith("[KT] 4월 요금이") for text in cancel)
+    assert not any("9월" in n["text"] for n in summary["notifications"])

@@ -27,8 +27,9 @@ from kt_analysis.inputs.settlement import load_settlement
 from kt_analysis.inputs.yamlio import YamlFloat, YamlInt, _StrictLoader, read_yaml_mapping
 
 ROOT = Path(__file__).resolve().parents[1]
-CATALOGUE = sorted((ROOT / "data").glob("policies/*.yml")) + sorted((ROOT / "data").glob("incidents/*.yml")) \
-    + sorted((ROOT / "data").glob("settlement/*.yml"))
+CATALOGUE = sorted((ROOT / "kt_analysis" / "catalogue").glob("policies/*.yml")) \
+    + sorted((ROOT / "data").glob("incidents/*.yml")) \
+    + sorted((ROOT / "kt_analysis" / "catalogue").glob("settlement/*.yml"))
 
 HEAD = """id: yaml-strict
 title: 시험용 사고

@@ -54,7 +54,7 @@ RUNS = {
     "landline_special": ("kt-2024-08-10-landline", "2024", "kt-2024-08-10-landline-special"),
     "billing": ("kt-2023-09-billing-error", None, None),
 }
-# The Ahyeon merchants' consolation money by days of outage (data/policies/kt-2018-ahyeon-special.yml).
+# The Ahyeon merchants' consolation money by days of outage (kt_analysis/catalogue/policies/kt-2018-ahyeon-special.yml).
 AHYEON_TIERS = ((7, 1_200_000), (5, 1_000_000), (3, 800_000), (1, 400_000))
 
 
@@ -108,15 +108,13 @@ def items_file(args: argparse.Namespace, which: str) -> Path:
 
 
 def derived_incident(args: argparse.Namespace, stem: str, policy: str) -> Path:
-    """The incident ``stem`` under ``policy``, in a scratch project that holds copies of the
-    repository's policies, settlement rules and calendar (so the what-if compares the same
-    catalogue). Its id is the policy's."""
+    """The incident ``stem`` under ``policy``, in a scratch folder (the built-in catalogue is the
+    same everywhere); its id is the policy's, and the paths it names are made absolute (they are
+    relative to the incident's own folder)."""
     project = args.work_dir / "project"
-    for part in ("policies", "settlement", "calendar"):
-        src = ROOT / "data" / part
-        if src.is_dir():
-            shutil.copytree(src, project / "data" / part, dirs_exist_ok=True)
     text = (INCIDENTS / f"{stem}.yml").read_text(encoding="utf-8")
+    text = re.sub(r"(?m)^(\s*(?:roster|bill_items|claims|bills|windows_file): )(\S+)$",
+                  lambda m: m.group(1) + str((INCIDENTS / m.group(2)).resolve()), text)
     text, n_id = re.subn(r"(?m)^id: .*$", f"id: {policy}", text, count=1)
     text, n_policy = re.subn(r"(?m)^policy: .*$", f"policy: {policy}", text, count=1)
     if n_id != 1 or n_policy != 1:

@@ -105,7 +105,7 @@ def reclassified_sql(policy: Policy, ledger: str, roster: str, items: str | None
              f"l.outage_days::BIGINT AS outage_days, "
              f"CAST(day(last_day(l.outage_start)) AS BIGINT) AS days_in_month, "
              f"r.service, 'small_business' AS customer_type, r.region, r.facility_id, "
-             f"r.monthly_fee_krw::BIGINT AS monthly_fee_krw "
+             f"{'r.plan, ' if scoped.exclude_plans else ''}r.monthly_fee_krw::BIGINT AS monthly_fee_krw "
              f"FROM {ledger} AS l JOIN {roster} AS r ON l.line_id = r.line_id "
              f"WHERE l.line_id IN (SELECT line_id FROM {ids}))")
     found = bases([scoped])

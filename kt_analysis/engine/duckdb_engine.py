@@ -19,14 +19,23 @@ import duckdb
 import pandas as pd
 import pyarrow.parquet as pq
 
-from kt_analysis.dbrow import one_row, quote
+from kt_analysis.dbrow import quote
 from kt_analysis.engine.dialect import render, render_policy
 from kt_analysis.engine.fees import Skipped, bases, check, fees_sql, with_fees
 from kt_analysis.engine.month import MonthFigures, month_lines_sql, with_month
-from kt_analysis.errors import InputError
+from kt_analysis.errors import InputError, InputErrors
 from kt_analysis.inputs.bill_items import open_bill_items
 from kt_analysis.inputs.incident import Incident
-from kt_analysis.inputs.policy import FeeBasis, Policy, for_incident, with_cause, with_roster_spellings
+from kt_analysis.inputs.names import closest, normalize
+from kt_analysis.inputs.policy import (
+    FeeBasis,
+    Policy,
+    for_incident,
+    unmatched_plans,
+    with_cause,
+    with_roster_plans,
+    with_roster_spellings,
+)
 from kt_analysis.inputs.roster import RosterSource, open_roster, validate_roster
 from kt_analysis.rules.credits import MONTH_TOTAL, across_month, compile_policy, month_thresholds
 from kt_analysis.rules.impact import (
@@ -86,6 +95,7 @@ class PerLine:
     reach: list[dict[str, Any]] | None = None  # per window: the lines and customers it reached
     unmatched: list[dict[str, Any]] | None = None  # names no roster line has (allowed by the incident)
     regions: list[str] | None = None  # the roster's distinct regions, when a policy names regions
+    plans: list[str | None] | None = None  # the roster's distinct plans, when a policy excludes plans
     incident_month: str = ""  # YYYY-MM the incident starts in: a fee basis relative to it is resolved so
     incident_cause: str = "unknown"  # what the incident came from: a policy may pay below its thresholds for it
     fees: str | None = None  # the lines' fee bases from their bill items (engine/fees.py), when a policy needs them
@@ -174,7 +184,8 @@ def prepare(incident: Incident, con: duckdb.DuckDBPyConnection, *, validate: boo
 
     A region, facility or service the incident names that no roster line has, and a window that
     reaches no line, are refused here (unless the incident allows them): they would otherwise
-    drop lines from every total without a word."""
+    drop lines from every total without a word. So is a plan its policy excludes that no roster
+    line has (:func:`check_plans`): it would pay the lines it meant to leave out."""
     source = open_roster(incident.roster)
     try:
         n = validate_roster(con, source) if validate else -1
@@ -190,10 +201,16 @@ def prepare(incident: Incident, con: duckdb.DuckDBPyConnection, *, validate: boo
     con.register("exposure", exposure)
     lookup = exposure_lookup(source.sql, exposure, keys)
     start = incident.start
-    return PerLine(con=con, source=source, roster_lines=n, keys=keys, lookup=lookup, exposure=exposure,
-                   reach=reach, unmatched=_unmatched_rows(matches, incident), incident_month=f"{start:%Y-%m}",
-                   incident_cause=incident.cause,
-                   key_frame=key_frame, matches=matches)
+    per_line = PerLine(con=con, source=source, roster_lines=n, keys=keys, lookup=lookup, exposure=exposure,
+                       reach=reach, unmatched=_unmatched_rows(matches, incident), incident_month=f"{start:%Y-%m}",
+                       incident_cause=incident.cause,
+                       key_frame=key_frame, matches=matches)
+    try:
+        check_plans(per_line, incident, incident.credit_policy, [])  # its policy's plan names, as its own names
+    except BaseException:
+        source.close()
+        raise
+    return per_line
 
 
 def add_fees(per_line: PerLine, incident: Incident, policies: list[Policy]) -> list[Skipped]:
@@ -205,7 +222,7 @@ def add_fees(per_line: PerLine, incident: Incident, policies: list[Policy]) -> l
         return []
     own = next(p for p in policies if p.id == incident.credit_policy.id)
     if incident.bill_items is None:
-        per_line.skipped = tuple(check(per_line.con, per_line.sql, policies, None, own))
+        per_line.skipped += tuple(check(per_line.con, per_line.sql, policies, None, own))
         return list(per_line.skipped)
     items = open_bill_items(per_line.con, incident.bill_items)
     per_line.items_sql = items.sql
@@ -214,7 +231,7 @@ def add_fees(per_line: PerLine, incident: Incident, policies: list[Policy]) -> l
     per_line.con.execute(f"CREATE OR REPLACE TEMP TABLE line_fees AS SELECT * FROM {fees_sql(found, items.sql)}")
     per_line.fees = "line_fees"
     per_line.fee_bases = tuple(found)
-    per_line.skipped = tuple(check(per_line.con, per_line.sql, policies, incident._rel(incident.bill_items), own))
+    per_line.skipped += tuple(check(per_line.con, per_line.sql, policies, incident._rel(incident.bill_items), own))
     return list(per_line.skipped)
 
 
@@ -239,18 +256,83 @@ def add_month(per_line: PerLine, incident: Incident, policies: list[Policy], row
 
 
 def roster_spellings(per_line: PerLine, policy: Policy) -> Policy:
-    """``policy`` with its override regions matched to the roster's spellings (read once), a fee
-    basis relative to the incident (the months before it) resolved to fixed months, and the lines
-    below its thresholds paid on claim when the incident's cause calls for it (``with_cause``)."""
+    """``policy`` with its override regions and excluded plans matched to the roster's spellings (each
+    read once), a fee basis relative to the incident (the months before it) resolved to fixed months,
+    and the lines below its thresholds paid on claim when the incident's cause calls for it
+    (``with_cause``). Excluded plans the roster does not have are refused by :func:`check_plans`."""
     policy = with_cause(policy, per_line.incident_cause)
     if per_line.incident_month:
         policy = for_incident(policy, per_line.incident_month)
+    if policy.exclude_plans and per_line.source.has("plan"):
+        policy = with_roster_plans(policy, roster_plans(per_line))
     if not any(o.when.regions for o in policy.overrides):
         return policy
     if per_line.regions is None:
         per_line.regions = [r for (r,) in per_line.con.execute(
             f"SELECT DISTINCT region FROM {per_line.source.sql}").fetchall()]
     return with_roster_spellings(policy, per_line.regions)
+
+
+def roster_plans(per_line: PerLine) -> list[str | None]:
+    """The roster's distinct plans (read once); empty when the roster has no ``plan`` column."""
+    if not per_line.source.has("plan"):
+        return []
+    if per_line.plans is None:
+        per_line.plans = [p for (p,) in per_line.con.execute(
+            f"SELECT DISTINCT plan FROM {per_line.source.sql}").fetchall()]
+    return per_line.plans
+
+
+def check_plans(per_line: PerLine, incident: Incident, own: Policy, policies: list[Policy]) -> list[Policy]:
+    """Refuse the incident's own policy, or leave out a what-if policy (``per_line.skipped``, with the
+    reason), that excludes plans the roster cannot tell: a plan no roster line has (after Unicode NFC
+    and trimming, as region names), or any plan when the roster has no ``plan`` column. A name that
+    matches nothing would pay the lines it meant to leave out, without a word. Returns ``policies``
+    without those left out."""
+    kept = []
+    for is_own, p in ((True, own), *((False, q) for q in policies)):  # the catalogue may hold ``own`` itself
+        problem = _plan_problem(per_line, incident, p)
+        if problem is None:
+            if not is_own:
+                kept.append(p)
+            continue
+        errors, reason = problem
+        if is_own:
+            raise errors[0] if len(errors) == 1 else InputErrors(errors)
+        per_line.skipped += (Skipped(p.id, p.title, reason),)
+    return kept
+
+
+def _plan_problem(per_line: PerLine, incident: Incident, policy: Policy) -> tuple[list[InputError], str] | None:
+    """Why the roster cannot tell ``policy``'s excluded plans (the refusals, and the what-if's Korean
+    reason), or None: it excludes none, or the roster has every one."""
+    if not policy.exclude_plans:
+        return None
+    where = incident._rel(Path(policy.path)) if policy.path else policy.id
+    roster = incident._rel(incident.roster)
+    if not per_line.source.has("plan"):
+        return ([InputError(where, "exclude_plans", f"names plans, but the roster {roster} has no plan column",
+                            "add the lines' plan (text) to the roster as a column named plan, or remove "
+                            "exclude_plans from the policy")],
+                "명부에 요금제(plan) 열이 없어 보상 제외 요금제를 가릴 수 없습니다")
+    missing = unmatched_plans(policy, roster_plans(per_line))
+    if not missing:
+        return None
+    known = sorted({normalize(v) for v in roster_plans(per_line) if v is not None})
+    return ([InputError(where, f"exclude_plans[{i}]", f"`{name}`: no line of the roster {roster} has this plan",
+                        f"{_plan_hint(name, known)} (plan names match after Unicode NFC and trimming spaces; "
+                        "letter case counts)") for i, name in missing],
+            "명부에 없는 요금제를 제외합니다: " + ", ".join(name for _, name in missing))
+
+
+def _plan_hint(name: str, known: list[str]) -> str:
+    """The fix of an unknown plan: the closest roster plans, or some of the plans there are."""
+    near = closest(name, known)
+    if near:
+        return "did you mean " + " or ".join(f"`{c}`" for c in near) + "?"
+    shown = ", ".join(f"`{c}`" for c in known[:8])
+    more = f" and {len(known) - 8:,} more" if len(known) > 8 else ""
+    return f"the roster's plans are {shown or 'none'}{more}"
 
 
 def roster_keys(con: duckdb.DuckDBPyConnection, source_sql: str, keys: tuple[str, ...]) -> pd.DataFrame:
@@ -325,9 +407,10 @@ def write_ledger(per_line: PerLine, policy: Policy, path: Path, *, days: list[da
     select = ledger_select(across_month(policy.eligibility))
     tmp = path.with_name(path.name + ".partial")
     # The ledger must be byte-identical run after run. With the exposure as expressions the query
-    # keeps the roster's order on every thread; through a hash join it does not, so that case runs
-    # on one thread. Measured at 35M lines on 2 cores: one thread 21 s and < 1 GB; ORDER BY line_id
-    # 39 s and 8 GB; two threads through the join 11 s (not repeatable).
+    # keeps the roster's order on every thread. Through a hash join it does not, even on one thread:
+    # the optimiser may build on the lines and probe with the other side (the fee bases' table, in
+    # GROUP BY order, which varies), so the ledger is then sorted by line_id, as Spark's is.
+    # Measured at 35M lines on 2 cores: scan order 21 s and < 1 GB; ORDER BY line_id 39 s and 8 GB.
     # Reason and rule as DuckDB ENUMs of their possible values: Parquet stores them as the same
     # strings, and DuckDB builds them without a string per line (1.4 s less at 35M lines).
     reason = f"CAST({p.reason} AS ENUM({', '.join(map(quote, p.reasons))}))"
@@ -335,19 +418,15 @@ def write_ledger(per_line: PerLine, policy: Policy, path: Path, *, days: list[da
     query = (
         f"COPY (SELECT {select}, {p.eligible} AS eligible, {reason} AS eligibility_reason, "
         f"{rule} AS rule, {p.credit_krw} AS credit_krw, "
-        f"CASE WHEN {p.credit_krw} > 0 THEN {landing} END AS credit_on FROM {per_line.sql}) "
+        f"CASE WHEN {p.credit_krw} > 0 THEN {landing} END AS credit_on FROM {per_line.sql}"
+        f"{'' if per_line.keeps_order else ' ORDER BY line_id'}) "
         f"TO {quote(tmp)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 1000000)"
     )
-    threads = one_row(per_line.con.execute("SELECT current_setting('threads')"))[0]
     try:
-        if not per_line.keeps_order:
-            per_line.con.execute("SET threads = 1")
         per_line.con.execute(query)
     except duckdb.OutOfRangeException as exc:
         raise InputError(policy.path, "credit", f"a credit overflows 64-bit integers ({exc})",
                          "check the roster's fees and the policy's multipliers") from None
-    finally:
-        per_line.con.execute(f"SET threads = {int(threads)}")
     os.replace(tmp, path)
 
 

@@ -45,6 +45,7 @@ from kt_analysis.engine.duckdb_engine import (
     PerLine,
     Progress,
     add_fees,
+    check_plans,
     ledger_select,
     months_per_key,
     prepare,
@@ -187,8 +188,10 @@ def _months_frame(spark: Any, months: pd.DataFrame, keys: tuple[str, ...]) -> An
     return spark.createDataFrame(rows, T.StructType(fields))
 
 
-def _roster_frame(spark: Any, incident: Incident, con: Any, source_sql: str, work: Path) -> Any:
-    """The roster as Spark reads it: its Parquet files, or a CSV converted once (checked already)."""
+def _roster_frame(spark: Any, incident: Incident, con: Any, source_sql: str, work: Path,
+                  extra: tuple[str, ...] = ()) -> Any:
+    """The roster as Spark reads it: its Parquet files, or a CSV converted once (checked already).
+    ``extra``: optional text columns a policy reads (``plan``; the roster has them, check_plans saw to it)."""
     path = Path(incident.roster)
     if path.is_dir():
         files = [str(f) for f in sorted(path.rglob("*.parquet"))]
@@ -200,7 +203,7 @@ def _roster_frame(spark: Any, incident: Incident, con: Any, source_sql: str, wor
         files = [str(converted)]
     raw = spark.read.parquet(*files)
     return raw.selectExpr(*[f"CAST({c} AS BIGINT) AS {c}" for c in INTEGER_COLUMNS],
-                          *[f"CAST({c} AS STRING) AS {c}" for c in TEXT_COLUMNS])
+                          *[f"CAST({c} AS STRING) AS {c}" for c in (*TEXT_COLUMNS, *extra)])
 
 
 
@@ -282,9 +285,10 @@ def analyse_spark(
         policies = [roster_spellings(per_line, p) for p in
                     (what_if_policies if what_if_policies is not None else catalogue_policies(incident))]
         left_out = {s.policy_id for s in add_fees(per_line, incident, [own, *policies])}  # checked on the driver
-        policies = [p for p in policies if p.id not in left_out]
+        policies = check_plans(per_line, incident, own, [p for p in policies if p.id not in left_out])  # plans too
         say(f"roster: {per_line.roster_lines:,} lines; computing credits per line on Spark")
-        roster = _roster_frame(spark, incident, con, per_line.source.sql, work)
+        extra = ("plan",) if any(p.exclude_plans for p in (own, *policies)) else ()
+        roster = _roster_frame(spark, incident, con, per_line.source.sql, work, extra)
         roster.createOrReplaceTempView("roster")
         _exposure_frame(spark, per_line.exposure, per_line.keys).createOrReplaceTempView("exposure")
         using = ", ".join(per_line.keys)
@@ -310,7 +314,7 @@ def analyse_spark(
         p = render_policy(compile_policy(own), "spark")
         end = incident.end
         assert isinstance(end, datetime)  # an outage's: its last window's end
-        days = credit_days(incident.credit_policy, end.date(), calendar_for(incident.root))
+        days = credit_days(incident.credit_policy, end.date(), calendar_for(incident.folder))
         ledger_df = spark.sql(
             f"SELECT {ledger_select(across_month(own.eligibility))}, {p.eligible} AS eligible, "
             f"{p.reason} AS eligibility_reason, "

@@ -10,7 +10,8 @@ A business day here is a day on which Korean banks settle: Monday to Friday, exc
   ``bank`` category holds exactly that day (근로자의날, 1994-2025); from 2026 the day is a public
   holiday (노동절) and comes with the ``public`` category. Both categories are used, so May 1 is a
   non-business day in every year without an entry in the override file;
-* the entries of the override file ``data/calendar/overrides.yml``: days off decreed after the
+* the entries of the override files ``calendar/overrides.yml`` (built in:
+  kt_analysis/catalogue/calendar/overrides.yml; a workspace's adds to it): days off decreed after the
   installed package was released (``holidays``), other days banks do not settle
   (``non_banking_days``), and listed holidays that were revoked (``business_days``).
 
@@ -44,7 +45,7 @@ import holidays
 
 from kt_analysis.errors import InputError, ParameterError
 from kt_analysis.inputs.yamlio import Section, read_yaml_mapping
-from kt_analysis.paths import CALENDAR_OVERRIDES, calendar_overrides, find_project_root
+from kt_analysis.paths import BUILTIN, CALENDAR_OVERRIDES, catalogue_for
 
 # holidays.KR categories: `public` (public, substitute, election and temporary holidays) and
 # `bank` (근로자의날, May 1, 1994-2025: banks close although it was not a public holiday).
@@ -52,7 +53,9 @@ HOLIDAY_CATEGORIES: tuple[str, ...] = ("public", "bank")
 # The package supports Korean names (language="ko"); they are what holiday_name() returns.
 HOLIDAY_LANGUAGE = "ko"
 DEFAULT_YEARS = range(2000, 2051)
+# The built-in override file (a workspace's calendar/overrides.yml adds to it).
 OVERRIDES_RELPATH = CALENDAR_OVERRIDES
+BUILTIN_OVERRIDES = BUILTIN / CALENDAR_OVERRIDES
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ONE_DAY = timedelta(days=1)
@@ -99,6 +102,24 @@ class CalendarOverrides:
                     "remove the entry (business_days only revokes a holiday that falls on a weekday)",
                 )
         return cls(str(path), sources, lists["holidays"], lists["non_banking_days"], lists["business_days"])
+
+    @classmethod
+    def load_all(cls, paths: list[Path]) -> CalendarOverrides:
+        """Several override files as one: a later file's entry for a day replaces an earlier one's
+        (the built-in file first, then a project's, then a workspace's)."""
+        if len(paths) == 1:
+            return cls.load(paths[0])
+        by_day: dict[date, tuple[str, CalendarEntry]] = {}
+        sources: list[str] = []
+        for path in paths:
+            one = cls.load(path)
+            sources += [s for s in one.sources if s not in sources]
+            for key in _OVERRIDE_LISTS:
+                for entry in getattr(one, key):
+                    by_day[entry.day] = (key, entry)
+        lists = {key: tuple(e for _, (k, e) in sorted(by_day.items()) if k == key) for key in _OVERRIDE_LISTS}
+        return cls(" + ".join(str(p) for p in paths), tuple(sources), lists["holidays"],
+                   lists["non_banking_days"], lists["business_days"])
 
 
 def _entries(top: Section, key: str) -> tuple[CalendarEntry, ...]:
@@ -166,12 +187,13 @@ class BusinessCalendar:
     def load(cls, path: Path | None = None, *, years: range | None = None) -> BusinessCalendar:
         """The calendar with the override file at ``path``.
 
-        Without ``path``, ``<project root>/data/calendar/overrides.yml`` is used when it exists and
-        the package's holidays alone otherwise. A ``path`` that is given must exist.
+        Without ``path``, the override files of the catalogue seen from the working folder (the
+        built-in one, then a project's and a workspace's: paths.catalogue_for). A ``path`` that is
+        given must exist.
         """
         if path is None:
-            default = find_project_root(Path.cwd()) / OVERRIDES_RELPATH
-            overrides = CalendarOverrides.load(default) if default.is_file() else CalendarOverrides()
+            files = catalogue_for(Path.cwd()).calendar_files()
+            overrides = CalendarOverrides.load_all(files) if files else CalendarOverrides()
         else:
             overrides = CalendarOverrides.load(path)
         return cls.from_overrides(overrides, years=years)
@@ -283,8 +305,8 @@ def check_in_calendar(day: date, path: str, where: str) -> None:
                          f"check the year (a typo such as 2204 for 2024?); dates from {first} to {last} work")
 
 
-def calendar_for(root: Path) -> BusinessCalendar:
-    """The business-day calendar of the project at ``root``: Korean public holidays and the
-    project's calendar overrides, when it has them."""
-    overrides = calendar_overrides(root)
-    return BusinessCalendar.load(overrides) if overrides.exists() else BusinessCalendar.from_overrides(None)
+def calendar_for(folder: Path) -> BusinessCalendar:
+    """The business-day calendar for an incident in ``folder``: Korean public holidays and the
+    catalogue's calendar overrides (built-in, then the project's and the workspace's)."""
+    files = catalogue_for(folder).calendar_files()
+    return BusinessCalendar.from_overrides(CalendarOverrides.load_all(files) if files else None)

@@ -49,7 +49,7 @@ The ``claims:`` section of a policy (:func:`parse_claim_rules`, :class:`ClaimRul
 
     claims:
       opens_on: "2019-03-22"          # default: the incident's first day
-      window_days: 42                 # received after opens_on + 42 days: outside the window
+      window_days: 42                 # 42 days counting opens_on: received on opens_on + 42 or later is outside
       processing_business_days: 19    # decided no earlier than 19 business days after receipt
       daily_capacity: 159             # decided per business day, first received first decided
       credit_route: next_bill         # next_bill (the bill after the decision month) or cash
@@ -246,7 +246,7 @@ class ClaimRules:
 
     ``opens_on`` None: the window opens on the incident's first day (:meth:`opening`). A claim is
     inside the window when received on a day from the opening up to ``window_days − 1`` days after
-    it (``window_days`` calendar days; received after ``opens_on + window_days`` days: outside).
+    it (``window_days`` calendar days; received on ``opens_on + window_days`` or later: outside).
     ``daily_capacity`` None: no limit on decisions per business day.
     """
 

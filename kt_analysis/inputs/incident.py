@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -18,7 +19,7 @@ from kt_analysis.inputs.policy import ID_PATTERN, Policy, load_policy, policy_ca
 from kt_analysis.inputs.schema import CAUSES, SERVICES
 from kt_analysis.inputs.settlement import BillingError, load_billing
 from kt_analysis.inputs.yamlio import Section, check_input_file, path_exists, read_yaml_mapping, sha256_file
-from kt_analysis.paths import find_project_root
+from kt_analysis.paths import BUILTIN, find_project_root, resolve_input_path
 
 MAX_WINDOW_DAYS = 92
 MAX_WINDOWS = 200_000
@@ -140,11 +141,25 @@ class Incident:
         items.append({"role": "roster", "path": self._rel(self.roster), "sha256": _roster_digest(self.roster)})
         return items
 
+    @property
+    def folder(self) -> Path:
+        """The incident file's folder: relative paths inside it, and its catalogue, start here."""
+        return Path(self.path).resolve().parent
+
     def _rel(self, path: Path) -> str:
-        try:
-            return str(path.resolve().relative_to(self.root))
-        except ValueError:
+        """``path`` as outputs name it, the same wherever the folders are copied or installed: a
+        built-in catalogue file as ``kt_analysis/catalogue/…``; else relative to the project folder
+        (with ``../`` for a file beside it, e.g. a sample roster next to the incidents' folder);
+        absolute only when the two share no folder below the file system's root."""
+        resolved = path.resolve()
+        if resolved.is_relative_to(BUILTIN):
+            return str(Path("kt_analysis") / "catalogue" / resolved.relative_to(BUILTIN))
+        if resolved.is_relative_to(self.root):
+            return str(resolved.relative_to(self.root))
+        common = Path(os.path.commonpath([resolved, self.root]))
+        if common == Path(common.anchor):
             return str(path)
+        return os.path.relpath(resolved, self.root)
 
 
 def _roster_digest(path: Path) -> str:
@@ -225,7 +240,7 @@ def load_incident(
     tz = found.run(_zone, doc, tz_name) if tz_name else None
     policy = None
     if kind != "billing_error" or doc.has("policy"):
-        policy = found.run(lambda: load_policy(resolve_policy(doc.text("policy"), root, str(path), "policy")))
+        policy = found.run(lambda: load_policy(resolve_policy(doc.text("policy"), path.parent, str(path), "policy")))
     doc.used.add("roster")
     roster_path = found.run(_roster_path, doc, path, root, roster)
     notes = found.run(doc.text, "notes", "", default="")
@@ -236,7 +251,7 @@ def load_incident(
     if kind == "billing_error":
         billing = None
         if tz is not None:
-            billing = found.run(lambda: load_billing(doc.section("billing"), root, tz,
+            billing = found.run(lambda: load_billing(doc.section("billing"), path.parent, tz,
                                                      bills=Path(bills) if bills else None))
         found.run(doc.done)
         found.raise_any()
@@ -262,9 +277,8 @@ def load_incident(
                 windows.append(window)
         wf = found.run(aff.text, "windows_file", None)
         if wf is not None:
-            windows_file = Path(wf)
-            if not windows_file.is_absolute():
-                windows_file = root / windows_file
+            windows_file = found.run(_written_path, aff, path, root, "windows_file")
+        if windows_file is not None:
             windows.extend(found.run(read_windows_file, windows_file, tz, default=[]))
         found.run(aff.done)
     items_path = found.run(_bill_items_path, doc, path, root, bill_items)
@@ -318,13 +332,19 @@ def _roster_path(doc: Section, path: Path, root: Path, roster: str | Path | None
     return _input_path(doc, path, root, roster, "roster", "roster", "generate one")
 
 
+def _written_path(doc: Section, path: Path, root: Path, key: str) -> Path:
+    """The path the incident writes under ``key``, resolved as paths.resolve_input_path says."""
+    try:
+        return resolve_input_path(doc.text(key), path.parent, root)
+    except InputError as exc:
+        raise doc.error(key, exc.problem, exc.fix) from None
+
+
 def _input_path(doc: Section, path: Path, root: Path, given: str | Path | None, key: str, what: str,
                 generate: str, fix: str | None = None) -> Path:
-    """The file ``given`` on the command line, else the incident's ``key`` (relative to the project
-    root); one that does not exist is refused."""
-    found = Path(given) if given is not None else Path(doc.text(key))
-    if given is None and not found.is_absolute():
-        found = root / found
+    """The file ``given`` on the command line, else the incident's ``key`` (relative to the
+    incident's folder; see paths.resolve_input_path); one that does not exist is refused."""
+    found = Path(given) if given is not None else _written_path(doc, path, root, key)
     if not path_exists(found):
         raise InputError(str(path), key, f"{what} {str(found)!r} not found",
                          fix or f"{generate} with `kt-analysis generate` or fix the path")
@@ -531,7 +551,7 @@ def _windows_row(path: Path, lineno: int, header: list[str], row: dict, tz: Zone
 def catalogue_policies(incident: Incident) -> list[Policy]:
     """Every policy in the project's catalogue (the incident's own first)."""
     policies = [incident.credit_policy]
-    for path in policy_catalogue(incident.root):
+    for path in policy_catalogue(incident.folder):
         if Path(path).resolve() != Path(incident.credit_policy.path).resolve():
             policies.append(load_policy(path))
     return policies

@@ -1,4 +1,5 @@
-"""Compensation policies: rules as data, loaded from ``data/policies/<id>.yml``.
+"""Compensation policies: rules as data, loaded from ``policies/<id>.yml`` of the catalogue (built
+in: kt_analysis/catalogue/policies/; a workspace adds and overrides by id: kt_analysis/paths.py).
 
 A policy says which services it covers, when an affected line is eligible, and how its credit
 is computed from the monthly fee and the outage time. Everything is integer arithmetic; the
@@ -18,10 +19,10 @@ from typing import Literal
 from kt_analysis.errors import InputError
 from kt_analysis.inputs.business_days import DEFAULT_YEARS
 from kt_analysis.inputs.claims import ClaimRules, parse_claim_rules
-from kt_analysis.inputs.names import normalize
+from kt_analysis.inputs.names import closest, normalize
 from kt_analysis.inputs.schema import CAUSE_KO, CAUSES, CUSTOMER_TYPES, DISCOUNT_ITEMS, ITEM_CATEGORIES, SERVICES
 from kt_analysis.inputs.yamlio import Section, path_exists, read_yaml_mapping, sha256_file
-from kt_analysis.paths import DATA, policies_dir
+from kt_analysis.paths import catalogue_for, find_project_root, resolve_input_path
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
 
@@ -280,6 +281,12 @@ class Policy:
     path: str = ""
     sha256: str = ""
     claims: ClaimRules | None = None  # how claims are decided when compensation is paid on request
+    # Plans whose lines get nothing, though their service is covered (the roster's optional ``plan``
+    # column), as written (normalised: NFC, trimmed) ...
+    exclude_plans: tuple[str, ...] = ()
+    # ... and the roster's own spellings of them, set when a roster is read (with_roster_plans): what
+    # the SQL compares, so that a name typed in NFC reaches a roster whose plans are in NFD.
+    plan_values: tuple[str, ...] | None = None
 
     def describe(self) -> list[str]:
         """The policy in plain words, one sentence a rule (for the report's appendix)."""
@@ -290,8 +297,11 @@ class Policy:
         )
         if not self.fee_basis.roster:
             per_hour = per_hour.replace("월정액", "기준 요금")
-        lines = [
-            f"대상 서비스: {', '.join(self.services)} (그 밖의 서비스는 보상 없음).",
+        lines = [f"대상 서비스: {', '.join(self.services)} (그 밖의 서비스는 보상 없음)."]
+        if self.exclude_plans:
+            lines.append(f"보상 제외 요금제: {', '.join(self.exclude_plans)} (대상 서비스라도 이 요금제의 회선은 "
+                         "보상 없음).")
+        lines += [
             f"보상 대상: {self.eligibility.describe()}.",
             f"보상액: {self.credit.describe()}; 시간당 요금 = {per_hour}.",
         ]
@@ -320,29 +330,39 @@ class Policy:
         return lines
 
 
-def policy_catalogue(root: Path) -> list[Path]:
-    folder = policies_dir(root)
-    return sorted(folder.glob("*.yml")) if folder.is_dir() else []
+def policy_catalogue(folder: Path) -> list[Path]:
+    """Every policy of the catalogue seen from an incident in ``folder`` (paths.catalogue_for):
+    the workspace's and the project's first, then the built-in ones, one file per id."""
+    return catalogue_for(folder).files("policies")
 
 
-def resolve_data_file(ref: str, root: Path, folder: str, what: str, referrer: str, where: str) -> Path:
-    """An id of a file in ``<root>/data/<folder>/`` (``<id>.yml``), or a path relative to the root."""
+def resolve_data_file(ref: str, folder: Path, kind: str, what: str, referrer: str, where: str) -> Path:
+    """An id in the catalogue (``<kind>/<id>.yml`` of the workspace, the project or the package),
+    or a path (relative to the referring file's ``folder``; paths.resolve_input_path)."""
     if ID_PATTERN.match(ref):
-        path = root / DATA / folder / f"{ref}.yml"
-        if not path_exists(path):
-            known = ", ".join(p.stem for p in sorted((root / DATA / folder).glob("*.yml"))) or "none"
-            raise InputError(referrer, where, f"{what} {ref!r} not found in {root / DATA / folder}",
-                             f"use one of: {known}")
+        catalogue = catalogue_for(folder)
+        path = catalogue.find(kind, ref)
+        if path is None:
+            known = catalogue.ids(kind)
+            near = closest(ref, known)
+            hint = f"did you mean {', '.join(near)}? " if near else ""
+            raise InputError(referrer, where, f"{what} {ref!r} is not in the catalogue ({catalogue.describe()})",
+                             f"{hint}use one of: {', '.join(known) or 'none'} (`kt-analysis policies` lists them), "
+                             f"or add {kind}/{ref}.yml to your workspace")
         return path
-    path = Path(ref) if Path(ref).is_absolute() else root / ref
+    try:
+        path = resolve_input_path(ref, folder, find_project_root(folder))
+    except InputError as exc:
+        raise InputError(referrer, where, exc.problem, exc.fix) from None
     if not path_exists(path):
-        raise InputError(referrer, where, f"{what} file {ref!r} not found", "check the path")
+        raise InputError(referrer, where, f"{what} file {ref!r} not found (looked for {path})",
+                         "check the path: it is relative to the folder of the file that names it")
     return path
 
 
-def resolve_policy(ref: str, root: Path, referrer: str, where: str) -> Path:
-    """A policy id in ``data/policies/`` or a path (relative to the project root)."""
-    return resolve_data_file(ref, root, "policies", "policy", referrer, where)
+def resolve_policy(ref: str, folder: Path, referrer: str, where: str) -> Path:
+    """A policy id in the catalogue or a path (relative to ``folder``, the incident's folder)."""
+    return resolve_data_file(ref, folder, "policies", "policy", referrer, where)
 
 
 def load_policy(path: str | Path) -> Policy:
@@ -356,6 +376,7 @@ def load_policy(path: str | Path) -> Policy:
     sources = doc.text_list("sources", ())
     notes = doc.text("notes", "")
     services = doc.text_list("services", choices=SERVICES)
+    exclude_plans = _plan_names(doc, "exclude_plans")
     eligibility = _eligibility(doc.section("eligibility", None), path)
     hourly = doc.section("hourly_fee", None)
     hours_per_month: int | Literal["days_in_month"] = 720
@@ -414,8 +435,28 @@ def load_policy(path: str | Path) -> Policy:
         id=pid, title=title, sources=sources, services=services, eligibility=eligibility,
         hours_per_month=hours_per_month, credit=credit, overrides=tuple(overrides),
         fee_basis=fee_basis, rounding=rounding, delivery=delivery, notes=notes, path=str(path),
-        sha256=sha256_file(path), claims=claims,
+        sha256=sha256_file(path), claims=claims, exclude_plans=exclude_plans,
     )
+
+
+def _plan_names(sec: Section, name: str) -> tuple[str, ...]:
+    """Plan names (``exclude_plans``), normalised as region names are (NFC, trimmed); a blank name
+    and a name given twice are refused. Whether the roster has them is checked when it is read."""
+    if sec.raw(name, None) == []:
+        raise sec.error(name, "is an empty list", f"name the plans to leave out, or remove {name}")
+    values = sec.text_list(name, ())
+    out: list[str] = []
+    for i, value in enumerate(values):
+        norm = normalize(value)
+        where = f"{sec.key(name)}[{i}]"
+        if not norm:
+            raise InputError(sec.path, where, f"{value!r} is blank", "write the plan's name as the roster's plan "
+                             "column has it")
+        if norm in out:
+            raise InputError(sec.path, where, f"names {norm!r} again (also {sec.key(name)}[{out.index(norm)}])",
+                             "list each plan once")
+        out.append(norm)
+    return tuple(out)
 
 
 def _fee_basis(doc: Section) -> FeeBasis:
@@ -644,3 +685,30 @@ def with_roster_spellings(policy: Policy, roster_regions: list[str]) -> Policy:
             o = replace(o, when=replace(o.when, region_values=values or None))
         overrides.append(o)
     return replace(policy, overrides=tuple(overrides))
+
+
+def with_roster_plans(policy: Policy, roster_plans: list[str | None]) -> Policy:
+    """The policy with its excluded plans matched to the roster's own spellings of them (same name
+    after NFC and trimming); a policy that excludes no plan is returned as it is. A name no roster
+    plan has matches nothing (:func:`unmatched_plans` says which: the engines refuse or leave out
+    such a policy before it is computed)."""
+    if not policy.exclude_plans:
+        return policy
+    spellings = _spellings(roster_plans)
+    values = tuple(v for name in policy.exclude_plans for v in spellings.get(name, []))
+    return replace(policy, plan_values=values)
+
+
+def unmatched_plans(policy: Policy, roster_plans: list[str | None]) -> list[tuple[int, str]]:
+    """(index in ``exclude_plans``, name) of each excluded plan no roster line has."""
+    known = _spellings(roster_plans)
+    return [(i, name) for i, name in enumerate(policy.exclude_plans) if name not in known]
+
+
+def _spellings(raw_names: list[str | None]) -> dict[str, list[str]]:
+    """The roster's spellings of each name, by normalised name."""
+    spellings: dict[str, list[str]] = {}
+    for raw in raw_names:
+        if raw is not None:
+            spellings.setdefault(normalize(raw), []).append(raw)
+    return spellings

@@ -34,6 +34,9 @@ from kt_analysis.inputs.schema import (
 from kt_analysis.inputs.yamlio import check_input_file, path_exists
 
 REQUIRED_COLUMNS = ROSTER_COLUMNS
+# Columns a roster may have that a rule can read: ``plan`` (text), what a policy's ``exclude_plans``
+# compares. Carried in the roster's relation when the roster has them (every file of a Parquet folder).
+OPTIONAL_COLUMNS = ("plan",)
 # A monthly fee above 100,000,000 won is not a telecom fee: it is a unit mistake (won vs. 10^-x),
 # and the bound keeps every credit computation far inside int64.
 MAX_MONTHLY_FEE_KRW = 100_000_000
@@ -56,6 +59,11 @@ class RosterSource:
     # A relation with ``rn`` (0-based row), ``fname`` (the file of a Parquet folder, else NULL) and
     # the contract's columns, for naming rows in messages; empty: numbered from ``sql``.
     numbered: str = ""
+    optional: tuple[str, ...] = ()  # the OPTIONAL_COLUMNS the roster has, in ``sql`` after the contract's
+
+    def has(self, column: str) -> bool:
+        """The roster's relation carries ``column`` (a contract column, or an optional one it has)."""
+        return column in ROSTER_COLUMNS or column in self.optional
 
     def close(self) -> None:
         if self.cleanup is not None and self.cleanup.exists():
@@ -224,6 +232,7 @@ def _open_parquet(path: Path) -> RosterSource:
     problems: list[InputError] = []
     types: dict[str, set[str]] = {c: set() for c in REQUIRED_COLUMNS}
     all_names: set[str] = set()
+    optional = set(OPTIONAL_COLUMNS)
     bad_files = 0
     for f in files:
         found, schema = _file_problems(f)
@@ -232,6 +241,7 @@ def _open_parquet(path: Path) -> RosterSource:
             problems.extend(found)
         if schema is not None:
             all_names.update(n.casefold() for n in schema.names)
+            optional &= set(schema.names)
             for c in REQUIRED_COLUMNS:
                 types[c].add(str(schema.field(c).type))
     if problems:
@@ -245,9 +255,10 @@ def _open_parquet(path: Path) -> RosterSource:
     # differ between files (int32 here, int64 there) are widened, not cast to the first file's.
     union = ", union_by_name=true" if any(len(t) > 1 for t in types.values()) else ""
     listed = "[" + ", ".join(_q(str(f)) for f in files) + "]"
+    extra = tuple(c for c in OPTIONAL_COLUMNS if c in optional)
     casts = ", ".join(
         [f"CAST({c} AS BIGINT) AS {c}" for c in INTEGER_COLUMNS]
-        + [f"CAST({c} AS VARCHAR) AS {c}" for c in TEXT_COLUMNS]
+        + [f"CAST({c} AS VARCHAR) AS {c}" for c in (*TEXT_COLUMNS, *extra)]
     )
     sql = f"(SELECT {casts} FROM read_parquet({listed}{union}))"
     numbered = ""
@@ -255,7 +266,7 @@ def _open_parquet(path: Path) -> RosterSource:
         fname = "_kt_file" if path.is_dir() else "NULL"
         numbered = (f"(SELECT file_row_number AS rn, {fname} AS fname, {casts} FROM read_parquet("
                     f"{listed}{union}, filename='_kt_file', file_row_number=true))")
-    return RosterSource(path=path, sql=sql, row_base=1, row_word="row", numbered=numbered)
+    return RosterSource(path=path, sql=sql, row_base=1, row_word="row", numbered=numbered, optional=extra)
 
 
 def _check_csv_header(path: Path, read_path: Path) -> list[str]:
@@ -293,7 +304,7 @@ def _open_csv(path: Path) -> RosterSource:
     if encoding == "cp949":
         read_path = cleanup = _transcode(path)
     try:
-        _check_csv_header(path, read_path)
+        header = _check_csv_header(path, read_path)
     except BaseException:
         if cleanup is not None:
             cleanup.unlink()
@@ -302,12 +313,13 @@ def _open_csv(path: Path) -> RosterSource:
         f"read_csv({_q(str(read_path))}, header=true, all_varchar=true, delim=',', quote='\"', "
         f"escape='\"', strict_mode=true)"
     )
+    extra = tuple(c for c in OPTIONAL_COLUMNS if c in header)
     select = ", ".join(
         [f"CAST(trim({c}) AS BIGINT) AS {c}" for c in INTEGER_COLUMNS]
-        + [f"trim({c}) AS {c}" for c in TEXT_COLUMNS]
+        + [f"trim({c}) AS {c}" for c in (*TEXT_COLUMNS, *extra)]
     )
     src = RosterSource(path=path, sql=f"(SELECT {select} FROM {source})", row_base=2,
-                       row_word="line", cleanup=cleanup)
+                       row_word="line", cleanup=cleanup, optional=extra)
     object.__setattr__(src, "_raw", source)
     return src
 

@@ -6,7 +6,8 @@ charge is reversed — cancelled where no money moved (a card approval cancelled
 statement), refunded where it did (a check card, a bank transfer) — and the correct amount is
 charged again. Money is conserved line by line: reversed = charged, re-charged = owed.
 
-When each step happens comes from settlement rules (``data/settlement/<id>.yml``): per payment
+When each step happens comes from settlement rules (``settlement/<id>.yml`` of the
+catalogue: kt_analysis/catalogue/settlement/ or a workspace's): per payment
 method, the dates the operator announced, or a lag in Korean business days with an optional
 daily capacity.
 """
@@ -24,6 +25,7 @@ from kt_analysis.inputs.business_days import check_in_calendar
 from kt_analysis.inputs.policy import ID_PATTERN, resolve_data_file
 from kt_analysis.inputs.schema import PAYMENT_METHODS, SERVICES
 from kt_analysis.inputs.yamlio import Section, as_written, path_exists, read_yaml_mapping, sha256_file, source_text
+from kt_analysis.paths import find_project_root, resolve_input_path
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 MAX_LAG = 60
@@ -135,13 +137,13 @@ def load_settlement(path: str | Path) -> SettlementRules:
     return rules
 
 
-def resolve_settlement(ref: str, root: Path, referrer: str, where: str) -> Path:
-    """Settlement rules by id in ``data/settlement/`` or by path (relative to the project root)."""
-    return resolve_data_file(ref, root, "settlement", "settlement rules", referrer, where)
+def resolve_settlement(ref: str, folder: Path, referrer: str, where: str) -> Path:
+    """Settlement rules by id in the catalogue or by path (relative to ``folder``, the incident's)."""
+    return resolve_data_file(ref, folder, "settlement", "settlement rules", referrer, where)
 
 
-def load_billing(sec: Section, root: Path, tz: Any, *, bills: Path | None = None) -> BillingError:
-    """The ``billing:`` section of a billing-error incident."""
+def load_billing(sec: Section, folder: Path, tz: Any, *, bills: Path | None = None) -> BillingError:
+    """The ``billing:`` section of a billing-error incident in the folder ``folder``."""
     def month(name: str) -> str:
         raw = sec.raw(name)
         value = (source_text(raw) or "").strip()
@@ -152,9 +154,12 @@ def load_billing(sec: Section, root: Path, tz: Any, *, bills: Path | None = None
     wrong, charged = month("wrong_month"), month("charged_month")
     if wrong == charged:
         raise sec.error("charged_month", "equals wrong_month", "name the month whose amounts were charged instead")
-    written = Path(sec.text("bills"))
+    written = sec.text("bills")
     if bills is None:
-        bills = written if written.is_absolute() else root / written
+        try:
+            bills = resolve_input_path(written, folder, find_project_root(folder))
+        except InputError as exc:
+            raise sec.error("bills", exc.problem, exc.fix) from None
     if not path_exists(bills):
         raise sec.error("bills", f"bills file {str(bills)!r} not found",
                         "generate one with `kt-analysis generate` or fix the path")
@@ -165,7 +170,7 @@ def load_billing(sec: Section, root: Path, tz: Any, *, bills: Path | None = None
     check_in_calendar(discovered_on, sec.path, sec.key("discovered_on"))
     if discovered_on < charged_on:
         raise sec.error("discovered_on", "is before charged_on", "an error is found after it happens: fix the date")
-    rules = load_settlement(resolve_settlement(sec.text("settlement"), root, sec.path, sec.key("settlement")))
+    rules = load_settlement(resolve_settlement(sec.text("settlement"), folder, sec.path, sec.key("settlement")))
     missing = [m for m in methods if m not in rules.methods]
     if missing:
         raise sec.error("settlement", f"rules {rules.id!r} say nothing of {', '.join(missing)}",

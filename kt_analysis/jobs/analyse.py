@@ -21,6 +21,7 @@ from kt_analysis.engine.duckdb_engine import (
     Progress,
     add_fees,
     add_month,
+    check_plans,
     months_per_key,
     prepare,
     roster_spellings,
@@ -116,14 +117,14 @@ def _analyse_duckdb(incident: Incident, out_dir: Path, what_if_policies: list[Po
         policies = [roster_spellings(per_line, p) for p in
                     (what_if_policies if what_if_policies is not None else catalogue_policies(incident))]
         left_out = {s.policy_id for s in add_fees(per_line, incident, [own, *policies])}
-        policies = [p for p in policies if p.id not in left_out]
+        policies = check_plans(per_line, incident, own, [p for p in policies if p.id not in left_out])
         if rows is not None:
             add_month(per_line, incident, [own, *policies], rows)
         say(f"roster: {per_line.roster_lines:,} lines; computing credits per line")
         ledger = out_dir / "ledger.parquet"
         end = incident.end
         assert isinstance(end, datetime)  # an outage's: its last window's end
-        days = credit_days(incident.credit_policy, end.date(), calendar_for(incident.root))
+        days = credit_days(incident.credit_policy, end.date(), calendar_for(incident.folder))
         write_ledger(per_line, own, ledger, days=days)
         say("comparing policies (what-if)")
         everything, own_at = with_own_policy(own, policies)
@@ -184,7 +185,7 @@ def _claims(incident: Incident, con: duckdb.DuckDBPyConnection, per_line: PerLin
     source = open_roster(incident.roster)
     try:
         return claim_figures(con, roster_spellings(per_line, policy), claims, f"read_parquet({quote(ledger)})",
-                             source.sql, per_line.items_sql, start.date(), calendar_for(incident.root))
+                             source.sql, per_line.items_sql, start.date(), calendar_for(incident.folder))
     finally:
         source.close()
 
@@ -232,7 +233,7 @@ def analyse_billing(incident: Incident, out_dir: Path, *, say: Progress, threads
         say("reading and checking the roster")
         source = open_roster(incident.roster)
         n = validate_roster(con, source)
-        calendar = calendar_for(incident.root)
+        calendar = calendar_for(incident.folder)
         say(f"roster: {n:,} lines; matching bills and settling each line")
         ledger = out_dir / "ledger.parquet"
         plan = write_billing_ledger(con, incident, source.sql, ledger, calendar)

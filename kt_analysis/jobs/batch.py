@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from kt_analysis.errors import InputError, InputErrors, KtAnalysisError, mask_text
+from kt_analysis.errors import InputError, InputErrors, mask_text
 from kt_analysis.inputs.incident import Incident, load_incident
 from kt_analysis.jobs import history
 from kt_analysis.jobs.run import prepare_out, remove_leftover, up_to_date, write_error_txt
@@ -175,7 +175,7 @@ def run_all(folder: Path, out: Path, *, jobs: int = 2, force: bool = False, time
     if not paths:
         raise InputError(str(folder), "", "holds no incident files (*.yml)", "name the incidents folder")
     if jobs < 1:
-        raise KtAnalysisError("--jobs must be 1 or more")
+        raise InputError("--jobs", "", f"{jobs} incidents at once is not possible", "use --jobs 1 or more")
     with ThreadPoolExecutor(max_workers=jobs) as pool:  # every file read first: ids are compared below
         loaded = dict(zip(paths, pool.map(_load, paths), strict=True))
     _refuse_shared_ids(paths, loaded, out)

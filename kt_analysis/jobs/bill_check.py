@@ -125,8 +125,8 @@ class BillCheck:
     run's lines; only for the ``BASELINE_MONTHS`` latest months); ``excess`` (``equal_share``
     minus ``baseline_equal_share``); ``total_krw``, ``mean_krw``, ``median_krw``, ``p90_krw``
     of that month's bills on the run's lines. ``current`` holds the same four figures and
-    ``lines`` for the run itself. Medians and p90 are DuckDB's ``approx_quantile`` (t-digest,
-    well within a percent at these sizes); totals are exact.
+    ``lines`` for the run itself. Medians and p90 are DuckDB's exact ``quantile_disc`` (an
+    amount some line was billed); totals are exact.
     """
 
     bills: str

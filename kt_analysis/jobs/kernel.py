@@ -4,7 +4,7 @@ papermill picks a kernel by name from the Jupyter data path, where a ``python3``
 ``kt-analysis``) spec written by another Python can shadow ours; the run would then use another
 interpreter and other package versions without saying so. So the kernel is registered with
 ``--sys-prefix`` under the project's own name, and before each run we check that it starts the
-interpreter that is running now (notebook-pitfalls.md, item 1).
+interpreter that is running now.
 """
 
 from __future__ import annotations

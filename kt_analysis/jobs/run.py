@@ -39,7 +39,7 @@ from kt_analysis.inputs.yamlio import sha256_file
 from kt_analysis.jobs import history
 from kt_analysis.jobs.analyse import NOT_PUBLISHED, analyse
 from kt_analysis.jobs.kernel import ensure_kernel
-from kt_analysis.paths import NOTEBOOKS_DIR, TEMPLATES, calendar_overrides, policies_dir
+from kt_analysis.paths import NOTEBOOKS_DIR, TEMPLATES, catalogue_for
 from kt_analysis.report import present
 from kt_analysis.report.view import reproduce_command
 from kt_analysis.summary.model import Summary, SummaryError, load_summary
@@ -56,7 +56,7 @@ Say = Callable[[str], None]
 
 
 def notebooks_dir() -> Path:
-    """The chapters: ``notebooks/`` of the project (the package is installed in editable mode)."""
+    """The chapters: ``notebooks/`` beside the package in a checkout, else the installed copies."""
     return NOTEBOOKS_DIR
 
 
@@ -321,8 +321,8 @@ def fingerprint(incident: Incident, *, report: bool, pdf: bool, history: str | N
     digest = hashlib.sha256()
     for item in incident.inputs():
         digest.update(f"{item['role']}={item['sha256']}\n".encode())
-    extra = sorted(policies_dir(incident.root).glob("*.yml"))
-    extra += [calendar_overrides(incident.root)]
+    catalogue = catalogue_for(incident.folder)
+    extra = catalogue.files("policies") + catalogue.calendar_files()
     extra += [notebooks_dir() / name for name in NOTEBOOKS[incident.kind]]
     for path in extra:
         if path.exists():

@@ -7,7 +7,9 @@ API, reads the ledger. ``kt_analysis.jobs.explore.open_view`` is the notebooks' 
 
 from __future__ import annotations
 
+import os
 import platform
+import shlex
 import sys
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -22,6 +24,7 @@ from kt_analysis.engine.duckdb_engine import ROSTER_ATTRIBUTES, ledger_lines
 from kt_analysis.engine.figures import BREAKDOWNS
 from kt_analysis.inputs.incident import Incident, elapsed_minutes
 from kt_analysis.inputs.roster import RosterSource, open_roster
+from kt_analysis.paths import ENV_VAR
 from kt_analysis.report import present
 from kt_analysis.report.templates import ENV
 from kt_analysis.summary.model import BillingSummary, OutageSummary, Reach, Summary
@@ -40,7 +43,7 @@ REASON_KO = {
     "all_affected": "영향 회선 전체", "continuous": "연속 장애 시간 기준 충족",
     "monthly_cumulative": "월 누적 장애 시간 기준 충족", "below_threshold": "기준 미달",
     "on_claim": "기준 미달이지만 장애 원인(고의·중과실)으로 신청 시 보상",
-    "service_not_covered": "보상 대상 서비스 아님",
+    "service_not_covered": "보상 대상 서비스 아님", "plan_not_covered": "보상 제외 요금제",
 }
 
 NO_LINES = '<p class="kt-note">장애 구간이 닿은 회선이 없습니다 (영향 회선 0).</p>'
@@ -374,6 +377,9 @@ def _table(frame: pd.DataFrame, *, money: tuple[str, ...] = (), title: str = "",
 def reproduce_command(inc: Incident, roster: Path | None, bills: Path | None = None,
                       bill_items: Path | None = None, claims: Path | None = None) -> str:
     parts = ["kt-analysis", "run", inc._rel(Path(inc.path))]
+    workspace = os.environ.get(ENV_VAR, "").strip()
+    if workspace:  # --workspace or the environment variable (a kt-analysis.toml stays where it is)
+        parts[1:1] = ["--workspace", shlex.quote(workspace)]
     if roster is not None:
         parts += ["--roster", inc._rel(roster)]
     if bills is not None:

@@ -2,8 +2,8 @@
 
 The rules are written once, here, as expressions over the per-line columns (``monthly_fee_krw``,
 ``outage_minutes``, ``longest_continuous_minutes``, ``monthly_cumulative_minutes``,
-``outage_days``, ``days_in_month``, ``service``, ``customer_type``, ``region``). Every step is
-integer arithmetic on BIGINT: a credit is one exact fraction
+``outage_days``, ``days_in_month``, ``service``, ``customer_type``, ``region``, and ``plan`` for a
+policy that excludes plans). Every step is integer arithmetic on BIGINT: a credit is one exact fraction
 
     fee × (billable minutes + days × 1440 + months × M) + fixed won × M
     ───────────────────────────────────────────────────────────────────   with M = minutes in a month
@@ -174,8 +174,19 @@ def when_matches(when: When) -> exp.Expression:
     return all_of(*conds)
 
 
-# Every value the reason expression can give (reason() and compile_policy below).
+# Every value the reason expression can give (reason() and compile_policy below). ``plan_not_covered``
+# only with a policy that excludes plans (PolicyRules.reasons): the others' ledgers keep their bytes.
 REASONS = ("service_not_covered", "all_affected", "continuous", "monthly_cumulative", "below_threshold", "on_claim")
+PLAN_NOT_COVERED = "plan_not_covered"
+
+
+def excluded_plan(policy: Policy) -> exp.Expression | None:
+    """The line's plan is one the policy excludes (its roster spellings once a roster is read), or
+    None: the policy excludes no plan. A line without a plan (NULL) is not excluded."""
+    if not policy.exclude_plans:
+        return None
+    values = policy.plan_values if policy.plan_values is not None else policy.exclude_plans
+    return isin("plan", values) if values else false()
 
 
 @dataclass(frozen=True)
@@ -233,18 +244,23 @@ def compile_policy(policy: Policy) -> PolicyRules:
             credit_cases.append((cond, case([(o_elig, credit(o_num))], number(0))))
             carried_cases.append((cond, _carried(o_carry)))
         rule_cases.append((cond, text(f"override {i}")))
+    # Not covered: a service the policy does not cover, then a plan it excludes (before any override:
+    # an excluded line gets nothing whatever override would match it).
     not_covered = negate(covered)
+    plan_out = excluded_plan(policy)
+    outs = [(not_covered, "service_not_covered")] + ([(plan_out, PLAN_NOT_COVERED)] if plan_out is not None else [])
     carried: exp.Expression = number(0)
     if across_month(policy.eligibility):
-        carried = as_bigint(case([(not_covered, number(0)), *carried_cases],
+        carried = as_bigint(case([*((c, number(0)) for c, _ in outs), *carried_cases],
                                  _carried(base_carry)))
     return PolicyRules(
-        eligible=case([(not_covered, false()), *eligible_cases], base_elig),
-        reason=case([(not_covered, text("service_not_covered")), *reason_cases], reason(policy.eligibility)),
-        rule=case([(not_covered, text("not_covered")), *rule_cases], text("base")),
-        credit_krw=as_bigint(case([(not_covered, number(0)), *credit_cases],
+        eligible=case([*((c, false()) for c, _ in outs), *eligible_cases], base_elig),
+        reason=case([*((c, text(why)) for c, why in outs), *reason_cases], reason(policy.eligibility)),
+        rule=case([*((c, text("not_covered")) for c, _ in outs), *rule_cases], text("base")),
+        credit_krw=as_bigint(case([*((c, number(0)) for c, _ in outs), *credit_cases],
                                   case([(base_elig, credit(base_num))], number(0)))),
         rules=("not_covered", "base", *(f"override {i}" for i in range(1, len(policy.overrides) + 1))),
+        reasons=REASONS if plan_out is None else (REASONS[0], PLAN_NOT_COVERED, *REASONS[1:]),
         carried=carried,
     )
 

@@ -55,12 +55,16 @@ def credit_days(policy: Policy, outage_end: date, calendar: Any) -> list[date] |
     return [calendar.add_business_days(date(year, mon, min(d, last)), 0) for d in range(1, 32)]
 
 
-def claim_window_closes(policy: Policy, outage_end: date) -> date | None:
-    """The last day a claim is accepted (calendar days after the outage ends), if claims are needed."""
+def claim_window_closes(policy: Policy, first_day: date) -> date | None:
+    """The last day a claim is accepted, if claims are needed: the window's N-th calendar day, the
+    window opening on the claims rules' ``opens_on``, else on the incident's first day — the same
+    day the claims rules decide by (inputs/claims.py, ``ClaimRules.last_day``)."""
     d = policy.delivery
+    if policy.claims is not None and d.claim_required:
+        return policy.claims.last_day(first_day)
     if not d.claim_required or not d.claim_window_days:
         return None
-    return outage_end + timedelta(days=d.claim_window_days)
+    return first_day + timedelta(days=d.claim_window_days - 1)
 
 
 def credit_on(days: list[date] | None) -> exp.Expression:

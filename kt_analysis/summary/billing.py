@@ -25,7 +25,9 @@ from kt_analysis.summary.model import (
 )
 
 MESSAGES = {
-    "cancel": "[KT] 9월 요금이 다른 달 금액으로 잘못 승인되어 승인을 취소했습니다. 카드 대금으로 출금되지 않습니다.",
+    # {month}: the month of the bill that was charged wrongly (billing.wrong_month), e.g. 9월.
+    "cancel": "[KT] {month}월 요금이 다른 달 금액으로 잘못 승인되어 승인을 취소했습니다. "
+              "카드 대금으로 출금되지 않습니다.",
     "refund": "[KT] 잘못 출금된 요금을 취소하고 결제 계좌로 환불했습니다.",
     "recharge": "[KT] 정상 요금으로 다시 청구(승인)했습니다. 불편을 드려 죄송합니다.",
 }
@@ -99,7 +101,8 @@ def build_billing_summary(incident: Any, con: duckdb.DuckDBPyConnection, ledger:
                        for r in exp.to_dict("records")),
         notifications=tuple(
             Notification(day=_iso(r["day"]), payment_method=r["payment_method"], message=r["message"],
-                         text=MESSAGES[r["message"]], lines=int(r["lines"]), customers=int(r["customers"]))
+                         text=MESSAGES[r["message"]].format(month=int(incident.billing.wrong_month[5:])),
+                         lines=int(r["lines"]), customers=int(r["customers"]))
             for r in notes.to_dict("records")),
         recipients_sample=tuple(
             Recipient(day=_iso(r["day"]), payment_method=r["payment_method"], message=r["message"],

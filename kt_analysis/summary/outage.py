@@ -49,7 +49,7 @@ def build_summary(incident: Incident, fig: Figures, roster_lines: int,
     policy = incident.credit_policy
     start, end = incident.start, incident.end
     assert isinstance(start, datetime) and isinstance(end, datetime)  # an outage's: its windows' span
-    closes = claim_window_closes(policy, end.date())
+    closes = claim_window_closes(policy, start.date())
     by = {name: {key: Breakdown.from_dict(row, f"by_{name}.{key}") for key, row in records(frame, name).items()}
           for name, frame in fig.breakdowns.items()}
     reach = unmatched = None

@@ -117,7 +117,7 @@ def test_validate_names_the_bad_roster_line(table_project: Path) -> None:
 
 
 def test_validate_accepts_the_shipped_inputs() -> None:
-    result = kt("validate", "data/incidents", "data/policies", "data/sample/roster.parquet")
+    result = kt("validate", "data/incidents", "kt_analysis/catalogue/policies", "data/sample/roster.parquet")
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("ok: ") >= 9
 

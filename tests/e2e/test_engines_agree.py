@@ -14,10 +14,12 @@ several range partitions, several part files and several row groups of the merge
 from __future__ import annotations
 
 import calendar
+import json
 import math
 import os
 import shutil
 import tempfile
+import unicodedata
 from dataclasses import replace
 from datetime import datetime, timedelta
 from fractions import Fraction
@@ -370,6 +372,43 @@ def test_engines_agree_on_generated_policies(session, agree_root: Path, parts_se
             assert all(r["credit_krw"] % unit == 0 and r["credit_krw"] * 2 > 0 for r in tied)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+# The roster's plans for the plan exclusion: the excluded ones in the roster's own spellings (NFD, a
+# trailing space), others, and lines without a plan (NULL: not excluded).
+PLANS = ("5G 슬림", "인터넷 500M", unicodedata.normalize("NFD", "일반전화 기본"), "일반전화 정액 ", "인터넷전화 기본",
+         None)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("join", [False, True], ids=["lookup", "join"])
+def test_engines_agree_on_a_plan_exclusion(session, tmp_path: Path, join: bool) -> None:
+    """``exclude_plans`` (kt-2021-10-25-special leaves PSTN out this way): the policies of
+    ``everything_case`` leaving two plans out, named in NFC while the roster spells them in NFD or
+    with a space. Spark reads the roster's plan column and compares the same spellings: the same
+    summary, byte for byte, and the same ledger; every line is the reference's (an excluded line:
+    not eligible, ``plan_not_covered``, 0 won, whatever override would match it)."""
+    case = everything_case(join)
+    doc = {**case["policy_doc"], "exclude_plans": ["일반전화 기본", "일반전화 정액"]}
+    frame = roster_frame(case["seed"], case["n"])
+    frame["plan"] = np.random.default_rng(case["seed"]).choice(np.array(PLANS, dtype=object), len(frame))
+    incident, a, b, _keeps_order = run_both(tmp_path, doc, case["windows"], frame, session, case["threads"])
+    meant = policy_from_doc(doc)
+    assert meant.exclude_plans == ("일반전화 기본", "일반전화 정액")
+    assert replace(incident.policy, path="", sha256="") == meant
+    ledger = check_agree(a, b)
+    attributes = frame.set_index("line_id")[[*ROSTER_ATTRIBUTES, "plan"]].to_dict("index")
+    rows = [{**attributes[r["line_id"]], **r} for r in ledger.to_pylist()]
+    for row in rows:
+        line = _line(row)
+        assert (row["eligible"], row["eligibility_reason"], row["rule"], row["credit_krw"]) == \
+            reference_credit(meant, line), line
+    excluded = [r for r in rows if r["eligibility_reason"] == "plan_not_covered"]
+    assert len(excluded) >= 20 and all(r["credit_krw"] == 0 and r["rule"] == "not_covered" for r in excluded)
+    assert {r["plan"] for r in excluded} == {PLANS[2], PLANS[3]}
+    assert any(not isinstance(r["plan"], str) and r["credit_krw"] > 0 for r in rows)  # no plan: paid
+    summary = json.loads((a / "summary.json").read_text(encoding="utf-8"))
+    assert summary["eligible_lines"] == sum(r["eligible"] for r in rows) < summary["affected_lines"]
 
 
 @pytest.mark.slow

@@ -49,8 +49,6 @@ def _sql(sql: str) -> list[tuple]:
 def copy_project(dest: Path) -> Path:
     """The pair with the data it needs (catalogue, calendar, roster) in a project of its own: runs in it
     do not depend on edits made to the checkout's data meanwhile (the catalogue is in every fingerprint)."""
-    for sub in ("policies", "calendar"):
-        shutil.copytree(ROOT / "data" / sub, dest / "data" / sub)
     (dest / "data" / "sample").mkdir(parents=True)
     shutil.copy(ROSTER, dest / "data" / "sample" / "roster.parquet")
     shutil.copytree(PAIR, dest / "data" / "examples" / "month-pair")

@@ -88,8 +88,8 @@ title: 개인정보 시험 — 전국 장애
 kind: outage
 timezone: Asia/Seoul
 policy: kt-2021-10-25-special
-roster: data/roster.parquet
-bill_items: data/bill_items.parquet
+roster: ../data/roster.parquet
+bill_items: ../data/bill_items.parquet
 affected:
   services: [mobile, internet, landline]
   windows:
@@ -100,11 +100,11 @@ id: pii-billing
 title: 개인정보 시험 — 오청구
 kind: billing_error
 timezone: Asia/Seoul
-roster: data/roster.parquet
+roster: ../data/roster.parquet
 billing:
   wrong_month: "2023-09"
   charged_month: "2023-07"
-  bills: data/bills.parquet
+  bills: ../data/bills.parquet
   payment_methods: [credit_card, check_card, bank_transfer, giro, other]
   charged_on: 2023-09-11
   settlement: default
@@ -181,8 +181,7 @@ def _runs(project: Path, out: Path, spark_out: Path, jvmtmp: Path) -> dict[str, 
 def planted(tmp_path_factory: pytest.TempPathFactory) -> dict:
     base = tmp_path_factory.mktemp("pii")
     project = base / "project"
-    for folder in ("policies", "settlement", "calendar"):
-        shutil.copytree(ROOT / "data" / folder, project / "data" / folder)
+    project.mkdir(parents=True)
     roster = generate_roster(400, 20240101, project / "data")
     frame = _plant(roster)
     generate_bills(roster, 20240101, project / "data", first_month="2023-07", months=3)
@@ -415,7 +414,6 @@ def test_a_phone_number_in_a_free_text_column_is_refused(tmp_path: Path, column:
     one (rows 3 and 8 here) is refused at the roster check — ``run`` and ``validate`` exit 2 naming
     the column and the rows, the number masked; nothing is written."""
     project = tmp_path / "project"
-    shutil.copytree(ROOT / "data" / "policies", project / "data" / "policies")
     roster = generate_roster(40, 7, project / "data")
     table = pq.read_table(roster)
     values = table.column(column).to_pylist()

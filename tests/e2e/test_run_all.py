@@ -19,8 +19,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture()
 def project(tmp_path: Path) -> Path:
     """A copy of the project's data with two good incidents and one broken one."""
-    for sub in ("policies", "settlement", "calendar", "sample"):
-        shutil.copytree(ROOT / "data" / sub, tmp_path / "data" / sub)
+    shutil.copytree(ROOT / "data" / "sample", tmp_path / "data" / "sample")
     incidents = tmp_path / "data" / "incidents"
     incidents.mkdir()
     for name in ("kt-2021-10-25-nationwide.yml", "kt-2024-08-10-landline.yml", "kt-2024-08-10-landline.windows.csv"):

@@ -72,7 +72,7 @@ def test_an_incident_reaching_no_line_gives_the_same_empty_ledger(tmp_path: Path
                     engine=engine, spark=spark)
     # ... unless the incident allows it: then both give the same empty ledger and summary.
     project = tmp_path / "project"
-    shutil.copytree(ROOT / "data" / "policies", project / "data" / "policies")
+    shutil.copytree(ROOT / "kt_analysis" / "catalogue" / "policies", project / "data" / "policies")
     allowed = project / "data" / "incidents" / "landline.yml"
     allowed.parent.mkdir()
     shutil.copy(INCIDENTS / "kt-2024-08-10-landline.windows.csv", allowed.parent)
