@@ -30,8 +30,8 @@ def project(tmp_path: Path) -> Path:
                                                           encoding="utf-8")
     broken = (ROOT / "data/incidents/kt-2024-08-10-landline.yml").read_text(encoding="utf-8")
     broken = broken.replace("id: kt-2024-08-10-landline", "id: broken-incident").replace(
-        "data/incidents/kt-2024-08-10-landline.windows.csv", "data/broken.windows.csv")
-    assert "data/broken.windows.csv" in broken
+        "windows_file: kt-2024-08-10-landline.windows.csv", "windows_file: ../broken.windows.csv")
+    assert "windows_file: ../broken.windows.csv" in broken
     (incidents / "broken-incident.yml").write_text(broken, encoding="utf-8")
     return tmp_path
 
@@ -66,11 +66,17 @@ def test_unchanged_inputs_are_skipped_and_outputs_stay_identical(project: Path) 
     assert second.returncode == 0
     assert second.stdout.count(": skipped") == 2
     assert _files(out / "kt-2021-10-25-nationwide") == before  # run.json included: nothing was rerun
-    # A changed input is run again; --force runs everything.
-    policy = project / "data/policies/kt-terms-2022.yml"
-    policy.write_text(policy.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    # A changed input is run again; --force runs everything. A policy added to the project's own
+    # catalogue (data/policies/) feeds every outage's what-if.
+    builtin = ROOT / "kt_analysis" / "catalogue" / "policies" / "kt-terms-2022.yml"
+    policy = project / "data" / "policies" / "team-terms.yml"
+    policy.parent.mkdir(parents=True)
+    policy.write_text(builtin.read_text(encoding="utf-8").replace("id: kt-terms-2022", "id: team-terms"),
+                      encoding="utf-8")
     third = kt("run-all", project / "data/incidents", "--out", out, "--no-report", cwd=project)
-    assert third.stdout.count(": ok") == 2  # the catalogue feeds every outage's what-if
+    assert third.stdout.count(": ok") == 2, third.stdout
+    what_if = json.loads((out / "kt-2021-10-25-nationwide/summary.json").read_text(encoding="utf-8"))["what_if"]
+    assert "team-terms" in {w["policy_id"] for w in what_if}
     forced = kt("run-all", project / "data/incidents", "--out", out, "--no-report", "--force", cwd=project)
     assert forced.stdout.count(": ok") == 2
     summary = json.loads((out / "kt-2021-10-25-nationwide/summary.json").read_text(encoding="utf-8"))
