@@ -9,7 +9,8 @@ import hashlib
 from datetime import UTC, date, datetime
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import duckdb
 import numpy as np
@@ -31,9 +32,10 @@ from kt_analysis.inputs.claims import (
     registration_check_digit,
     registration_number_problem,
 )
-from kt_analysis.inputs.policy import load_policy
+from kt_analysis.inputs.incident import Incident, Window
+from kt_analysis.inputs.policy import Tier, load_policy
 from kt_analysis.inputs.synthetic import generate_roster
-from kt_analysis.inputs.synthetic_claims import generate_claims
+from kt_analysis.inputs.synthetic_claims import DAYS_CLAIMED, NO_DAYS_SHARE, generate_claims
 from kt_analysis.rules.claims import (
     AHYEON_CLAIMS,
     AHYEON_PAID,
@@ -41,22 +43,26 @@ from kt_analysis.rules.claims import (
     DAILY_COLUMNS,
     DECISIONS,
     SCENARIOS,
+    checked_days,
+    claimed_tiers,
     claims_by_day,
     decide_claims,
     forecast_uptake,
     settle_claims,
     split_exactly,
+    tier_krw,
     uptake_scenario,
 )
+from kt_analysis.rules.impact import incident_span_days
 
 ROOT = Path(__file__).resolve().parents[1]
 CAL = calendar_for(ROOT)
 HEADER = ",".join(COLUMNS)
 GOOD = [
-    "C-1,1,2019-03-22 10:05,call_centre,credit,,,",
-    "C-2,2,2019-03-22T10:06:30,web,consolation,400000,,true",
-    "C-3,3,2019-03-21T16:30:00Z,app,reclassification,,124-81-00998,0",
-    "C-4,4,2019-03-23 11:00+09:00,shop,credit,5000,,false",
+    "C-1,1,2019-03-22 10:05,call_centre,credit,,,,",
+    "C-2,2,2019-03-22T10:06:30,web,consolation,400000,,true,4",
+    "C-3,3,2019-03-21T16:30:00Z,app,reclassification,,124-81-00998,0,",
+    "C-4,4,2019-03-23 11:00+09:00,shop,credit,5000,,false,",
 ]
 
 
@@ -109,6 +115,8 @@ def test_a_good_csv_is_typed_with_instants_and_local_days(tmp_path: Path) -> Non
     assert df["amount_claimed_krw"].isna().tolist() == [True, False, True, False]
     assert df.loc[3, "amount_claimed_krw"] == 5000
     assert df.loc[2, "business_registration_no"] == "124-81-00998"
+    assert str(df["days_claimed"].dtype) == "Int64" and df["days_claimed"].isna().tolist() == [True, False, True, True]
+    assert df.loc[1, "days_claimed"] == 4
 
 
 def test_the_zone_reads_local_times(tmp_path: Path) -> None:
@@ -121,7 +129,7 @@ def test_optional_columns_may_be_left_out_and_registered_on_duckdb(tmp_path: Pat
     rows = [",".join(r.split(",")[:5]) for r in GOOD]
     claims = open_claims(_csv(tmp_path, rows, header=",".join(COLUMNS[:5])), "Asia/Seoul")
     df = claims.frame()
-    assert not df["wants_cash"].any() and df["amount_claimed_krw"].isna().all()
+    assert not df["wants_cash"].any() and df["amount_claimed_krw"].isna().all() and df["days_claimed"].isna().all()
     con = duckdb.connect()
     relation = claims.register(con, "my claims")
     assert con.execute(f"SELECT count(*), sum(line_id) FROM {relation}").fetchone() == (4, 10)
@@ -141,6 +149,11 @@ def test_optional_columns_may_be_left_out_and_registered_on_duckdb(tmp_path: Pat
     (3, "amount_claimed_krw", "-5", "negative"),
     (3, "amount_claimed_krw", "100000000000001", "too large"),
     (0, "wants_cash", "yes", "not true or false"),
+    (1, "days_claimed", "4일", "not whole numbers"),
+    (1, "days_claimed", "2.5", "not whole numbers"),
+    (1, "days_claimed", "0", "below 1"),
+    (3, "days_claimed", "-2", "below 1"),
+    (1, "days_claimed", "3651", "too large"),
 ])
 def test_a_bad_value_is_named_with_its_line_and_the_fix(tmp_path: Path, index: int, column: str, value: str,
                                                          what: str) -> None:
@@ -198,7 +211,7 @@ def test_a_missing_column_is_named_with_the_shape(tmp_path: Path) -> None:
     (HEADER.encode() + b"\n", "", "holds a header but no claims"),
     (HEADER.replace(",", ";").encode() + b"\nC-1;1;2019-03-22 10:05;web;credit;;;\n", "line 1", "separated by ';'"),
     ((HEADER + "\nC-1,1,2019-03-22 10:05,콜센터,credit,,,\n").encode("cp949"), "", "not UTF-8"),
-    ((HEADER + "\nC-1,1,2019-03-22 10:05,web,credit,12,000,,\n").encode(), "", "line 2 (9 values"),
+    ((HEADER + "\nC-1,1,2019-03-22 10:05,web,credit,12,000,,,\n").encode(), "", "line 2 (10 values"),
     ((HEADER + ",kind\n").encode(), "header (line 1)", "names kind more than once"),
 ])
 def test_a_file_that_is_not_a_claims_csv_is_refused(tmp_path: Path, content: bytes, where: str, words: str) -> None:
@@ -219,6 +232,7 @@ def _parquet(path: Path, **change: pa.Array) -> Path:
         "amount_claimed_krw": pa.array([None, 400000, None, 5000], pa.int64()),
         "business_registration_no": pa.array(df["business_registration_no"], pa.string()),
         "wants_cash": pa.array([None, True, False, False], pa.bool_()),
+        "days_claimed": pa.array([None, 4, None, None], pa.int64()),
     })
     for name, values in change.items():
         table = table.set_column(table.column_names.index(name), name, values)
@@ -246,6 +260,22 @@ def test_a_parquet_column_of_the_wrong_type_is_named(tmp_path: Path) -> None:
     path = _parquet(tmp_path / "claims.parquet", line_id=pa.array([1.0, 2.5, 3.0, 4.0]))
     error = _one(path, "column line_id")
     assert "is double, not whole numbers" in error.problem and "integer column" in error.fix
+
+
+def test_days_claimed_is_refused_with_the_fix_and_read_from_parquet_as_whole_days(tmp_path: Path) -> None:
+    """A bad days_claimed names the column, the line with its value and the fix; every bad row is
+    named at once; a Parquet column of days must be whole numbers."""
+    rows = _with(1, "days_claimed", "3일")
+    rows[3] = rows[3].removesuffix(",") + ",0"
+    problems = [e for e in _refused(_csv(tmp_path, rows)) if e.where == "column days_claimed"]
+    assert [p.problem.split(":")[0] for p in problems] == ["1 value(s) are not whole numbers", "1 value(s) are below 1"]
+    assert "line 3 ('3일')" in problems[0].problem and "digits only, e.g. 4" in problems[0].fix
+    assert "line 5 ('0')" in problems[1].problem and "at least 1 day" in problems[1].fix
+    path = _parquet(tmp_path / "days.parquet", days_claimed=pa.array([1.0, 2.5, None, None]))
+    error = _one(path, "column days_claimed")
+    assert "is double, not whole numbers" in error.problem and "integer column" in error.fix
+    path = _parquet(tmp_path / "ok.parquet", days_claimed=pa.array([None, 12, 1, None], pa.int32()))
+    assert open_claims(path, "Asia/Seoul").frame()["days_claimed"].tolist() == [pd.NA, 12, 1, pd.NA]
 
 
 def test_a_parquet_folder_names_the_file_and_row(tmp_path: Path) -> None:
@@ -388,6 +418,141 @@ def test_the_check_digit_uses_the_ninth_digit_times_five() -> None:
     assert registration_check_digit("000000000") == 0
     assert registration_check_digit("000000002") == (10 - (2 * 5 + 1)) % 10
     assert mask_registration_number("124-81-00998") == "***-**-*0998"
+
+
+# ---- tiers by the days claimed: the policy key ---------------------------------------------------
+
+DAYS_POLICY = """
+id: days-policy
+title: 신청 일수별 위로금
+sources: [https://example.org/terms]
+services: [internet]
+credit:
+  months_of_fee: 1
+  overrides:
+    - when: {customer_type: small_business, services: [internet]}
+      combine: add
+      paid_on_claim: true
+      days_from: claim
+      tiers_by_outage_days:
+        - {from_days: 1, krw: 400000}
+        - {from_days: 3, krw: 800000}
+claims:
+  window_days: 42
+"""
+
+
+def test_days_from_claim_is_read_and_described(tmp_path: Path) -> None:
+    policy = load_policy(write(tmp_path / "p.yml", DAYS_POLICY))
+    (override,) = policy.overrides
+    assert override.credit.days_from == "claim" and override.paid_on_claim
+    sentence = next(line for line in policy.describe() if line.startswith("고객 유형 small_business"))
+    assert "신청서에 적은 서비스 복구 기간(일)별 정액 (1일 이상 400,000원, 3일 이상 800,000원;" in sentence
+    assert "장애 전체 기간보다 긴 신청은 장애 전체 기간으로 인정" in sentence
+    assert "일수를 적지 않은 신청은 회선의 장애 일수로" in sentence
+    default = load_policy(write(tmp_path / "q.yml", DAYS_POLICY.replace("      days_from: claim\n", "")))
+    assert default.overrides[0].credit.days_from == "outage"
+    assert "장애 일수별 정액 (1일 이상 400,000원" in " ".join(default.describe())
+    written = load_policy(write(tmp_path / "r.yml", DAYS_POLICY.replace("days_from: claim", "days_from: outage")))
+    assert written.overrides[0].credit == default.overrides[0].credit
+
+
+@pytest.mark.parametrize(("old", "new", "key", "words"), [
+    ("days_from: claim", "days_from: claims", "credit.overrides[0].days_from", "not one of outage, claim"),
+    ("days_from: claim", "days_from: 7", "credit.overrides[0].days_from", "is '7', not one of outage, claim"),
+    ("days_from: claim", "days_from: ' '", "credit.overrides[0].days_from", "must be text"),
+    ("      paid_on_claim: true\n", "", "credit.overrides[0].days_from", "not paid on claim"),
+    ("paid_on_claim: true", "paid_on_claim: false", "credit.overrides[0].days_from", "not paid on claim"),
+    ("  months_of_fee: 1\n", "  months_of_fee: 1\n  days_from: claim\n", "credit.days_from", "not a known key"),
+])
+def test_a_bad_days_from_is_refused_naming_the_key(tmp_path: Path, old: str, new: str, key: str,
+                                                    words: str) -> None:
+    assert old in DAYS_POLICY
+    path = write(tmp_path / "p.yml", DAYS_POLICY.replace(old, new, 1))
+    with pytest.raises(InputError) as err:
+        load_policy(path)
+    assert err.value.exit_code == 2 and err.value.where == key, err.value.message
+    assert words in err.value.problem and err.value.fix
+
+
+def test_the_incident_span_is_counted_between_instants_in_whole_days() -> None:
+    """First start to last end, rounded up to whole days as outage_days is: 2024-03-09 00:00 to
+    2024-03-11 00:30 in New York is 47 h 30 min (the clocks skip an hour on 03-10): 2 days, though
+    the wall clocks show 48 h 30 min; in Seoul (no daylight saving) the same times are 3 days."""
+    def incident(zone: str, *spans: tuple[str, str]) -> Incident:
+        windows = [Window(start=datetime.fromisoformat(a), end=datetime.fromisoformat(b)) for a, b in spans]
+        return cast(Incident, SimpleNamespace(windows=windows, timezone=zone))
+
+    spans = (("2024-03-09T00:00", "2024-03-09T06:00"), ("2024-03-10T08:00", "2024-03-11T00:30"))
+    assert incident_span_days(incident("America/New_York", *spans)) == 2
+    assert incident_span_days(incident("Asia/Seoul", *spans)) == 3
+    assert incident_span_days(incident("Asia/Seoul", ("2024-03-04T09:00", "2024-03-05T09:00"))) == 1
+    assert incident_span_days(incident("Asia/Seoul", ("2024-03-04T09:00", "2024-03-05T09:01"))) == 2
+    assert incident_span_days(incident("Asia/Seoul")) == 0
+
+
+# ---- tiers by the days claimed: the decision ------------------------------------------------------
+
+TIERS = (Tier(1, 400_000), Tier(3, 800_000), Tier(5, 1_000_000), Tier(7, 1_200_000))
+
+
+def test_tier_and_checked_days_by_hand() -> None:
+    assert [tier_krw(TIERS, d) for d in (0, 1, 2, 3, 4, 5, 6, 7, 30)] == \
+        [0, 400_000, 400_000, 800_000, 800_000, 1_000_000, 1_000_000, 1_200_000, 1_200_000]
+    assert tier_krw((Tier(3, 800_000),), 2) == 0
+    assert checked_days(4, 1, 8) == (4, "days_claimed=4, outage_days=1")
+    assert checked_days(8, 1, 8) == (8, "days_claimed=8, outage_days=1")
+    assert checked_days(9, 1, 8) == (8, "days_claimed=9 accepted as the incident's 8 days, outage_days=1")
+    assert checked_days(None, 2, 8) == (2, "days_claimed missing: the line's outage_days=2 counted")
+    assert checked_days(40, 1, None) == (40, "days_claimed=40, outage_days=1")
+
+
+def _consolation(claim_id: str, days_claimed: int | None, **values: Any) -> dict[str, Any]:
+    row = claim(claim_id, kind="consolation", customer_type="small_business", consolation_krw=400_000,
+                rule="override 1", days_claimed=days_claimed, outage_days=1)
+    row.update(values)
+    return row
+
+
+def test_a_consolation_by_the_days_claimed_is_capped_and_falls_back_to_the_outage_days() -> None:
+    """The tier of the days claimed (1–2 d 400,000, 3–4 d 800,000, 5–6 d 1,000,000, 7+ d 1,200,000),
+    a claim of more days than the incident's 5 accepted at 5, a claim without days on the line's
+    outage days; lines under another rule, other kinds and lines not eligible keep their amount."""
+    rows = [
+        _consolation("C-1", 4, line_id=1),
+        _consolation("C-2", 12, line_id=2),  # 12 > 5: accepted as 5 days
+        _consolation("C-3", None, line_id=3, outage_days=4),  # no days: the line's 4 outage days
+        _consolation("C-4", 1, line_id=4, outage_days=3),  # fewer days than the network's: as claimed
+        _consolation("C-5", 7, line_id=5, rule="override 2"),  # another override: its own amount
+        _consolation("C-6", 7, line_id=6, eligible=False, consolation_krw=0),
+        _consolation("C-7", 7, line_id=7, kind="credit", credit_krw=12_000),
+        _consolation("C-8", 5, line_id=8),
+    ]
+    df = claimed_tiers(frame(*rows).astype({"days_claimed": "Int64", "outage_days": "Int64"}),
+                       {"override 1": TIERS}, 5)
+    assert df["consolation_krw"].tolist() == [800_000, 1_000_000, 800_000, 400_000, 400_000, 0, 400_000,
+                                              1_000_000]
+    assert df["consolation_note"].tolist()[:4] == [
+        "days_claimed=4, outage_days=1", "days_claimed=12 accepted as the incident's 5 days, outage_days=1",
+        "days_claimed missing: the line's outage_days=4 counted", "days_claimed=1, outage_days=3"]
+    assert df["consolation_note"].iloc[4:7].isna().all()
+    out = decide_claims(df, RULES)
+    assert out["decision"].tolist() == ["accepted"] * 5 + ["not_eligible", "accepted", "accepted"]
+    assert out["amount_krw"].tolist() == [800_000, 1_000_000, 800_000, 400_000, 400_000, 0, 12_000, 1_000_000]
+    assert out.loc[1, "evidence"] == ("consolation_krw=1000000 (customer_type=small_business, days_claimed=12 "
+                                      "accepted as the incident's 5 days, outage_days=1)")
+    assert out.loc[2, "evidence"] == ("consolation_krw=800000 (customer_type=small_business, days_claimed missing: "
+                                      "the line's outage_days=4 counted)")
+    assert out.loc[4, "evidence"] == "consolation_krw=400000 (customer_type=small_business, outage_days=1)"
+    assert sum(out["amount_krw"].tolist()) == 800_000 + 1_000_000 + 800_000 + 400_000 + 400_000 + 12_000 + 1_000_000
+
+
+def test_days_claimed_without_the_columns_it_needs_is_refused() -> None:
+    with pytest.raises(ValueError, match="lacks rule"):
+        claimed_tiers(frame(claim()), {"override 1": TIERS}, 5)
+    bad = frame(_consolation("C-1", 0)).astype({"days_claimed": "Int64"})
+    with pytest.raises(ValueError, match="1 or more"):
+        claimed_tiers(bad, {"override 1": TIERS}, 5)
 
 
 # ---- decisions ----------------------------------------------------------------------------------
@@ -705,3 +870,52 @@ def test_generated_claims_load_and_exercise_every_decision(sample: Any, tmp_path
     df["credit_automatic"] = True
     assert "already_paid" in set(settle_claims(df, AHYEON_RULES, CAL)["decision"])
     assert settled["wants_cash"].any() and settled["amount_claimed_krw"].notna().any()
+
+
+def test_generated_days_claimed_are_on_consolation_claims_only(sample: Any, tmp_path: Path) -> None:
+    """Only consolation claims name days (of the calibrated table); at least one of them names none;
+    a repeated claim names the days of the claim it repeats."""
+    df = pd.read_csv(_generate(sample, tmp_path), dtype=str, keep_default_na=False)
+    assert list(df.columns) == list(COLUMNS)
+    assert (df.loc[df["kind"] != "consolation", "days_claimed"] == "").all()
+    consolation = df[df["kind"] == "consolation"]
+    assert len(consolation) >= 2 and (consolation["days_claimed"] == "").any()
+    assert set(consolation["days_claimed"]) - {""} <= {str(d) for d, _share in DAYS_CLAIMED}
+    for _key, group in consolation.groupby("line_id"):
+        assert group["days_claimed"].nunique() == 1  # a repeat names the first claim's days
+    loaded = open_claims(tmp_path / "claims.csv", "Asia/Seoul").frame()
+    assert loaded["days_claimed"].notna().sum() == (consolation["days_claimed"] != "").sum()
+
+
+def test_the_days_claimed_are_calibrated_to_the_ahyeon_claims(tmp_path: Path) -> None:
+    """The table against what was published: 47.5% of the claims under 2 days and 3.7 days on
+    average (ajunews 20190322083227596), about 17% of 5 days or more (sedaily 1VGOD8DJGS), and under
+    kt-2018-ahyeon-special's tiers the mean consolation paid, 62.5억 / 11,500 = 543,478 won
+    (seoul.co.kr 20190820012018); then 20,000 merchants' claims drawn from it."""
+    shares = {d: Fraction(str(share)) for d, share in DAYS_CLAIMED}
+    assert sum(shares.values()) == 1 and min(shares) == 1
+    assert shares[1] == Fraction(475, 1000)
+    assert sum(share for d, share in shares.items() if d >= 5) == Fraction(17, 100)
+    mean = sum(d * share for d, share in shares.items())
+    assert abs(mean - Fraction(37, 10)) <= Fraction(1, 100)
+
+    def tier(days: int) -> int:
+        return 1_200_000 if days >= 7 else 1_000_000 if days >= 5 else 800_000 if days >= 3 else 400_000
+
+    consolation = sum(tier(d) * share for d, share in shares.items())
+    reported = Fraction(6_250_000_000, 11_500)
+    assert abs(consolation - reported) / reported < Fraction(1, 1000)
+    n = 20_000
+    pq.write_table(pa.table({"line_id": pa.array(range(1, n + 1), pa.int64()),
+                             "customer_type": pa.array(["small_business"] * n)}), tmp_path / "roster.parquet")
+    pq.write_table(pa.table({"line_id": pa.array(range(1, n + 1), pa.int64()), "eligible": pa.array([True] * n),
+                             "credit_krw": pa.array([30_000] * n, pa.int64())}), tmp_path / "ledger.parquet")
+    path = generate_claims(tmp_path / "roster.parquet", tmp_path / "ledger.parquet", 20190322, tmp_path / "out",
+                           opens_on="2019-03-22", days=45, share=1.0)
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    first = df[df["kind"] == "consolation"].drop_duplicates("line_id")  # repeats copy their first claim
+    assert len(first) == n
+    named = first.loc[first["days_claimed"] != "", "days_claimed"].astype(int)
+    assert abs((first["days_claimed"] == "").mean() - NO_DAYS_SHARE) < 0.01
+    assert abs((named == 1).mean() - 0.475) < 0.015 and abs((named >= 5).mean() - 0.17) < 0.015
+    assert abs(named.mean() - 3.7) < 0.25

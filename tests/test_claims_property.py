@@ -2,7 +2,9 @@
 claim gets exactly one decision; at most one claim a line and kind pays; amounts are exact whole won
 and agree with the line's; the daily capacity, the processing lag and first-received-first-decided
 hold on the real Korean business-day calendar; payments come after decisions; running totals only
-grow; a forecast's daily counts add up exactly to the scenario's total."""
+grow; a forecast's daily counts add up exactly to the scenario's total; under tiers by the days
+claimed (``days_from: claim``), a consolation pays the tier of the days claimed, capped at the
+incident's span (of the line's outage days when none are claimed), and the sums stay exact."""
 
 from __future__ import annotations
 
@@ -19,7 +21,8 @@ from hypothesis import strategies as st
 
 from kt_analysis.inputs.business_days import calendar_for
 from kt_analysis.inputs.claims import KINDS, ClaimRules, UptakeScenario
-from kt_analysis.rules.claims import DECISIONS, PAYING, claims_by_day, forecast_uptake, settle_claims
+from kt_analysis.inputs.policy import Tier
+from kt_analysis.rules.claims import DECISIONS, PAYING, claimed_tiers, claims_by_day, forecast_uptake, settle_claims
 
 ROOT = Path(__file__).resolve().parents[1]
 CAL = calendar_for(ROOT)
@@ -219,3 +222,89 @@ def test_a_forecast_adds_up_exactly(lines: int, amount: int, scenario: UptakeSce
     for col in ("cumulative_received", "cumulative_decided", "cumulative_paid", "cumulative_paid_krw"):
         assert (np.diff(daily[col].to_numpy()) >= 0).all()
     assert (daily["backlog"] >= 0).all() and daily["backlog"].iloc[-1] == 0
+
+
+# ---- tiers by the days claimed --------------------------------------------------------------------
+
+
+@st.composite
+def tier_lists(draw: st.DrawFn) -> tuple[Tier, ...]:
+    """Tiers as a policy allows them: from_days going up, krw never going down."""
+    days = sorted(draw(st.sets(st.integers(0, 20), min_size=1, max_size=4)))
+    krw = sorted(draw(st.lists(st.integers(0, 2_000_000), min_size=len(days), max_size=len(days))))
+    return tuple(Tier(d, k) for d, k in zip(days, krw, strict=True))
+
+
+def _tier(tiers: tuple[Tier, ...], days: int) -> int:
+    """The tier by hand: the largest from_days reached, 0 below the first."""
+    won = 0
+    for t in tiers:  # from_days go up
+        if days >= t.from_days:
+            won = t.krw
+    return won
+
+
+@st.composite
+def claimed_cases(draw: st.DrawFn) -> tuple[ClaimRules, tuple[Tier, ...], int, pd.DataFrame]:
+    """Claims (of every kind, most of them consolations) on lines under the days-claimed override
+    ('override 1'), another override or the base rule; each line out 1 to ``span`` days (no line is
+    out longer than the incident); days claimed from none to far beyond the span."""
+    rule = draw(rules())
+    frame = draw(claims(rule))
+    tiers = draw(tier_lists())
+    span = draw(st.integers(1, 30))
+    lines = sorted(set(frame["line_id"]))
+    by_line = {line: (draw(st.sampled_from(("override 1", "override 2", "base"))), draw(st.integers(1, span)))
+               for line in lines}
+    frame["rule"] = [by_line[line][0] if affected else None
+                     for line, affected in zip(frame["line_id"], frame["affected"], strict=True)]
+    frame["outage_days"] = pd.array([by_line[line][1] if affected else None
+                                     for line, affected in zip(frame["line_id"], frame["affected"], strict=True)],
+                                    dtype="Int64")
+    frame["kind"] = [draw(st.sampled_from(("consolation", "consolation", *KINDS))) for _ in range(len(frame))]
+    frame["days_claimed"] = pd.array([draw(st.none() | st.integers(1, 60)) for _ in range(len(frame))], dtype="Int64")
+    return rule, tiers, span, frame
+
+
+@SETTINGS
+@given(claimed_cases())
+def test_the_tier_follows_the_days_claimed_capped_and_the_sums_are_exact(
+        case: tuple[ClaimRules, tuple[Tier, ...], int, pd.DataFrame]) -> None:
+    rule, tiers, span, frame = case
+    priced = claimed_tiers(frame, {"override 1": tiers}, span)
+    settled = settle_claims(priced, rule, CAL)
+    assert len(priced) == len(frame) and list(priced["claim_id"]) == list(frame["claim_id"])
+    expected = 0
+    for row, got, done in zip(frame.itertuples(), priced.itertuples(), settled.itertuples(), strict=True):
+        ours = (row.kind == "consolation" and row.affected and bool(row.eligible) and row.rule == "override 1")
+        if ours:
+            claimed = None if row.days_claimed is pd.NA else int(row.days_claimed)
+            days = int(row.outage_days) if claimed is None else min(claimed, span)
+            want = _tier(tiers, days)
+            assert got.consolation_krw == want
+            # more days claimed never pay less, and beyond the span they pay the span's tier
+            assert want <= _tier(tiers, span) and (claimed is None or claimed <= span or want == _tier(tiers, span))
+            note = got.consolation_note
+            if claimed is None:
+                assert note == f"days_claimed missing: the line's outage_days={int(row.outage_days)} counted"
+            elif claimed > span:
+                assert note.startswith(f"days_claimed={claimed} accepted as the incident's {span} days")
+            else:
+                assert note == f"days_claimed={claimed}, outage_days={int(row.outage_days)}"
+            if done.decision == "accepted":
+                assert note in done.evidence
+        else:  # untouched: the line's own amount, no note
+            assert _won(got.consolation_krw) == _won(row.consolation_krw) and got.consolation_note is None
+        if done.decision == "accepted":
+            want = _won(got.consolation_krw) if row.kind == "consolation" else _won(row.credit_krw)
+        elif done.decision == "reclassification_accepted":
+            want = _won(row.reclassified_krw) - _won(row.credit_krw)
+        else:
+            want = 0
+        assert done.amount_krw == want
+        expected += want
+    assert settled["amount_krw"].dtype == np.int64
+    assert sum(int(v) for v in settled["amount_krw"]) == expected
+    if len(settled):
+        daily = claims_by_day(settled, CAL)
+        assert int(daily["cumulative_accepted_krw"].iloc[-1]) == expected == int(daily["paid_krw"].sum())

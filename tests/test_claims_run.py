@@ -22,6 +22,7 @@ from refusal import assert_refused, kt, small_project
 ROOT = Path(__file__).resolve().parents[1]
 AHYEON = ROOT / "data" / "incidents" / "kt-2018-11-24-ahyeon-fire.yml"
 CLAIMS = ROOT / "data" / "sample" / "ahyeon-claims.csv"
+WINDOWS = ROOT / "data" / "incidents" / "kt-2018-11-24-ahyeon-fire.windows.csv"
 
 
 @pytest.fixture(scope="module")
@@ -54,16 +55,27 @@ def test_every_claim_gets_one_decision_and_the_totals_agree(ahyeon: dict) -> Non
 
 
 def test_what_a_claim_pays_is_what_the_ledger_says_the_line_is_owed(ahyeon: dict) -> None:
-    """A merchant's accepted consolation is the tier of its outage days (the ledger's credit minus
-    its one month of fee is exactly that tier); a credit claim under this policy, which credits every
-    line without application, pays nothing (already on the bill): nothing is paid twice."""
+    """A merchant's accepted consolation is the tier of the days it claims (``days_from: claim``),
+    at most the fire's span — 2018-11-24 11:12 to the windows file's last end, rounded up to whole
+    days — and of the line's outage days when it claims none; a credit claim under this policy,
+    which credits every line without application, pays nothing (already on the bill): nothing is
+    paid twice."""
     c, ledger = ahyeon["claims"], ahyeon["ledger"].set_index("line_id")
+    claimed = ahyeon["file"].set_index("claim_id")["days_claimed"]
+    windows = pd.read_csv(WINDOWS, parse_dates=["start", "end"])
+    span = -(-int((windows["end"].max() - windows["start"].min()).total_seconds()) // 86_400)  # Seoul: no DST
+    assert span == 8  # 2018-11-24 11:12 to 2018-12-01 13:00
     tiers = ((7, 1_200_000), (5, 1_000_000), (3, 800_000), (1, 400_000))
     consolation = c[(c["kind"] == "consolation") & (c["decision"] == "accepted")]
     assert len(consolation) > 0
+    differs = 0
     for row in consolation.itertuples():
-        days = int(ledger.loc[row.line_id, "outage_days"])
+        outage = int(ledger.loc[row.line_id, "outage_days"])
+        days = outage if pd.isna(claimed[row.claim_id]) else min(int(claimed[row.claim_id]), span)
         assert row.amount_krw == next(krw for d, krw in tiers if days >= d)
+        assert f"days_claimed={claimed[row.claim_id]}" in row.evidence or "days_claimed missing" in row.evidence
+        differs += next(krw for d, krw in tiers if outage >= d) != row.amount_krw
+    assert differs  # the sample has a merchant whose claimed days reach another tier than the network's
     credit = c[c["kind"] == "credit"]
     assert (credit["amount_krw"] == 0).all()
     assert set(credit["decision"]) <= {"already_paid", "duplicate", "outside_window", "unknown_line",
@@ -73,8 +85,9 @@ def test_what_a_claim_pays_is_what_the_ledger_says_the_line_is_owed(ahyeon: dict
 
 
 def test_entitlement_and_forecasts(ahyeon: dict) -> None:
-    """What only applicants get (merchants' internet lines, by outage days), and the three uptake
-    scenarios: claims are the share of the entitled lines, cost in proportion, exact won."""
+    """What only applicants get (merchants' internet lines, by outage days: before claims arrive
+    their days are not known), and the three uptake scenarios: claims are the share of the entitled
+    lines, cost in proportion, exact won."""
     s = ahyeon["summary"]["claims"]
     assert s["paid_on_claim"] == "consolation" and s["entitled_lines"] == 53 and s["entitled_krw"] == 21_200_000
     assert (s["opens_on"], s["last_day"]) == ("2019-03-22", "2019-05-05")
@@ -115,6 +128,88 @@ def _claims_project(tmp_path: Path, claims: str, policy_claims: bool = True) -> 
 
 
 HEADER = "claim_id,line_id,received_at,channel,kind\n"
+
+DAYS_ROSTER = """\
+line_id,customer_id,service,monthly_fee_krw,region,facility_id,customer_type,payment_method,bill_cycle_day
+1,101,internet,33000,서울,F1,small_business,giro,11
+2,102,internet,44000,서울,F1,small_business,giro,11
+3,103,internet,27500,서울,F2,small_business,giro,11
+4,104,mobile,55000,서울,F1,individual,credit_card,11
+"""
+DAYS_POLICY = """id: days-claimed
+title: 시험용 — 신청 일수별 위로금
+services: [mobile, internet]
+credit:
+  outage_multiplier: 10
+  overrides:
+    - when: {customer_type: small_business, services: [internet]}
+      combine: add
+      paid_on_claim: true
+      days_from: claim
+      tiers_by_outage_days:
+        - {from_days: 1, krw: 100000}
+        - {from_days: 2, krw: 250000}
+        - {from_days: 3, krw: 400000}
+claims:
+  window_days: 30
+"""
+DAYS_INCIDENT = """id: days-claimed
+title: 시험용 — 이틀 넘는 장애
+kind: outage
+timezone: Asia/Seoul
+policy: days.yml
+roster: roster.csv
+claims: claims.csv
+affected:
+  windows:
+    - {start: 2024-03-04T10:00, end: 2024-03-05T12:00, where: {facilities: [F1]}}
+    - {start: 2024-03-04T10:00, end: 2024-03-06T12:00, where: {facilities: [F2]}}
+"""
+
+
+def _days_project(tmp_path: Path, claims: str) -> Path:
+    project = tmp_path / "days"
+    project.mkdir()
+    for name, text in (("roster.csv", DAYS_ROSTER), ("days.yml", DAYS_POLICY), ("incident.yml", DAYS_INCIDENT),
+                       ("claims.csv", claims)):
+        (project / name).write_text(text, encoding="utf-8")
+    return project
+
+
+def test_consolation_by_the_days_claimed_through_the_command_line(tmp_path: Path) -> None:
+    """Lines 1 and 2 (F1) are out 26 h: 2 outage days; line 3 (F2) 50 h: 3 days; the incident spans
+    2024-03-04 10:00 to 03-06 12:00, 50 h: 3 days. Tiers 1 d 100,000, 2 d 250,000, 3 d 400,000.
+    C-1 claims 9 days: accepted as the incident's 3 → 400,000; C-2 claims 2 → 250,000; C-3 claims
+    none: line 3's 3 outage days → 400,000; C-4 repeats line 1 (duplicate); C-5 is a mobile line
+    (not_eligible). Paid 1,050,000; the entitlement before claims counts the outage days:
+    250,000 + 250,000 + 400,000 = 900,000."""
+    project = _days_project(tmp_path, "claim_id,line_id,received_at,channel,kind,days_claimed\n"
+                                      "C-1,1,2024-03-07 10:00,web,consolation,9\n"
+                                      "C-2,2,2024-03-07 11:00,web,consolation,2\n"
+                                      "C-3,3,2024-03-07 12:00,shop,consolation,\n"
+                                      "C-4,1,2024-03-08 09:00,app,consolation,1\n"
+                                      "C-5,4,2024-03-08 10:00,web,consolation,3\n")
+    done = kt("run", "incident.yml", "--no-report", "--out", tmp_path / "out", cwd=project)
+    assert done.returncode == 0, done.stderr
+    run = tmp_path / "out" / "days-claimed"
+    c = pd.read_parquet(run / "claims.parquet").set_index("claim_id")
+    assert c["decision"].tolist() == ["accepted", "accepted", "accepted", "duplicate", "not_eligible"]
+    assert c["amount_krw"].tolist() == [400_000, 250_000, 400_000, 0, 0]
+    assert "days_claimed=9 accepted as the incident's 3 days, outage_days=2" in c.loc["C-1", "evidence"]
+    assert "days_claimed=2, outage_days=2" in c.loc["C-2", "evidence"]
+    assert "days_claimed missing: the line's outage_days=3 counted" in c.loc["C-3", "evidence"]
+    s = json.loads((run / "summary.json").read_text(encoding="utf-8"))["claims"]
+    assert s["accepted_krw"] == 1_050_000 and s["entitled_krw"] == 900_000 and s["entitled_lines"] == 3
+    ledger = pd.read_parquet(run / "ledger.parquet").set_index("line_id")
+    assert ledger["outage_days"].to_dict() == {1: 2, 2: 2, 3: 3, 4: 2}
+
+
+def test_a_bad_days_claimed_is_refused_naming_the_file_row_and_fix(tmp_path: Path) -> None:
+    project = _days_project(tmp_path, "claim_id,line_id,received_at,channel,kind,days_claimed\n"
+                                      "C-1,1,2024-03-07 10:00,web,consolation,3일\n")
+    done = kt("run", "incident.yml", "--no-report", "--out", tmp_path / "out", cwd=project)
+    assert_refused(done, "claims.csv", "column days_claimed", "line 2 ('3일')", "digits only")
+    assert not (tmp_path / "out" / "days-claimed").exists()
 
 
 def test_a_claims_file_the_policy_has_no_rules_for_is_refused(tmp_path: Path) -> None:

@@ -129,6 +129,9 @@ def test_2018_ahyeon_fire(roster: pd.DataFrame, items: pd.DataFrame, tmp_path: P
     outage time. Overrides in order:
     1. small_business internet, ``combine: add``: the fee plus a fixed amount by outage days,
        days = ceil(minutes / 1,440): 1–2 d 400,000, 3–4 d 800,000, 5–6 d 1,000,000, 7+ d 1,200,000.
+       (``days_from: claim``: a consolation *claim* is paid by the days it claims — see
+       tests/test_claims_run.py —; the ledger's entitlement, computed before claims, counts the
+       outage days.)
     2. mobile: eligible when continuous ≥ 180 min or monthly cumulative ≥ 360 min, then one month
        of fee; else 0. Every mobile row lasts ≥ 631 min (asserted), so every mobile line is paid.
     The notes' "once per merchant" is not exercised: each merchant here has one affected

@@ -79,7 +79,8 @@ POLICY_A = {
         "tiers_by_outage_days": [{"from_days": 1, "krw": 1000}, {"from_days": 3, "krw": 2000}],
         "overrides": [
             {"when": {"customer_type": ["small_business"], "services": ["internet"], "regions": ["서울"]},
-             "combine": "add", "paid_on_claim": True, "tiers_by_outage_days": [{"from_days": 1, "krw": 400000}]},
+             "combine": "add", "paid_on_claim": True, "days_from": "claim",
+             "tiers_by_outage_days": [{"from_days": 1, "krw": 400000}]},
             {"when": {"customer_types": ["enterprise"]},
              "eligibility": {"min_continuous_minutes": 60, "min_monthly_cumulative_minutes": 120,
                              "monthly_cumulative_exceeds": False, "monthly_scope": None,

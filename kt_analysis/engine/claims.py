@@ -10,8 +10,12 @@ What a line is owed on application:
 
 * ``credit``: the ledger's ``credit_krw`` (its entitlement under the policy);
 * ``consolation``: the fixed amount of the override marked ``paid_on_claim`` that decided the
-  line's rule (the ledger's ``rule`` is that override), by the line's outage days — the Ahyeon
-  merchants' consolation money — and only when the line is eligible;
+  line's rule (the ledger's ``rule`` is that override), by the line's outage days — and only when
+  the line is eligible; under an override with ``days_from: claim`` (the Ahyeon merchants'
+  consolation money), by the days each claim names (``days_claimed``), accepted at most at the
+  incident's span in days, and by the line's outage days when the claim names none
+  (:func:`kt_analysis.rules.claims.claimed_tiers`). What is owed before claims arrive (the
+  entitlement, the forecasts) counts the outage days: the claims' days are not known yet;
 * ``reclassification`` (an individual line asking to count as a small merchant): the credit the
   policy gives the same line as a ``small_business`` one, computed by the policy's own expression
   on the line's ledger minutes, roster attributes and fee basis (with the ``paid_on_claim``
@@ -37,6 +41,7 @@ from kt_analysis.inputs.claims import ClaimRules, Claims
 from kt_analysis.inputs.policy import Override, Policy
 from kt_analysis.rules.claims import (
     SCENARIOS,
+    claimed_tiers,
     claims_by_day,
     forecast_uptake,
     settle_claims,
@@ -117,17 +122,19 @@ def reclassified_sql(policy: Policy, ledger: str, roster: str, items: str | None
 
 
 def claim_lines(con: duckdb.DuckDBPyConnection, claims: Claims, policy: Policy, ledger: str, roster: str,
-                items: str | None) -> pd.DataFrame:
+                items: str | None, span_days: int | None = None) -> pd.DataFrame:
     """The claims (file order) with what :func:`kt_analysis.rules.claims.decide_claims` needs from
     the roster and the ledger: ``in_roster``, ``customer_type``, ``service``, ``affected``,
-    ``eligible``, ``credit_krw``, ``outage_days``, ``consolation_krw``, ``reclassified_krw``."""
+    ``eligible``, ``credit_krw``, ``outage_days``, ``rule``, ``consolation_krw``, ``reclassified_krw``.
+    A consolation claim under an override with ``days_from: claim`` gets the tier of its days
+    (``days_claimed`` at most ``span_days``, the incident's span) and a ``consolation_note``."""
     name = claims.register(con, "claims_in")
     ids = f"(SELECT DISTINCT line_id FROM {name})"
     reclass_ids = f"(SELECT DISTINCT line_id FROM {name} WHERE kind = 'reclassification')"
     frame = con.execute(f"""
         SELECT c.claim_id, r.line_id IS NOT NULL AS in_roster, r.customer_type, r.service,
                l.line_id IS NOT NULL AS affected, coalesce(l.eligible, false) AS eligible,
-               l.credit_krw, l.outage_days, s.consolation_krw, x.reclassified_krw,
+               l.credit_krw, l.outage_days, l.rule, s.consolation_krw, x.reclassified_krw,
                coalesce(l.eligibility_reason = 'on_claim', false) AS below_threshold
         FROM {name} AS c
         LEFT JOIN (SELECT line_id, customer_type, service FROM {roster}
@@ -145,7 +152,10 @@ def claim_lines(con: duckdb.DuckDBPyConnection, claims: Claims, policy: Policy, 
     joined["credit_automatic"] = ~joined.pop("below_threshold").astype(bool) & (not policy.delivery.claim_required)
     for column in ("credit_krw", "outage_days", "consolation_krw", "reclassified_krw"):
         joined[column] = joined[column].astype("Int64")
-    return joined
+    joined["rule"] = joined["rule"].astype(object).where(joined["rule"].notna(), None)
+    by_claim = {f"override {i}": o.credit.tiers_by_outage_days for i, o in claim_overrides(policy)
+                if o.credit.days_from == "claim"}
+    return claimed_tiers(joined, by_claim, span_days) if by_claim else joined
 
 
 @dataclass(frozen=True)
@@ -163,16 +173,19 @@ class ClaimFigures:
 
 
 def claim_figures(con: duckdb.DuckDBPyConnection, policy: Policy, claims: Claims | None, ledger: str,
-                  roster: str, items: str | None, first_day: date, calendar: Any) -> ClaimFigures | None:
+                  roster: str, items: str | None, first_day: date, calendar: Any,
+                  span_days: int | None = None) -> ClaimFigures | None:
     """The claims chapter of an outage under ``policy`` (its ``claims:`` rules), or None when the
-    policy pays everything without application and no claims file came with the incident."""
+    policy pays everything without application and no claims file came with the incident.
+    ``span_days``: the incident's span in days, the most days a claim is accepted at (None: no cap)."""
     rules = policy.claims
     if rules is None:
         return None
     owed = on_claim(con, policy, ledger)
     settled = by_day = None
     if claims is not None:
-        settled = settle_claims(claim_lines(con, claims, policy, ledger, roster, items), rules, calendar, first_day)
+        settled = settle_claims(claim_lines(con, claims, policy, ledger, roster, items, span_days), rules, calendar,
+                                first_day)
         by_day = claims_by_day(settled, calendar)
     forecasts: dict[str, pd.DataFrame] = {}
     if owed is not None:

@@ -19,11 +19,19 @@ kind                       yes        ``credit``, ``consolation`` or ``reclassif
 amount_claimed_krw         no         whole won, 0 or more; empty: the customer named none
 business_registration_no   no         text: the evidence for a reclassification (사업자등록번호)
 wants_cash                 no         ``true`` or ``false`` (also 1/0); empty or no column: false
+days_claimed               no         whole days, 1 to 3,650: how long the customer says its
+                                      service was out (a consolation claim's tier, when the
+                                      policy counts the days claimed); empty: none claimed
 =========================  =========  ========================================================
 
 as CSV (UTF-8, comma-separated, a header naming the columns in any order; other columns are
 ignored) or Parquet (a file, or a folder of them, with those column names; text as strings,
 whole numbers as integers, ``received_at`` as text or a timestamp, ``wants_cash`` as booleans).
+
+``days_claimed`` is read on ``consolation`` claims, and only under an override whose tiers count the
+days claimed (``days_from: claim``, :mod:`kt_analysis.inputs.policy`); a claim of more days than
+the incident lasted is accepted at the incident's length, one without days is decided on the
+line's outage days (:func:`kt_analysis.rules.claims.claimed_tiers`). Other kinds ignore it.
 
 Every row is checked before anything uses the file, in the house style of the other loaders
 (:mod:`kt_analysis.inputs.bills`): each problem is an :class:`~kt_analysis.errors.InputError`
@@ -93,13 +101,15 @@ if TYPE_CHECKING:
 CHANNELS = ("call_centre", "web", "app", "shop", "mail")
 KINDS = ("credit", "consolation", "reclassification")
 REQUIRED = ("claim_id", "line_id", "received_at", "channel", "kind")
-OPTIONAL = ("amount_claimed_krw", "business_registration_no", "wants_cash")
+OPTIONAL = ("amount_claimed_krw", "business_registration_no", "wants_cash", "days_claimed")
 COLUMNS = REQUIRED + OPTIONAL
 CREDIT_ROUTES = ("next_bill", "cash")
 EVIDENCE = ("business_registration_no",)
 EXAMPLES = 5
 MAX_CLAIM_KRW = 10**14
 """The most one claim may name: as a bill's bound (:data:`kt_analysis.inputs.bills.MAX_BILL_KRW`)."""
+MAX_CLAIMED_DAYS = 3650
+"""The most days one claim may name: as a tier's ``from_days`` (:mod:`kt_analysis.inputs.policy`)."""
 MAX_WINDOW_DAYS = 3650
 MAX_LAG_BUSINESS_DAYS = 250
 MAX_DAILY_CAPACITY = 10**9
@@ -115,11 +125,12 @@ CLAIMS = pa.schema([
     ("amount_claimed_krw", pa.int64()),  # null: none named
     ("business_registration_no", pa.string()),  # as written (trimmed); null: none
     ("wants_cash", pa.bool_()),
+    ("days_claimed", pa.int64()),  # null: none claimed
 ])
 """The checked claims table: what :meth:`Claims.frame` and :meth:`Claims.register` give."""
 
 _SHAPE = ("a claims file has claim_id, line_id, received_at, channel and kind (and optionally "
-          "amount_claimed_krw, business_registration_no, wants_cash)")
+          "amount_claimed_krw, business_registration_no, wants_cash, days_claimed)")
 _WHOLE = re.compile(r"[+-]?[0-9]+")
 _LOCAL = r"[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?"
 _LOCAL_RE = re.compile(_LOCAL)
@@ -415,8 +426,8 @@ class Claims:
     channels: dict[str, int]
 
     def frame(self) -> pd.DataFrame:
-        """The claims as pandas: ``line_id`` int64, ``amount_claimed_krw`` Int64 (nullable, never
-        float), ``received_at`` datetime64[us, UTC], ``received_on`` datetime.date objects."""
+        """The claims as pandas: ``line_id`` int64, ``amount_claimed_krw`` and ``days_claimed`` Int64
+        (nullable, never float), ``received_at`` datetime64[us, UTC], ``received_on`` datetime.date objects."""
         df = self.table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get, date_as_object=True)
         df["line_id"] = df["line_id"].astype("int64")
         df["wants_cash"] = df["wants_cash"].astype(bool)
@@ -439,7 +450,8 @@ def open_claims(path: str | Path, tz: ZoneInfo | str) -> Claims:
     that is not a date and time, does not exist or happens twice in ``tz``, or is outside the years
     the business-day calendar covers; an unknown channel or kind (with the closest codes); an
     amount_claimed_krw that is not a whole number, negative or above :data:`MAX_CLAIM_KRW`; a
-    wants_cash other than true/false/1/0; and a claim_id written more than once.
+    wants_cash other than true/false/1/0; a days_claimed that is not a whole number, below 1 or above
+    :data:`MAX_CLAIMED_DAYS`; and a claim_id written more than once.
     """
     zone = _zone(tz)
     path = check_input_file(path, "claims", folder_ok=True)
@@ -555,7 +567,7 @@ def _type_ok(column: str, typ: pa.DataType) -> bool:
         return text
     if column == "business_registration_no":
         return text or pa.types.is_integer(typ)
-    if column in ("line_id", "amount_claimed_krw"):
+    if column in ("line_id", "amount_claimed_krw", "days_claimed"):
         return pa.types.is_integer(typ)
     if column == "received_at":
         return text or pa.types.is_timestamp(typ)
@@ -571,6 +583,7 @@ _TYPE_FIX = {
     "amount_claimed_krw": ("whole numbers", "store whole won as an integer column (null: none named)"),
     "business_registration_no": ("text", "store registration numbers as text like 124-81-00998"),
     "wants_cash": ("true/false", "store wants_cash as a boolean column"),
+    "days_claimed": ("whole numbers", "store days_claimed as an integer column (null: none claimed)"),
 }
 
 
@@ -690,6 +703,7 @@ def _checked(path: Path, raw: dict[str, list[Any]], places: list[str], zone: Zon
     problems.add("wants_cash", np.fromiter((v is not None and v.lower() not in known for v in wants), bool,
                                            len(wants)), wants, "not true or false",
                  "write true or false (also 1 or 0); an empty value means false")
+    days = _claimed_days(problems, text["days_claimed"])
     problems.found += _repeated_ids(path, claim_id, places)
     if problems.found:
         raise InputErrors(problems.found)
@@ -703,6 +717,7 @@ def _checked(path: Path, raw: dict[str, list[Any]], places: list[str], zone: Zon
         "amount_claimed_krw": pa.array(amount, pa.int64()),
         "business_registration_no": pa.array(text["business_registration_no"], pa.string()),
         "wants_cash": pa.array([v is not None and v.lower() in _TRUE for v in wants], pa.bool_()),
+        "days_claimed": pa.array(days, pa.int64()),
     }, schema=CLAIMS)
 
 
@@ -729,6 +744,24 @@ def _whole_numbers(problems: _Problems, column: str, values: list[str | None], *
         problems.add(column, beyond, values, f"too large (above {MAX_CLAIM_KRW:,} won)",
                      "check for a unit mistake: amounts are whole won per claim")
     return [n if n is not None and INT64_MIN <= n <= INT64_MAX else None for n in numbers]
+
+
+def _claimed_days(problems: _Problems, values: list[str | None]) -> list[int | None]:
+    """``days_claimed`` as integers (None where empty or bad): whole days, 1 to :data:`MAX_CLAIMED_DAYS`."""
+    empty = _empty(values)
+    whole = _matches(values, _WHOLE)
+    problems.add("days_claimed", ~empty & ~whole, values, "not whole numbers",
+                 "write the days the service was out as digits only, e.g. 4, not 4일 or 3.5 (or leave it empty: "
+                 "none claimed)")
+    numbers = [int(v) if ok and v is not None else None for v, ok in zip(values, whole, strict=True)]
+    below = np.fromiter((n is not None and n < 1 for n in numbers), bool, len(numbers))
+    problems.add("days_claimed", below, values, "below 1",
+                 "a claim names at least 1 day of outage (an outage of part of a day is 1 day); leave it empty "
+                 "when the customer named none")
+    beyond = np.fromiter((n is not None and n > MAX_CLAIMED_DAYS for n in numbers), bool, len(numbers))
+    problems.add("days_claimed", beyond, values, f"too large (above {MAX_CLAIMED_DAYS:,} days)",
+                 "check for a unit mistake: days_claimed counts days, not hours or minutes")
+    return [n if n is not None and 1 <= n <= MAX_CLAIMED_DAYS else None for n in numbers]
 
 
 def _received(problems: _Problems, values: list[str | None], zone: ZoneInfo) -> tuple[pa.Array, pa.Array]:

@@ -45,6 +45,11 @@ CALENDAR_MONTH_KO = (
     "보상합니다(장애 시간에 비례하는 보상에만 더하며, 정액·일수 보상에는 더하지 않습니다)."
 )
 TimeMode = Literal["up", "down", "half_up"]
+DaysFrom = Literal["outage", "claim"]
+DAYS_FROM = ("outage", "claim")
+"""Where the days of ``tiers_by_outage_days`` come from: the line's outage (``outage``, the default:
+outage time rounded up to whole days), or the consolation claim (``claim``: its ``days_claimed``,
+at most the incident's span in days; only in an override paid on claim)."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +119,10 @@ class CreditRule:
     days_of_fee: int = 0
     months_of_fee: int = 0
     tiers_by_outage_days: tuple[Tier, ...] = ()
+    # ``claim``: a consolation claim's tier counts the days it claims (days_claimed), accepted at
+    # most at the incident's span in days; a claim without days counts the line's outage days. The
+    # ledger and the forecasts, made before claims are known, count the outage days.
+    days_from: DaysFrom = "outage"
 
     def describe(self) -> str:
         parts = []
@@ -131,7 +140,11 @@ class CreditRule:
             parts.append(f"{self.months_of_fee}개월분 요금")
         if self.tiers_by_outage_days:
             tiers = ", ".join(f"{t.from_days}일 이상 {t.krw:,}원" for t in self.tiers_by_outage_days)
-            parts.append(f"장애 일수별 정액 ({tiers})")
+            if self.days_from == "claim":
+                parts.append(f"신청서에 적은 서비스 복구 기간(일)별 정액 ({tiers}; 장애 전체 기간보다 긴 신청은 "
+                             "장애 전체 기간으로 인정하고, 일수를 적지 않은 신청은 회선의 장애 일수로 정함)")
+            else:
+                parts.append(f"장애 일수별 정액 ({tiers})")
         return " + ".join(parts) or "없음"
 
 
@@ -653,9 +666,15 @@ def _override(sec: Section, path: Path) -> Override:
         eligibility = _eligibility(esec, path)
     combine = sec.text("combine", "replace", choices=("replace", "add"))
     paid_on_claim = sec.boolean("paid_on_claim", False)
-    sec.used.update({"when", "eligibility", "combine", "paid_on_claim"})
-    credit = _credit_rule(sec, path)
+    days_from = sec.text("days_from", "outage", choices=DAYS_FROM)
+    sec.used.update({"when", "eligibility", "combine", "paid_on_claim", "days_from"})
+    credit = replace(_credit_rule(sec, path), days_from=days_from)
     sec.done()
+    if days_from == "claim" and not paid_on_claim:
+        raise sec.error("days_from", "is claim, but the override is not paid on claim: only a consolation claim "
+                        "names the days it was out (days_claimed)",
+                        "add paid_on_claim: true (with combine: add and tiers_by_outage_days), or remove days_from "
+                        "(the tiers then count the line's outage days)")
     if paid_on_claim and (combine != "add" or not credit.tiers_by_outage_days or credit.outage_multiplier
                           or credit.days_of_fee or credit.months_of_fee):
         raise sec.error("paid_on_claim", "is for fixed amounts paid on application on top of the credit",

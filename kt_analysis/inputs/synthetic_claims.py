@@ -13,6 +13,12 @@ lines the policy owes nothing (1 in 50), on roster lines outside the ledger (1 i
 in no roster (1 in 100) — at least one of each where the roster and the ledger have such lines.
 About 1 in 10 claims want cash; about 3 in 10 name the amount the ledger owes.
 
+A consolation claim names the days its service was out (``days_claimed``), drawn from
+:data:`DAYS_CLAIMED`, calibrated to the Ahyeon merchants' claims (see there); about 1 in 20 names
+none (at least one, where there are two or more consolation claims). A repeat names the days of the
+claim it repeats. Other kinds name none. The days come from their own stream of the seed
+(``SeedSequence(seed, spawn_key=(1,))``): the other columns are those drawn without them.
+
 ``received_at`` is written as local time, and for claims made in the app as an ISO time with the
 zone's offset (both forms the loader reads). The claim ids follow the order claims were received.
 Same inputs, same bytes: numpy's ``default_rng(seed)`` draws everything, in a fixed order, over
@@ -45,6 +51,21 @@ CASH_SHARE = 0.10
 NAMED_AMOUNT_SHARE = 0.30
 # The registration numbers of reclassifications: valid, wrong check digit, another length, none.
 EVIDENCE_SHARES = (0.70, 0.15, 0.05, 0.10)
+DAYS_CLAIMED = (
+    (1, 0.475), (2, 0.300), (3, 0.030), (4, 0.025), (5, 0.040), (6, 0.0325),
+    (7, 0.015), (10, 0.020), (14, 0.020), (21, 0.020), (35, 0.0125), (60, 0.010),
+)
+"""The days a consolation claim names, and their shares: the Ahyeon merchants' 9,721 claims tallied
+by 2019-03-22 averaged 3.7 days with 47.5% under 2 days (ajunews 20190322083227596, sedaily
+1VGOD8DJGS) and about 17% of 5 days or more (sedaily; data/SOURCES.md §3). Here: 1 day 47.5%, 5 days
+or more 17.0%, mean 3.7025 days. The shape between is an assumption chosen to also give, under
+kt-2018-ahyeon-special's tiers (1–2 d 400,000, 3–4 d 800,000, 5–6 d 1,000,000, 7+ d 1,200,000), a
+mean of 543,500 won, the reported 543,478 (62.5억 paid to 11,500 merchants, seoul.co.kr
+20190820012018): most merchants at 1–2 days (77.5%, "mostly 1–2 days", sedaily), as the network's
+restoration gives (internet back within two days), and a long tail of merchants out for weeks (the
+copper-cable lines KT compensated for 2–6 months) that the mean of 3.7 needs."""
+NO_DAYS_SHARE = 0.05
+"""Consolation claims that name no days (an assumption: a form left blank)."""
 
 
 def _table(path: Path, columns: Sequence[str], what: str) -> pa.Table:
@@ -132,7 +153,32 @@ def generate_claims(roster_path: str | Path, ledger_path: str | Path, seed: int,
     rows += [(rows[i][0], rows[i][1], -2) for i in sorted(repeated.tolist())]
     late = _some(rng, eligible, max(1, n // 50))
     rows += [(line, first_kind, days + int(rng.integers(0, 15))) for line in late.tolist()]
-    return _write(rows, rng, opens, days, zone, owed, Path(out_dir))
+    days_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,)))
+    return _write(rows, rng, opens, days, zone, owed, Path(out_dir), _days_claimed(rows, days_rng))
+
+
+def _days_claimed(rows: list[tuple[int, str, int]], rng: np.random.Generator) -> list[str]:
+    """The ``days_claimed`` of each row as written: drawn from :data:`DAYS_CLAIMED` for a
+    consolation claim (about :data:`NO_DAYS_SHARE` left empty, at least one of two or more; a repeat
+    names its first claim's days), empty for the other kinds."""
+    n = len(rows)
+    values = np.array([d for d, _share in DAYS_CLAIMED], dtype=np.int64)
+    drawn = rng.choice(values, size=n, p=[share for _d, share in DAYS_CLAIMED])
+    blank = rng.random(n) < NO_DAYS_SHARE
+    consolation = [i for i, (_line, kind, day) in enumerate(rows) if kind == "consolation" and day != -2]
+    if len(consolation) >= 2 and not blank[consolation].any():
+        blank[consolation[int(rng.integers(len(consolation)))]] = True
+    out: list[str] = []
+    first: dict[tuple[int, str], str] = {}
+    for i, (line, kind, day) in enumerate(rows):
+        if kind != "consolation":
+            out.append("")
+        elif day == -2:  # a repeat: the days of the claim it repeats
+            out.append(first.get((line, kind), ""))
+        else:
+            out.append("" if blank[i] else str(int(drawn[i])))
+            first.setdefault((line, kind), out[-1])
+    return out
 
 
 def _kind(customer_type: str | None, u: float, kinds: tuple[str, ...]) -> str:
@@ -147,7 +193,7 @@ def _kind(customer_type: str | None, u: float, kinds: tuple[str, ...]) -> str:
 
 
 def _write(rows: list[tuple[int, str, int]], rng: np.random.Generator, opens: date, days: int, zone: ZoneInfo,
-           owed: dict[int, int], out_dir: Path) -> Path:
+           owed: dict[int, int], out_dir: Path, days_claimed: list[str]) -> Path:
     n = len(rows)
     offsets = np.floor(rng.exponential(days / 4, n)).astype(np.int64) % days
     channels = rng.choice(len(CHANNELS), size=n, p=CHANNEL_SHARES)
@@ -176,15 +222,17 @@ def _write(rows: list[tuple[int, str, int]], rng: np.random.Generator, opens: da
             brn = _registration_number(rng, (0, 1)[reclassifications] if reclassifications < 2 else int(evidence[i]))
             reclassifications += 1
         owed_krw = owed.get(line) if named[i] and kind == "credit" else None
-        records.append((at, line, kind, channel, "" if owed_krw is None else str(int(owed_krw)), brn, bool(cash[i])))
+        records.append((at, line, kind, channel, "" if owed_krw is None else str(int(owed_krw)), brn, bool(cash[i]),
+                        days_claimed[i]))
     records.sort(key=lambda r: (r[0], r[1], r[2]))
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(COLUMNS)
-    for number, (at, line, kind, channel, amount, brn, wants) in enumerate(records, start=1):
+    for number, (at, line, kind, channel, amount, brn, wants, claimed) in enumerate(records, start=1):
         written = (at.replace(tzinfo=zone).isoformat(timespec="seconds") if channel == "app"
                    else at.strftime("%Y-%m-%d %H:%M:%S"))
-        writer.writerow((f"CLM-{number:07d}", line, written, channel, kind, amount, brn, "true" if wants else "false"))
+        writer.writerow((f"CLM-{number:07d}", line, written, channel, kind, amount, brn, "true" if wants else "false",
+                         claimed))
     return _atomic(out_dir, "claims.csv", buffer.getvalue().encode("utf-8"))
 
 

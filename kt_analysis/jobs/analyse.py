@@ -54,7 +54,7 @@ from kt_analysis.inputs.incident import Incident, catalogue_policies
 from kt_analysis.inputs.policy import Policy
 from kt_analysis.inputs.roster import open_roster, validate_roster
 from kt_analysis.rules.credits import across_month
-from kt_analysis.rules.impact import incident_months
+from kt_analysis.rules.impact import incident_months, incident_span_days
 from kt_analysis.rules.timeline import credit_days
 from kt_analysis.summary.billing import build_billing_summary
 from kt_analysis.summary.claims import claims_summary, write_claims
@@ -185,7 +185,8 @@ def _claims(incident: Incident, con: duckdb.DuckDBPyConnection, per_line: PerLin
     source = open_roster(incident.roster)
     try:
         return claim_figures(con, roster_spellings(per_line, policy), claims, f"read_parquet({quote(ledger)})",
-                             source.sql, per_line.items_sql, start.date(), calendar_for(incident.folder))
+                             source.sql, per_line.items_sql, start.date(), calendar_for(incident.folder),
+                             incident_span_days(incident))
     finally:
         source.close()
 

@@ -21,7 +21,9 @@ Korean reasons):
    * ``credit``: ``not_eligible`` unless ``eligible`` and ``credit_krw`` > 0; else ``already_paid``
      when the policy credits it without a claim (``credit_automatic``: paying it again on a claim
      would pay it twice); else ``accepted``, paying ``credit_krw``;
-   * ``consolation``: ``not_eligible`` unless ``consolation_krw`` > 0; else ``accepted``, paying it;
+   * ``consolation``: ``not_eligible`` unless ``consolation_krw`` > 0; else ``accepted``, paying it
+     (under an override whose tiers count the days claimed, ``days_from: claim``, the engine makes
+     each claim's ``consolation_krw`` the tier of its ``days_claimed`` first: :func:`claimed_tiers`);
    * ``reclassification`` (an individual line asking to be counted as a small merchant):
      ``reclassification_refused`` unless the line is an ``individual`` one and the claim carries a
      valid business registration number (:func:`~kt_analysis.inputs.claims.registration_number_problem`);
@@ -29,7 +31,20 @@ Korean reasons):
      ``reclassification_accepted``, paying ``max(0, reclassified_krw − credit_krw)``.
 
 ``evidence`` names what decided it (``credit_krw=12000``, ``business_registration_no=***-**-*0998
-check digit wrong``: registration numbers masked but their last four characters).
+check digit wrong``: registration numbers masked but their last four characters; for a consolation
+by the days claimed, the days counted: ``days_claimed=12 accepted as the incident's 8 days``).
+
+Days claimed (:func:`claimed_tiers`)
+------------------------------------
+Under ``days_from: claim`` (:mod:`kt_analysis.inputs.policy`) a ``consolation`` claim's tier counts
+the days the claim names (``days_claimed``), as the Ahyeon merchants were paid "by the recovery
+period" each claimed and KT checked. The check: a claim of more days than the incident lasted (its
+span from the first window's start to the last window's end, rounded up to whole days:
+:func:`kt_analysis.rules.impact.incident_span_days`) is accepted at the span, and the evidence says
+so. A claim without ``days_claimed`` is decided on the line's own ``outage_days`` (the network's
+record, what the ledger and the forecasts count too): the merchant is paid what the network shows,
+not refused, and the evidence says which days counted. Only claims of kind ``consolation`` read the
+days; a ``reclassification`` is decided on the network's outage days.
 
 Scheduling (:func:`schedule_claims`)
 ------------------------------------
@@ -105,7 +120,7 @@ Derived:
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from fractions import Fraction
 from typing import Any, Protocol
@@ -120,6 +135,7 @@ from kt_analysis.inputs.claims import (
     mask_registration_number,
     registration_number_problem,
 )
+from kt_analysis.inputs.policy import Tier
 
 
 class Calendar(Protocol):
@@ -156,7 +172,8 @@ LINE_COLUMNS = ("affected", "eligible", "credit_krw", "customer_type", "consolat
 (bool), ``credit_krw`` and ``consolation_krw`` (Int64, null: none), ``customer_type`` (null: not in
 the roster). Optional: ``reclassified_krw`` (Int64: the line's amount as a small business; needed
 for reclassifications), ``in_roster`` (bool; default: ``customer_type`` is not null), ``service``,
-``outage_days`` (named in the evidence)."""
+``outage_days`` (named in the evidence), ``consolation_note`` (text: the days a consolation's tier
+counted, :func:`claimed_tiers`; named in the evidence instead of ``outage_days``)."""
 DECIDED_COLUMNS = ("decision", "reason", "evidence", "amount_krw")
 """What :func:`decide_claims` adds: the code, its Korean reason, what decided it, and the amount
 accepted (int64 won, 0 unless the decision pays)."""
@@ -262,7 +279,7 @@ def _prepared(claims: pd.DataFrame) -> pd.DataFrame:
     df["in_roster"] = _flags(df["in_roster"]) if "in_roster" in df.columns else df["customer_type"].notna()
     df["wants_cash"] = _flags(df["wants_cash"]) if "wants_cash" in df.columns else False
     df["credit_automatic"] = _flags(df["credit_automatic"]) if "credit_automatic" in df.columns else False
-    for col in ("business_registration_no", "service", "outage_days"):
+    for col in ("business_registration_no", "service", "outage_days", "consolation_note"):
         if col not in df.columns:
             df[col] = None
     return df
@@ -298,7 +315,7 @@ def decide_claims(claims: pd.DataFrame, rules: ClaimRules, first_day: date | Non
     amount = np.zeros(n, dtype=np.int64)
     rows = df[["claim_id", "line_id", "received_on", "kind", "affected", "eligible", "credit_krw", "customer_type",
                "consolation_krw", "reclassified_krw", "in_roster", "business_registration_no", "outage_days",
-               "amount_claimed_krw", "credit_automatic"]].itertuples(index=False)
+               "amount_claimed_krw", "credit_automatic", "consolation_note"]].itertuples(index=False)
     for i, row in enumerate(rows):
         if row.received_on > last:
             code, why, pay = "outside_window", (f"received_on={row.received_on} after the window's last day {last} "
@@ -357,8 +374,9 @@ def _by_kind(row: Any) -> tuple[str, str, int]:
         return "not_eligible", why, 0
     if row.kind == "consolation":
         consolation = _value(row.consolation_krw)
-        why = f"consolation_krw={_shown(consolation)} (customer_type={_shown(row.customer_type)}, " \
-              f"outage_days={_shown(row.outage_days)})"
+        note = _value(row.consolation_note)
+        days = note if note is not None else f"outage_days={_shown(row.outage_days)}"
+        why = f"consolation_krw={_shown(consolation)} (customer_type={_shown(row.customer_type)}, {days})"
         if consolation is not None and int(consolation) > 0:
             return "accepted", why, int(consolation)
         return "not_eligible", why, 0
@@ -379,6 +397,74 @@ def _by_kind(row: Any) -> tuple[str, str, int]:
     if gain <= 0:
         return "not_eligible", why + ": nothing more as small_business", 0
     return "reclassification_accepted", why, gain
+
+
+# ---- days claimed --------------------------------------------------------------------------------
+
+
+def tier_krw(tiers: Sequence[Tier], days: int) -> int:
+    """The fixed won of the tier with the largest ``from_days`` that ``days`` reaches (0 below the first).
+
+    >>> tier_krw((Tier(1, 400_000), Tier(3, 800_000), Tier(7, 1_200_000)), 4)
+    800000
+    """
+    reached = [t for t in tiers if days >= t.from_days]
+    return int(max(reached, key=lambda t: t.from_days).krw) if reached else 0
+
+
+def checked_days(days_claimed: int | None, outage_days: int | None, span_days: int | None) -> tuple[int | None, str]:
+    """The days a consolation's tier counts, and why (the evidence): ``days_claimed``, but at most
+    ``span_days`` (the incident's span; None: no cap); without ``days_claimed``, ``outage_days``.
+
+    >>> checked_days(4, 1, 8), checked_days(12, 1, 8)[0], checked_days(None, 2, 8)[0]
+    ((4, 'days_claimed=4, outage_days=1'), 8, 2)
+    """
+    outage = "null" if outage_days is None else str(int(outage_days))
+    if days_claimed is None:
+        return (None if outage_days is None else int(outage_days),
+                f"days_claimed missing: the line's outage_days={outage} counted")
+    claimed = int(days_claimed)
+    if span_days is not None and claimed > span_days:
+        return int(span_days), (f"days_claimed={claimed} accepted as the incident's {int(span_days)} days, "
+                                f"outage_days={outage}")
+    return claimed, f"days_claimed={claimed}, outage_days={outage}"
+
+
+def claimed_tiers(claims: pd.DataFrame, tiers: Mapping[str, Sequence[Tier]], span_days: int | None) -> pd.DataFrame:
+    """The claims with each ``consolation`` claim on an eligible line whose rule (the ledger's
+    ``rule`` column) is a key of ``tiers`` — an override paid on claim whose tiers count the days
+    claimed (``days_from: claim``) — given ``consolation_krw``, the tier of the days
+    :func:`checked_days` counts (``days_claimed`` at most ``span_days``, else the line's
+    ``outage_days``), and ``consolation_note``, which days those are (the decision's evidence).
+    Other rows keep their ``consolation_krw`` (the line's, by its outage days) and get no note.
+
+    Exact whole won: each amount is one tier's ``krw``. The columns read: ``kind``, ``rule``,
+    ``eligible``, ``outage_days``, ``consolation_krw`` and, optional, ``days_claimed`` (none) and
+    ``affected`` (default: the line has a ``rule``)."""
+    df = claims.reset_index(drop=True).copy()
+    missing = [c for c in ("kind", "rule", "eligible", "outage_days", "consolation_krw") if c not in df.columns]
+    if missing:
+        raise ValueError(f"the claims frame lacks {', '.join(missing)}")
+    amount = _money(df["consolation_krw"], "consolation_krw").astype(object)
+    note: list[str | None] = [None] * len(df)
+    claimed = df["days_claimed"] if "days_claimed" in df.columns else pd.Series(pd.NA, index=df.index)
+    affected = _flags(df["affected"]) if "affected" in df.columns else df["rule"].notna().to_numpy(dtype=bool)
+    eligible = _flags(df["eligible"])
+    rows = zip(df["kind"], df["rule"], df["outage_days"], claimed, affected, eligible, strict=True)
+    for i, (kind, rule, outage, days_claimed, known, ok) in enumerate(rows):
+        rule = _value(rule)
+        if kind != "consolation" or not known or not ok or rule is None or str(rule) not in tiers:
+            continue
+        outage, days_claimed = _value(outage), _value(days_claimed)
+        if days_claimed is not None and int(days_claimed) < 1:
+            raise ValueError(f"days_claimed must be 1 or more, found {days_claimed}")
+        days, why = checked_days(None if days_claimed is None else int(days_claimed),
+                                 None if outage is None else int(outage), span_days)
+        amount[i] = 0 if days is None else tier_krw(tiers[str(rule)], days)
+        note[i] = why
+    df["consolation_krw"] = pd.array(amount, dtype="Int64")
+    df["consolation_note"] = pd.Series(note, dtype=object)
+    return df
 
 
 # ---- scheduling ---------------------------------------------------------------------------------

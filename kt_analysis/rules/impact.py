@@ -317,6 +317,18 @@ def exposure_months(incident: Incident, keys: pd.DataFrame, matches: Matches) ->
     return table
 
 
+def incident_span_days(incident: Incident) -> int:
+    """The incident's span in days: from its first window's start to its last window's end, counted
+    between the instants they name and rounded up to whole days as a line's ``outage_days`` is (0
+    without windows). No line's outage days exceed it: a claim of more days (``days_claimed`` under
+    ``days_from: claim``) is accepted at it."""
+    if not incident.windows:
+        return 0
+    start, end = min(w.start for w in incident.windows), max(w.end for w in incident.windows)
+    zone = ZoneInfo(incident.timezone)
+    return -(-_minutes(to_utc(end, zone) - to_utc(start, zone)) // 1440)
+
+
 def incident_months(incident: Incident) -> tuple[str, ...]:
     """The calendar months (``YYYY-MM``, the incident's zone) in which any of its windows was open."""
     if not incident.windows:
