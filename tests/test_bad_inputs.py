@@ -77,7 +77,7 @@ CASES = [
     roster("semicolons.csv", "line 1", "is separated by ';', not commas", "export the CSV with commas"),
     roster("tabs.csv", "line 1", r"is separated by '\t', not commas", "export the CSV with commas"),
     roster("missing_column.csv", "header (line 1)", "missing required column(s): payment_method",
-           "add them (see the roster contract"),
+           "add them (the roster's columns: docs/bills.md)"),
     roster("fee_text_quoted.csv", "column monthly_fee_krw", "not whole numbers: line 3 ('12,000원')",
            "write whole won as digits only, e.g. 12000"),
     # Unquoted, the comma splits the fee in two: the line has one value too many.

@@ -4,7 +4,7 @@ in: kt_analysis/catalogue/policies/; a workspace adds and overrides by id: kt_an
 A policy says which services it covers, when an affected line is eligible, and how its credit
 is computed from the monthly fee and the outage time. Everything is integer arithmetic; the
 only rounding of money is the policy's ``rounding``, applied once to each line's credit.
-The format is documented in README.md ("The policy language").
+The format is documented in docs/policy-language.md.
 """
 
 from __future__ import annotations

@@ -200,7 +200,7 @@ def _file_problems(file: Path) -> tuple[list[InputError], pa.Schema | None]:
     missing = [c for c in REQUIRED_COLUMNS if c not in names]
     if missing:
         return [InputError(str(file), "columns", f"missing required column(s): {', '.join(missing)}",
-                           "add them (see the roster contract in README)")], None
+                           "add them (the roster's columns: docs/bills.md)")], None
     problems = []
     for col in INTEGER_COLUMNS:
         typ = schema.field(col).type
@@ -292,7 +292,7 @@ def _check_csv_header(path: Path, read_path: Path) -> list[str]:
     if missing:
         raise InputError(str(path), "header (line 1)",
                          f"missing required column(s): {', '.join(missing)}",
-                         "add them (see the roster contract in README)")
+                         "add them (the roster's columns: docs/bills.md)")
     return header
 
 

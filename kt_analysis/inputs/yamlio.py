@@ -323,9 +323,15 @@ def read_yaml_mapping(path: str | Path, what: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InputError(
             str(path), "", f"must hold a mapping (key: value), found {type(data).__name__}",
-            f"see the {what} format in README.md",
+            f"see the {what} format in {FORMAT_DOCS.get(what, 'docs/')}",
         )
     return data
+
+
+# Where each YAML file's format is documented (docs/ of the project).
+FORMAT_DOCS = {"incident": "docs/incidents.md", "policy": "docs/policy-language.md",
+               "settlement": "docs/settlement.md", "calendar override": "docs/settlement.md",
+               "input": "docs/ (incidents.md, policy-language.md, settlement.md)"}
 
 
 _MISSING = object()
@@ -345,7 +351,7 @@ class Section:
             raise InputError(
                 self.path, where or "(top level)",
                 f"must be a mapping (key: value), found {_kind(data)}",
-                "see the format in README.md",
+                "see the format in docs/ (incidents.md, policy-language.md, settlement.md)",
             )
         self.data = data
         self.used: set[str] = set()
