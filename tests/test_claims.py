@@ -446,7 +446,7 @@ def test_days_from_claim_is_read_and_described(tmp_path: Path) -> None:
     policy = load_policy(write(tmp_path / "p.yml", DAYS_POLICY))
     (override,) = policy.overrides
     assert override.credit.days_from == "claim" and override.paid_on_claim
-    sentence = next(line for line in policy.describe() if line.startswith("고객 유형 small_business"))
+    sentence = next(line for line in policy.describe() if line.startswith("고객 유형 소상공인"))
     assert "신청서에 적은 서비스 복구 기간(일)별 정액 (1일 이상 400,000원, 3일 이상 800,000원;" in sentence
     assert "장애 전체 기간보다 긴 신청은 장애 전체 기간으로 인정" in sentence
     assert "일수를 적지 않은 신청은 회선의 장애 일수로" in sentence

@@ -20,7 +20,16 @@ from kt_analysis.errors import InputError
 from kt_analysis.inputs.business_days import DEFAULT_YEARS
 from kt_analysis.inputs.claims import ClaimRules, parse_claim_rules
 from kt_analysis.inputs.names import closest, normalize
-from kt_analysis.inputs.schema import CAUSE_KO, CAUSES, CUSTOMER_TYPES, DISCOUNT_ITEMS, ITEM_CATEGORIES, SERVICES
+from kt_analysis.inputs.schema import (
+    CAUSE_KO,
+    CAUSES,
+    CUSTOMER_TYPE_KO,
+    CUSTOMER_TYPES,
+    DISCOUNT_ITEMS,
+    ITEM_CATEGORIES,
+    SERVICE_KO,
+    SERVICES,
+)
 from kt_analysis.inputs.yamlio import Section, path_exists, read_yaml_mapping, sha256_file
 from kt_analysis.paths import catalogue_for, find_project_root, resolve_input_path
 
@@ -160,9 +169,9 @@ class When:
     def describe(self) -> str:
         parts = []
         if self.customer_types:
-            parts.append("고객 유형 " + "/".join(self.customer_types))
+            parts.append("고객 유형 " + "/".join(CUSTOMER_TYPE_KO.get(t, t) for t in self.customer_types))
         if self.services:
-            parts.append("서비스 " + "/".join(self.services))
+            parts.append("서비스 " + "/".join(SERVICE_KO.get(s, s) for s in self.services))
         if self.regions:
             parts.append("지역 " + "/".join(self.regions))
         return ", ".join(parts)
@@ -310,7 +319,7 @@ class Policy:
         )
         if not self.fee_basis.roster:
             per_hour = per_hour.replace("월정액", "기준 요금")
-        lines = [f"대상 서비스: {', '.join(self.services)} (그 밖의 서비스는 보상 없음)."]
+        lines = [f"대상 서비스: {', '.join(SERVICE_KO.get(s, s) for s in self.services)} (그 밖의 서비스는 보상 없음)."]
         if self.exclude_plans:
             lines.append(f"보상 제외 요금제: {', '.join(self.exclude_plans)} (대상 서비스라도 이 요금제의 회선은 "
                          "보상 없음).")

@@ -21,6 +21,13 @@ CAUSE_KO = {"unknown": "원인 미상", "external": "외부 요인(천재지변�
             "gross_negligence": "사업자의 중과실", "intent": "사업자의 고의"}
 PAYMENT_METHODS = ("credit_card", "check_card", "bank_transfer", "giro", "other")
 
+# Korean display names of the codes above: the report (kt_analysis.report.present re-exports them) and
+# the policy's own description (inputs.policy) show these, never the codes.
+SERVICE_KO = {"mobile": "무선(모바일)", "internet": "인터넷", "iptv": "IPTV", "landline": "인터넷전화·유선전화"}
+CUSTOMER_TYPE_KO = {"individual": "개인", "small_business": "소상공인", "enterprise": "기업"}
+PAYMENT_METHOD_KO = {"credit_card": "신용카드", "check_card": "체크카드", "bank_transfer": "계좌이체", "giro": "지로",
+                     "other": "기타"}
+
 # The roster: one row per line. Every column below is required, in any order; whole numbers as
 # int64 (a CSV's are read as text and checked), names as text. Other columns are allowed and
 # ignored by the rules (the generator adds plan, name and phone: personal data stays in the roster).

@@ -529,13 +529,12 @@ def _report(incident: Incident, staging: Path, roster: str | Path | None, say: S
 # name, which of its lines ("big" or "small"), the summary's key and the text expected there.
 HEADLINE_FIGURES: dict[str, tuple[tuple[str, str, str, Callable[[dict[str, Any]], str]], ...]] = {
     "outage": (
-        ("영향 회선", "small", "affected_lines",
-         lambda s: f"{present.count(s['affected_lines'])} 회선 / 고객 {present.count(s['affected_customers'])}명"),
-        ("보상 대상", "big", "eligible_lines", lambda s: f"{present.count(s['eligible_lines'])} 회선"),
+        ("영향 회선", "small", "affected_lines", lambda s: f"{present.count(s['affected_lines'])} 회선"),
+        ("보상 대상", "small", "eligible_lines", lambda s: f"{present.count(s['eligible_lines'])} 회선"),
         ("보상 총액", "small", "total_credit_krw", lambda s: present.krw(s["total_credit_krw"])),
     ),
     "billing_error": (
-        ("오청구 회선", "big", "affected_lines", lambda s: f"{present.count(s['affected_lines'])} 회선"),
+        ("오청구 회선", "small", "affected_lines", lambda s: f"{present.count(s['affected_lines'])} 회선"),
         ("잘못 청구된 금액", "small", "total_charged_krw", lambda s: present.krw(s["total_charged_krw"])),
         ("환불 (실제 출금분)", "small", "total_refund_krw", lambda s: present.krw(s["total_refund_krw"])),
     ),
@@ -557,6 +556,12 @@ def check_headline(incident_id: str, kind: str, summary: dict[str, Any], html: s
              for name, big, small in re.findall(
                  r'<div class="kt-card-name">(.*?)</div>\s*<div class="kt-card-big">(.*?)</div>\s*'
                  r'<div class="kt-card-small">(.*?)</div>', sections[0], flags=re.S)}
+    if kind == "outage" and summary.get("affected_lines") == 0:
+        # No line reached: one statement instead of cards (nothing to show but zeros).
+        if cards or '<p class="kt-statement">' not in sections[0]:
+            raise RunError(f"{incident_id}: reconciliation failed: no line was affected but the report's "
+                           f"headline does not say so in one statement — {NOT_PUBLISHED}")
+        return
     for card, line, key, expected in HEADLINE_FIGURES[kind]:
         want = expected(summary)
         shown = cards.get(card, {}).get(line)

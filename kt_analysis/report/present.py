@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from kt_analysis.errors import EnvironmentProblem
+from kt_analysis.inputs import schema
 from kt_analysis.masking import mask_name, mask_phone
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ __all__ = [
     "count",
     "count_axis",
     "count_korean",
+    "count_short",
     "duration_korean",
     "histogram_krw",
     "korean_date",
@@ -53,9 +55,11 @@ __all__ = [
     "krw",
     "krw_axis",
     "krw_korean",
+    "krw_short",
     "label",
     "mask_name",
     "mask_phone",
+    "short_korean",
     "use_report_style",
 ]
 
@@ -67,24 +71,9 @@ ValueKind = Literal["krw", "count"]
 # Display names for the codes used in data files
 # --------------------------------------------------------------------------------------------
 
-SERVICE_KO: Mapping[str, str] = {
-    "mobile": "무선(모바일)",
-    "internet": "인터넷",
-    "iptv": "IPTV",
-    "landline": "인터넷전화·유선전화",
-}
-CUSTOMER_TYPE_KO: Mapping[str, str] = {
-    "individual": "개인",
-    "small_business": "소상공인",
-    "enterprise": "기업",
-}
-PAYMENT_METHOD_KO: Mapping[str, str] = {
-    "credit_card": "신용카드",
-    "check_card": "체크카드",
-    "bank_transfer": "계좌이체",
-    "giro": "지로",
-    "other": "기타",
-}
+SERVICE_KO: Mapping[str, str] = schema.SERVICE_KO
+CUSTOMER_TYPE_KO: Mapping[str, str] = schema.CUSTOMER_TYPE_KO
+PAYMENT_METHOD_KO: Mapping[str, str] = schema.PAYMENT_METHOD_KO
 
 
 def label(code: str, mapping: Mapping[str, str]) -> str:
@@ -242,34 +231,77 @@ def count_korean(
     return f"{text} {unit}" if unit else text
 
 
-def _short_korean(x: float) -> str:
-    """A compact label for ticks and bar annotations: one unit, about three significant digits.
+_SHORT_UNITS: tuple[tuple[int, str], ...] = ((10**12, "조"), (10**8, "억"), (10**4, "만"))
 
-    The unit is the largest of 조/억/만 not above ``|x|``; the number before it has no decimals
-    from 100 up, one from 10, two below 10, with trailing zeros dropped: ``350억``, ``1.2조``,
-    ``3,512만``, ``4.5만``, ``9,999``. Display only (floats allowed: tick positions are floats).
+
+def short_korean(n: int | np.integer) -> str:
+    """The report's one rule for a short number (headline cards, chart annotations and ticks).
+
+    **Three significant digits in the largest Korean unit**: the unit is the largest of 조/억/만
+    not above ``|n|``; the number before it keeps two decimals below 10, one from 10 to 99, none
+    from 100 up (all its integer digits stay: ``6,287만``), trailing zeros dropped. Rounding is
+    half up (ties away from zero), in integer arithmetic. Below 1만 the number is exact. So the
+    short form differs from ``n`` by at most half a unit of its last digit: **at most 0.5% of
+    |n|** (never more), and it always names the right unit (a rounding that reaches 10,000 of a
+    unit moves up: 99,995,000 reads ``1억``, not ``10,000만``). Amounts of 10,000조 and above
+    stay in 조. Print the exact figure (:func:`krw`, :func:`count`) beside it.
+
+    >>> short_korean(751_787_370), short_korean(217_125_210), short_korean(62_870_727)
+    ('7.52억', '2.17억', '6,287만')
+    >>> short_korean(80_093), short_korean(293_340), short_korean(3_039), short_korean(0)
+    ('8.01만', '29.3만', '3,039', '0')
+    >>> short_korean(99_995_000), short_korean(-36_250_000_000), short_korean(3_512_000_000_000)
+    ('1억', '-363억', '3.51조')
     """
+    value = _as_int(n, "number")
+    if value == 0:
+        return "0"
+    sign = "-" if value < 0 else ""
+    a = abs(value)
+    if a < 10**4:
+        return f"{sign}{a:,}"
+    i = next(k for k, (size, _) in enumerate(_SHORT_UNITS) if a >= size)
+    while True:
+        size, name = _SHORT_UNITS[i]
+        whole_units = a // size
+        decimals = 0 if whole_units >= 100 else (1 if whole_units >= 10 else 2)
+        step = size // 10**decimals
+        q = (a + step // 2) // step  # a in steps, half up
+        if q >= 10**4 * 10**decimals and i > 0:
+            i -= 1  # 9,999.5만 → 1억
+            continue
+        break
+    whole, frac = divmod(q, 10**decimals)
+    text = f"{whole:,}"
+    digits = f"{frac:0{decimals}d}".rstrip("0") if decimals else ""
+    return sign + text + ("." + digits if digits else "") + name
+
+
+def krw_short(n: int | np.integer) -> str:
+    """Won by the rule of :func:`short_korean`, for headline cards: ``7.52억원``, ``6,287만원``.
+
+    >>> krw_short(62_870_727), krw_short(98_214_092), krw_short(9_999)
+    ('6,287만원', '9,821만원', '9,999원')
+    """
+    return short_korean(_as_int(n, "amount")) + "원"
+
+
+def count_short(n: int | np.integer, unit: str = "회선") -> str:
+    """A count by the rule of :func:`short_korean` and its counter word: ``8.01만 회선``.
+
+    >>> count_short(80_093), count_short(71_280), count_short(310, "명")
+    ('8.01만 회선', '7.13만 회선', '310 명')
+    """
+    text = short_korean(_as_int(n, "count"))
+    return f"{text} {unit}" if unit else text
+
+
+def _short_korean(x: float) -> str:
+    """A chart tick or annotation by the rule of :func:`short_korean` (tick positions are floats:
+    rounded to a whole number first)."""
     if not math.isfinite(x):
         return str(x)
-    sign = "-" if x < 0 else ""
-    ax = abs(x)
-    units = ((10**12, "조"), (10**8, "억"), (10**4, "만"), (1, ""))
-    for i, (size, name) in enumerate(units):
-        if ax < size and size != 1:
-            continue
-        m = ax / size
-        decimals = 0 if (m >= 100 or size == 1) else (1 if m >= 10 else 2)
-        text = f"{m:,.{decimals}f}"
-        if "." in text:
-            text = text.rstrip("0").rstrip(".")
-        # 9,999.6만 must read 1억, not 10,000만: move up a unit when rounding reached it.
-        if i > 0 and float(text.replace(",", "")) >= 10**4:
-            bigger, bigger_name = units[i - 1]
-            return sign + f"{ax / bigger:.2f}".rstrip("0").rstrip(".") + bigger_name
-        if text == "0":
-            return "0"
-        return sign + text + name
-    raise AssertionError("unreachable")  # pragma: no cover
+    return short_korean(round(x))
 
 
 # --------------------------------------------------------------------------------------------

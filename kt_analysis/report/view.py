@@ -18,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+from markupsafe import Markup
 
 from kt_analysis.dbrow import connect
 from kt_analysis.engine.duckdb_engine import ROSTER_ATTRIBUTES, ledger_lines
@@ -39,14 +40,17 @@ BY_LABELS = {
     "service": present.SERVICE_KO, "customer_type": present.CUSTOMER_TYPE_KO,
     "payment_method": present.PAYMENT_METHOD_KO, "region": {},
 }
+ROLE_KO = {
+    "incident": "사고 파일", "policy": "보상 정책", "windows": "장애 구간 파일", "roster": "회선 명부",
+    "bill_items": "청구 항목", "bills": "청구 내역", "claims": "보상 신청", "settlement": "정산 규칙",
+}
+SCENARIO_KO = {"central": "중간", "high": "높음", "low": "낮음"}
 REASON_KO = {
     "all_affected": "영향 회선 전체", "continuous": "연속 장애 시간 기준 충족",
     "monthly_cumulative": "월 누적 장애 시간 기준 충족", "below_threshold": "기준 미달",
     "on_claim": "기준 미달이지만 장애 원인(고의·중과실)으로 신청 시 보상",
     "service_not_covered": "보상 대상 서비스 아님", "plan_not_covered": "보상 제외 요금제",
 }
-
-NO_LINES = '<p class="kt-note">장애 구간이 닿은 회선이 없습니다 (영향 회선 0).</p>'
 
 
 class Html(str):
@@ -89,26 +93,41 @@ class IncidentView:
         assert isinstance(self.summary, OutageSummary), "an outage's view"
         return self.summary
 
+    @property
+    def reaches_no_line(self) -> bool:
+        """No window reached a line: the headline says so once, and the sections show nothing
+        (no table of zeros, no empty chart, no repeated "no lines")."""
+        return self.outage.affected_lines == 0
+
     def figures(self) -> dict[str, int]:
         """The headline numbers, as plain integers (what tests and nbval check)."""
         return self.summary.headline()
 
     def headline(self) -> Html:
+        """The headline cards: each a short figure by :func:`present.short_korean`'s one rule, the exact
+        figure beneath it (``data-key`` names its summary.json key), or, when no window reached a line,
+        one statement instead of cards."""
         s = self.outage
+        window = Markup(" ~ ").join([_nowrap(present.korean_datetime(_dt(s.outage_start))),
+                                     _nowrap(present.korean_datetime(_dt(s.outage_end)))])
+        if s.affected_lines == 0:
+            return Html(_ENV.get_template("headline.html.j2").render(
+                title=s.title, incident_id=s.incident_id, policy_title=s.policy_title, cards=[],
+                statement=Markup("이 사고의 장애 구간({})에 해당하는 회선이 없습니다: 영향 회선, 보상 대상과 "
+                                 "보상액이 모두 0입니다.").format(window),
+            ))
         cards = [
-            ("영향 회선", present.count_korean(s.affected_lines, "회선", significant="만")
-             if s.affected_lines >= 10_000 else present.count(s.affected_lines) + " 회선",
-             f"{present.count(s.affected_lines)} 회선 / 고객 {present.count(s.affected_customers)}명"),
-            ("보상 대상", present.count(s.eligible_lines) + " 회선",
-             f"고객 {present.count(s.eligible_customers)}명"),
-            ("보상 총액", _headline_krw(s.total_credit_krw), present.krw(s.total_credit_krw)),
-            ("장애 시간", present.duration_korean(s.longest_outage_minutes),
-             f"{present.korean_datetime(_dt(s.outage_start))} ~ "
-             f"{present.korean_datetime(_dt(s.outage_end))}"),
+            _card("영향 회선", present.count_short(s.affected_lines), present.count(s.affected_lines) + " 회선",
+                  "affected_lines", f"고객 {present.count(s.affected_customers)}명"),
+            _card("보상 대상", present.count_short(s.eligible_lines), present.count(s.eligible_lines) + " 회선",
+                  "eligible_lines", f"고객 {present.count(s.eligible_customers)}명"),
+            _card("보상 총액", present.krw_short(s.total_credit_krw), present.krw(s.total_credit_krw),
+                  "total_credit_krw"),
+            _card("장애 시간", present.duration_korean(s.longest_outage_minutes), window),
         ]
         return Html(_ENV.get_template("headline.html.j2").render(
             title=s.title, incident_id=s.incident_id, policy_title=s.policy_title,
-            cards=cards,
+            cards=cards, statement="",
         ))
 
     def breakdown(self, by: str) -> pd.DataFrame:
@@ -131,7 +150,7 @@ class IncidentView:
     def breakdown_table(self, by: str) -> Html:
         frame = self.breakdown(by)
         if frame.empty:
-            return Html(NO_LINES)
+            return Html("")  # no line reached: the headline's one statement says it
         return _table(frame, money=("보상액(원)",), title=f"{BY_TITLE[by]} 영향")
 
     def breakdown_chart(self, by: str, value: str = "affected_lines"):
@@ -139,8 +158,8 @@ class IncidentView:
             raise ValueError(f"by must be one of {', '.join(BREAKDOWNS)}")
         rows = self.outage.breakdown(by)
         series = pd.Series({k: int(getattr(v, value)) for k, v in rows.items()}, dtype="int64")
-        if series.empty:
-            return Html(NO_LINES)
+        if series.empty or not series.any():
+            return Html("")  # no line reached (the headline says so) or nothing but zeros to draw
         series = series.sort_values(ascending=False)
         what = {"affected_lines": "영향 회선", "total_credit_krw": "보상액",
                 "eligible_lines": "보상 대상 회선"}[value]
@@ -150,6 +169,8 @@ class IncidentView:
 
     def credit_histogram(self):
         bins = self.outage.credit_histogram
+        if self.reaches_no_line:
+            return Html("")
         if not bins:
             return Html('<p class="kt-note">보상 대상 회선이 없습니다.</p>')
         index = pd.IntervalIndex.from_arrays([b.from_krw for b in bins], [b.to_krw + 1 for b in bins], closed="left")
@@ -157,6 +178,8 @@ class IncidentView:
         return present.histogram_krw(series, title="회선별 보상액 분포 (보상 대상 회선)")
 
     def credit_table(self) -> Html:
+        if self.reaches_no_line:
+            return Html("")
         d = self.outage.credit_distribution
         frame = pd.DataFrame({
             "값(원)": [d.min_krw, d.p50_krw, d.p90_krw, d.p99_krw, d.max_krw],
@@ -169,6 +192,8 @@ class IncidentView:
         return frame
 
     def what_if_table(self) -> Html:
+        if self.reaches_no_line:
+            return Html("")
         frame = self.what_if().rename(columns={
             "title": "정책", "eligible_lines": "보상 대상 회선", "total_credit_krw": "보상 총액(원)",
         })
@@ -180,11 +205,15 @@ class IncidentView:
         series = pd.Series(
             {r.policy_id: r.total_credit_krw for r in self.outage.what_if}, dtype="int64"
         )
+        if not series.any():  # every policy pays nothing: no chart of zeros
+            return Html("")
         return present.barh_chart(series, title="정책별 보상 총액", value_kind="krw")
 
     def settlement_summary(self) -> Html:
         """When the credits are settled: claim window, the bills they land on, the last day."""
         s = self.outage
+        if self.reaches_no_line:
+            return Html("")
         d = s.delivery
         items = []
         if d.claim_required:
@@ -207,6 +236,8 @@ class IncidentView:
         import matplotlib.pyplot as plt
 
         timeline = self.outage.credit_timeline
+        if self.reaches_no_line:
+            return Html("")
         if not timeline and not self.outage.total_credit_krw:
             return Html('<p class="kt-note">반영할 보상액이 없습니다.</p>')
         if not timeline:
@@ -246,6 +277,8 @@ class IncidentView:
         """Compensation paid on application: what only applicants get, the claims so far decided
         (per decision, Korean reasons), and the forecasts per uptake scenario (assumptions)."""
         c = self.outage.claims
+        if self.reaches_no_line:
+            return Html("")
         if c is None:
             return Html('<p class="kt-note">이 정책은 신청 없이 자동으로 지급합니다: 신청 처리가 없습니다.</p>')
         what = {"credit": "보상금 전부", "consolation": "위로금"}.get(c.paid_on_claim or "", "")
@@ -266,7 +299,8 @@ class IncidentView:
             frame.loc["합계"] = [int(frame["건수"].sum()), int(frame["지급액(원)"].sum())]
             parts.append(_table(frame, money=("지급액(원)",), title="신청별 결정"))
         if c.forecast:
-            frame = pd.DataFrame([{"시나리오": f.scenario, "가정": f.description, "신청(건)": f.claims,
+            frame = pd.DataFrame([{"시나리오": SCENARIO_KO.get(f.scenario, f.scenario),
+                                   "가정": f.description.removeprefix(f"{f.scenario}: "), "신청(건)": f.claims,
                                    "비용(원)": f.cost_krw, "최대 미처리(건)": f.peak_backlog,
                                    "마지막 지급일": _korean_day(f.last_paid_on)}
                                   for f in c.forecast]).set_index("시나리오")
@@ -279,14 +313,14 @@ class IncidentView:
         import matplotlib.pyplot as plt
 
         c = self.outage.claims
-        if c is None:
+        if c is None or self.reaches_no_line:
             return Html("")
         days, label = c.by_day, "접수된 신청"
         if not days:
             central = next((f for f in c.forecast if f.scenario == "central"), None)
             if central is None or not central.claims:
                 return Html('<p class="kt-note">그릴 신청이 없습니다.</p>')
-            days, label = central.days, "예측 (central 시나리오, 가정)"
+            days, label = central.days, "예측 (중간 시나리오, 가정)"
         frame = pd.DataFrame([d.to_dict() for d in days])
         x = [_day(d) for d in frame["day"]]
         fig, ax = plt.subplots(figsize=(8, 3.5))
@@ -309,7 +343,9 @@ class IncidentView:
             policy=pol, policy_lines=pol.describe(), incident=inc, summary=self.summary,
             command=self.command, versions=versions, windows=_windows_preview(inc, reach=self.outage.reach),
             unmatched=self.outage.unmatched_names or (),
-            empty_windows=[r for r in self.outage.reach or () if r.lines == 0],
+            empty_windows=[{"at": r.at, "where": _where_ko(inc.windows[i]) if i < len(inc.windows) else r.where}
+                           for i, r in enumerate(self.outage.reach or ()) if r.lines == 0],
+            roles=ROLE_KO,
             reasons=REASON_KO,
         ))
 
@@ -318,12 +354,27 @@ def _korean_day(text: str | None) -> str:
     return present.korean_date(_day(text)) if text else "-"
 
 
-def _headline_krw(n: int) -> str:
-    if n >= 100_000_000:
-        return present.krw_korean(n, significant="억")
-    if n >= 10_000:
-        return present.krw_korean(n, significant="만")
-    return present.krw(n)
+def _where_ko(window) -> str:
+    """A window's reach in Korean (the appendix): 지역 …; 국사 …; 서비스 … (Korean names)."""
+    parts = []
+    if window.regions:
+        parts.append("지역 " + ", ".join(window.regions))
+    if window.facilities:
+        parts.append("국사 " + ", ".join(window.facilities))
+    if window.services:
+        parts.append("서비스 " + ", ".join(present.label(s, present.SERVICE_KO) for s in window.services))
+    return "; ".join(parts) or "전체"
+
+
+def _nowrap(text: str) -> Markup:
+    """Text kept on one line (a date must not break between 일 and its weekday)."""
+    return Markup('<span class="kt-nowrap">{}</span>').format(text)
+
+
+def _card(name: str, big: str | Markup, exact: str | Markup, key: str | None = None,
+          note: str = "") -> dict[str, object]:
+    """One headline card: the short figure, the exact figure beneath it (``key``: its summary.json key)."""
+    return {"name": name, "big": big, "exact": exact, "key": key, "note": note}
 
 
 def _dt(text: str):
@@ -416,18 +467,20 @@ class BillingView(IncidentView):
         s = self.billing
         done = s.refund_completion_date
         cards = [
-            ("오청구 회선", present.count(s.affected_lines) + " 회선",
-             f"고객 {present.count(s.affected_customers)}명"),
-            ("잘못 청구된 금액", _headline_krw(s.total_charged_krw), present.krw(s.total_charged_krw)),
-            ("환불 (실제 출금분)", _headline_krw(s.total_refund_krw), present.krw(s.total_refund_krw)),
-            ("취소·환불 완료", present.korean_date(_day(done)) if done else "—",
-             f"최대 미환불 {present.krw(s.peak_exposure_krw)}"),
+            _card("오청구 회선", present.count_short(s.affected_lines), present.count(s.affected_lines) + " 회선",
+                  "affected_lines", f"고객 {present.count(s.affected_customers)}명"),
+            _card("잘못 청구된 금액", present.krw_short(s.total_charged_krw), present.krw(s.total_charged_krw),
+                  "total_charged_krw"),
+            _card("환불 (실제 출금분)", present.krw_short(s.total_refund_krw), present.krw(s.total_refund_krw),
+                  "total_refund_krw"),
+            _card("취소·환불 완료", _nowrap(present.korean_date(_day(done))) if done else "—",
+                  f"최대 미환불 {present.krw(s.peak_exposure_krw)}"),
         ]
         return Html(_ENV.get_template("headline.html.j2").render(
             title=s.title, incident_id=s.incident_id,
             policy_title=(f"{s.wrong_month} 청구를 {s.charged_month} 금액으로 승인 · "
                           f"정산 규칙 {s.settlement_id}"),
-            cards=cards,
+            cards=cards, statement="",
         ))
 
     def payment_table(self) -> Html:
@@ -551,5 +604,7 @@ class BillingView(IncidentView):
             incident=inc, billing=billing, rules=rules,
             rule_lines=[(present.label(m, present.PAYMENT_METHOD_KO), r.describe(), r.source)
                         for m, r in rules.methods.items() if m in billing.payment_methods],
-            summary=self.summary, command=self.command, versions=versions,
+            summary=self.summary, command=self.command, versions=versions, roles=ROLE_KO,
+            payment_methods=[present.label(m, present.PAYMENT_METHOD_KO) for m in billing.payment_methods],
+            services=[present.label(s, present.SERVICE_KO) for s in billing.services or ()],
         ))

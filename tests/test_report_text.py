@@ -1,0 +1,124 @@
+"""#15 parts 5 and 6: the report speaks Korean (no data code reaches the visible text; a text kept in
+English is marked as a quote), and an incident that reaches no line says so once, with no chart."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import Project
+
+from kt_analysis.inputs import schema
+from kt_analysis.jobs.run import run_incident
+from kt_analysis.rules.credits import PLAN_NOT_COVERED, REASONS
+
+ROOT = Path(__file__).resolve().parents[1]
+INCIDENTS = ROOT / "data" / "incidents"
+SAMPLES = sorted(p.stem for p in INCIDENTS.glob("*.yml"))
+CODES = sorted({*schema.SERVICES, *schema.CUSTOMER_TYPES, *schema.PAYMENT_METHODS, *schema.CAUSES,
+                *schema.ITEM_CATEGORIES, *REASONS, PLAN_NOT_COVERED})
+SKIPPED = {"script", "style", "code", "pre"}  # programs, file names and commands are not prose
+
+
+class Visible(HTMLParser):
+    """The text a reader sees as prose: not inside script/style/code/pre, nor inside an element
+    marked as a quote in another language (``lang="en"``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[bool] = []  # per open element: is it skipped?
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("br", "img", "meta", "link", "input", "hr", "col", "source", "wbr"):
+            return
+        a = dict(attrs)
+        quote = (a.get("lang") or "").startswith("en") and tag in ("q", "blockquote")
+        self.stack.append(tag in SKIPPED or quote)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("br", "img", "meta", "link", "input", "hr", "col", "source", "wbr"):
+            return
+        if self.stack:
+            self.stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        if not any(self.stack):
+            self.text.append(data)
+
+
+def visible_text(html: str) -> str:
+    parser = Visible()
+    parser.feed(html)
+    return " ".join(parser.text)
+
+
+def raw_codes(text: str) -> set[str]:
+    return {c for c in CODES if re.search(rf"(?<![A-Za-z0-9_./-]){re.escape(c)}(?![A-Za-z0-9_./-])", text)}
+
+
+def test_the_checker_finds_a_code() -> None:
+    assert raw_codes(visible_text("<p>고객 유형 small_business, 서비스 internet</p>")) == {"small_business", "internet"}
+    assert raw_codes(visible_text('<p><code>small_business</code> <q lang="en">internet</q></p>')) == set()
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory) -> dict[str, str]:
+    import os
+
+    out = tmp_path_factory.mktemp("reports")
+    old = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        for name in SAMPLES:
+            run_incident(INCIDENTS / f"{name}.yml", out=out)
+    finally:
+        os.chdir(old)
+    return {name: (out / name / "report.html").read_text(encoding="utf-8") for name in SAMPLES}
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+def test_no_raw_code_in_the_visible_text(reports: dict[str, str], name: str) -> None:
+    assert raw_codes(visible_text(reports[name])) == set()
+
+
+ZERO = """
+id: reaches-nobody
+title: 아무 회선에도 닿지 않은 장애
+kind: outage
+timezone: Asia/Seoul
+policy: kt-terms-2022
+roster: ../roster.parquet
+affected:
+  allow_unmatched: true
+  windows:
+    - {start: 2024-08-10T06:15, end: 2024-08-10T16:20, where: {regions: [서울]}, services: [iptv]}
+"""
+
+
+def test_an_incident_reaching_no_line_says_so_once_and_draws_nothing(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # 서울 has mobile and internet lines but no IPTV line: the window is valid and reaches no line.
+    proj = Project(tmp_path)
+    proj.copy_policies("kt-terms-2022")
+    proj.roster(pd.DataFrame(
+        [(1, 10, "mobile", 72000, "서울", "SEOUL-JUNG-01", "individual", "credit_card", 5),
+         (2, 10, "internet", 25000, "서울", "SEOUL-JUNG-01", "individual", "credit_card", 5),
+         (3, 11, "iptv", 16500, "부산", "BUSAN-001", "small_business", "giro", 25)],
+        columns=list(schema.ROSTER_COLUMNS)))
+    incident = proj.incident("reaches-nobody", ZERO)
+    monkeypatch.chdir(tmp_path)
+    run_incident(incident, out=tmp_path / "reports")  # reconciles: the statement, not cards
+    html = (tmp_path / "reports" / "reaches-nobody" / "report.html").read_text(encoding="utf-8")
+    text = visible_text(html)
+    assert text.count("해당하는 회선이 없습니다") == 1
+    assert "회선이 없습니다" not in text.replace("해당하는 회선이 없습니다", "", 1)
+    assert html.count('class="kt-statement"') == 1
+    assert 'class="kt-card"' not in html  # no cards of zeros
+    assert "장애 시간 0분" not in text and "0분" not in text.split("부록")[0]
+    body = html.split('class="kt-appendix"')[0]
+    assert "<img" not in body and "<svg" not in body  # no chart at all (of zeros)
+    assert '<table class="kt-table">' not in body  # no table of zeros before the appendix
