@@ -122,3 +122,16 @@ def test_an_incident_reaching_no_line_says_so_once_and_draws_nothing(tmp_path: P
     body = html.split('class="kt-appendix"')[0]
     assert "<img" not in body and "<svg" not in body  # no chart at all (of zeros)
     assert '<table class="kt-table">' not in body  # no table of zeros before the appendix
+
+
+
+def test_a_multi_window_incidents_outage_card_does_not_read_as_one_stretch() -> None:
+    """Ahyeon's 388 windows: the card's figure is a line's outage merged over the week, so it is named
+    as such and says it may not be one stretch; the one-window nationwide incident keeps "장애 시간"."""
+    from kt_analysis.jobs.explore import open_view
+
+    root = Path(__file__).resolve().parents[1]
+    for name, several in (("kt-2018-11-24-ahyeon-fire", True), ("kt-2021-10-25-nationwide", False)):
+        html = str(open_view(root / "data" / "incidents" / f"{name}.yml").headline())
+        assert ("회선별 최장 장애 시간 (누적)" in html) is several, name
+        assert ("한 번에 이어진 장애 시간이 아닐 수 있습니다" in html) is several, name

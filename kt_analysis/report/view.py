@@ -123,7 +123,13 @@ class IncidentView:
                   "eligible_lines", f"고객 {present.count(s.eligible_customers)}명"),
             _card("보상 총액", present.krw_short(s.total_credit_krw), present.krw(s.total_credit_krw),
                   "total_credit_krw"),
-            _card("장애 시간", present.duration_korean(s.longest_outage_minutes), window),
+            # One window: every reached line was out that long, at once. Several windows (a fire's week
+            # of restorations): the figure is a line's outage merged over the incident, not one stretch
+            # at once, and the card says so.
+            _card("장애 시간" if s.window_count == 1 else "회선별 최장 장애 시간 (누적)",
+                  present.duration_korean(s.longest_outage_minutes), window, None,
+                  "" if s.window_count == 1 else f"장애 구간 {s.window_count:,}개를 합친 시간: 한 번에 이어진 "
+                                                 "장애 시간이 아닐 수 있습니다"),
         ]
         return Html(_ENV.get_template("headline.html.j2").render(
             title=s.title, incident_id=s.incident_id, policy_title=s.policy_title,
