@@ -125,13 +125,36 @@ def test_an_incident_reaching_no_line_says_so_once_and_draws_nothing(tmp_path: P
 
 
 
-def test_a_multi_window_incidents_outage_card_does_not_read_as_one_stretch() -> None:
-    """Ahyeon's 388 windows: the card's figure is a line's outage merged over the week, so it is named
-    as such and says it may not be one stretch; the one-window nationwide incident keeps "장애 시간"."""
-    from kt_analysis.jobs.explore import open_view
 
-    root = Path(__file__).resolve().parents[1]
-    for name, several in (("kt-2018-11-24-ahyeon-fire", True), ("kt-2021-10-25-nationwide", False)):
-        html = str(open_view(root / "data" / "incidents" / f"{name}.yml").headline())
-        assert ("회선별 최장 장애 시간 (누적)" in html) is several, name
-        assert ("한 번에 이어진 장애 시간이 아닐 수 있습니다" in html) is several, name
+
+@pytest.mark.parametrize(("incident", "differ"), [
+    ("examples/month-pair/month-pair-a", True),  # Ulsan out 3 x 110 min (330 merged), Jeju 150 min at once
+    ("incidents/kt-2018-11-24-ahyeon-fire", False),  # 388 windows, yet some line was out the whole week at once
+    ("incidents/kt-2021-10-25-nationwide", False),  # one window
+])
+def test_the_outage_card_shows_the_longest_stretch_at_once(tmp_path: Path, incident: str, differ: bool) -> None:
+    """A line's windows merged over an incident are not one stretch: where the longest merged outage
+    is longer than any line's longest uninterrupted one, the card shows the latter ("최장 연속 장애",
+    the ledger's largest longest_continuous_minutes) with the merged total beside it; else "장애 시간"."""
+    import duckdb
+
+    from kt_analysis.inputs.incident import load_incident
+    from kt_analysis.jobs.analyse import analyse
+    from kt_analysis.jobs.explore import open_view
+    from kt_analysis.report import present
+
+    path = Path(__file__).resolve().parents[1] / "data" / f"{incident}.yml"
+    analyse(load_incident(path), tmp_path / "run")  # computed now, not a published run of another version
+    view = open_view(path, run_dir=tmp_path / "run")
+    s = view.outage
+    [(longest, merged)] = duckdb.sql(f"SELECT max(longest_continuous_minutes), max(outage_minutes) "
+                                     f"FROM '{view.ledger}'").fetchall()
+    assert (s.longest_continuous_minutes, s.longest_outage_minutes) == (longest, merged)
+    assert (longest < merged) is differ
+    html = str(view.headline())
+    if differ:
+        assert "최장 연속 장애" in html and "장애 시간</" not in html
+        assert f">{present.duration_korean(longest)}<" in html
+        assert f"회선별 누적 최장 {present.duration_korean(merged)}" in html
+    else:
+        assert "최장 연속 장애" not in html and f">{present.duration_korean(merged)}<" in html

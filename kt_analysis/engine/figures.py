@@ -164,6 +164,7 @@ class Figures:
     eligible_lines: int
     total_credit_krw: int
     longest_outage_minutes: int
+    longest_continuous_minutes: int
     customers: dict[str, Any]
     breakdowns: dict[str, pd.DataFrame]
     distribution: dict[str, int]
@@ -214,7 +215,7 @@ def cube_sql(policies: list[Policy], src: str, dialect: str = "duckdb") -> str:
     hundred groups at most): the lines, the longest outage and, per policy, the eligible lines and
     the exact credit total (DuckDB sums BIGINT into HUGEINT; Spark is asked for DECIMAL(38, 0)), so
     an int64 overflow is reported, not wrapped. Every total, breakdown and what-if comes from it."""
-    selects = [*BREAKDOWNS, "count(*)", "max(outage_minutes)"]
+    selects = [*BREAKDOWNS, "count(*)", "max(outage_minutes)", "max(longest_continuous_minutes)"]
     for pol in policies:
         p = render_policy(compile_policy(pol), dialect)
         total = f"sum({p.credit_krw})" if dialect == "duckdb" else f"sum(CAST({p.credit_krw} AS DECIMAL(38, 0)))"
@@ -236,11 +237,14 @@ class Cube:
     def longest(self) -> int:
         return max((int(r[self.LINES + 1] or 0) for r in self.rows), default=0)
 
+    def longest_continuous(self) -> int:
+        return max((int(r[self.LINES + 2] or 0) for r in self.rows), default=0)
+
     def eligible(self, policy: int, row: tuple[Any, ...]) -> int:
-        return int(row[self.LINES + 2 + 2 * policy] or 0)
+        return int(row[self.LINES + 3 + 2 * policy] or 0)
 
     def credit(self, policy: int, row: tuple[Any, ...]) -> int:
-        return int(row[self.LINES + 3 + 2 * policy] or 0)
+        return int(row[self.LINES + 4 + 2 * policy] or 0)
 
     def what_if(self, policies: list[Policy], roster: str | Path) -> list[dict[str, Any]]:
         out = []
@@ -296,6 +300,7 @@ def incident_figures(query: Query, lines: str, ledger: str, policies: list[Polic
     figures = Figures(
         lines=cube.lines(), eligible_lines=what_if[own_at]["eligible_lines"],
         total_credit_krw=what_if[own_at]["total_credit_krw"], longest_outage_minutes=cube.longest(),
+        longest_continuous_minutes=cube.longest_continuous(),
         customers=customers, breakdowns=cube.breakdowns(own_at, customers),
         distribution=distribution,
         histogram=credit_histogram(query, ledger, distribution["max_krw"]),

@@ -123,13 +123,7 @@ class IncidentView:
                   "eligible_lines", f"고객 {present.count(s.eligible_customers)}명"),
             _card("보상 총액", present.krw_short(s.total_credit_krw), present.krw(s.total_credit_krw),
                   "total_credit_krw"),
-            # One window: every reached line was out that long, at once. Several windows (a fire's week
-            # of restorations): the figure is a line's outage merged over the incident, not one stretch
-            # at once, and the card says so.
-            _card("장애 시간" if s.window_count == 1 else "회선별 최장 장애 시간 (누적)",
-                  present.duration_korean(s.longest_outage_minutes), window, None,
-                  "" if s.window_count == 1 else f"장애 구간 {s.window_count:,}개를 합친 시간: 한 번에 이어진 "
-                                                 "장애 시간이 아닐 수 있습니다"),
+            _outage_card(s, window),
         ]
         return Html(_ENV.get_template("headline.html.j2").render(
             title=s.title, incident_id=s.incident_id, policy_title=s.policy_title,
@@ -375,6 +369,18 @@ def _where_ko(window) -> str:
 def _nowrap(text: str) -> Markup:
     """Text kept on one line (a date must not break between 일 and its weekday)."""
     return Markup('<span class="kt-nowrap">{}</span>').format(text)
+
+
+def _outage_card(s: OutageSummary, window: Markup) -> dict[str, object]:
+    """The outage-time card. One window, or lines out at once as long as in all: the longest outage.
+    Several windows (a fire's week of restorations): the longest uninterrupted outage of any line,
+    with a line's longest merged total beside it — the merged total is not one stretch at once."""
+    continuous = s.longest_continuous_minutes
+    if s.window_count == 1 or continuous is None or continuous == s.longest_outage_minutes:
+        return _card("장애 시간", present.duration_korean(s.longest_outage_minutes), window)
+    return _card("최장 연속 장애", present.duration_korean(continuous), window, None,
+                 f"회선별 누적 최장 {present.duration_korean(s.longest_outage_minutes)} (장애 구간 "
+                 f"{s.window_count:,}개를 합친 시간)")
 
 
 def _card(name: str, big: str | Markup, exact: str | Markup, key: str | None = None,

@@ -299,7 +299,8 @@ class ClaimsSummary(Record):
 
 @dataclass(frozen=True)
 class OutageSummary(Record):
-    OPTIONAL: ClassVar[tuple[str, ...]] = ("reach", "unmatched_names", "month_history", "claims")
+    OPTIONAL: ClassVar[tuple[str, ...]] = ("reach", "unmatched_names", "month_history", "claims",
+                                           "longest_continuous_minutes")
 
     incident_id: str
     title: str
@@ -337,6 +338,8 @@ class OutageSummary(Record):
     inputs: tuple[InputFile, ...]
     month_history: MonthHistory | None = None  # only a policy counting across the calendar month has it
     claims: ClaimsSummary | None = None  # only a policy with claims rules, or an incident with claims, has it
+    # the longest uninterrupted outage of any line (summaries written before it was added lack it)
+    longest_continuous_minutes: int | None = None
 
     def breakdown(self, by: str) -> Mapping[str, Breakdown]:
         """``by_service``, ``by_region``, ``by_customer_type`` or ``by_payment_method``."""
