@@ -26,7 +26,7 @@ from kt_analysis.engine.month import MonthFigures, month_lines_sql, with_month
 from kt_analysis.errors import InputError, InputErrors
 from kt_analysis.inputs.bill_items import open_bill_items
 from kt_analysis.inputs.incident import Incident
-from kt_analysis.inputs.names import closest, normalize
+from kt_analysis.inputs.names import did_you_mean, normalize
 from kt_analysis.inputs.policy import (
     FeeBasis,
     Policy,
@@ -319,20 +319,11 @@ def _plan_problem(per_line: PerLine, incident: Incident, policy: Policy) -> tupl
     if not missing:
         return None
     known = sorted({normalize(v) for v in roster_plans(per_line) if v is not None})
+    listed = "the roster's plans are"
     return ([InputError(where, f"exclude_plans[{i}]", f"`{name}`: no line of the roster {roster} has this plan",
-                        f"{_plan_hint(name, known)} (plan names match after Unicode NFC and trimming spaces; "
-                        "letter case counts)") for i, name in missing],
+                        f"{did_you_mean(name, known, listed=listed, tail='')} (plan names match after Unicode NFC "
+                        "and trimming spaces; letter case counts)") for i, name in missing],
             "명부에 없는 요금제를 제외합니다: " + ", ".join(name for _, name in missing))
-
-
-def _plan_hint(name: str, known: list[str]) -> str:
-    """The fix of an unknown plan: the closest roster plans, or some of the plans there are."""
-    near = closest(name, known)
-    if near:
-        return "did you mean " + " or ".join(f"`{c}`" for c in near) + "?"
-    shown = ", ".join(f"`{c}`" for c in known[:8])
-    more = f" and {len(known) - 8:,} more" if len(known) > 8 else ""
-    return f"the roster's plans are {shown or 'none'}{more}"
 
 
 def roster_keys(con: duckdb.DuckDBPyConnection, source_sql: str, keys: tuple[str, ...]) -> pd.DataFrame:

@@ -67,12 +67,14 @@ def closest(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:
     return out[:n]
 
 
-def did_you_mean(name: str, candidates: Iterable[str]) -> str:
-    """The fix part of a message: ``did you mean `부산`?`` or the values there are."""
+def did_you_mean(name: str, candidates: Iterable[str], *, listed: str = "the roster has",
+                 tail: str = " (`kt-analysis roster describe` lists them)") -> str:
+    """The fix part of a message: ``did you mean `부산`?`` or, when nothing is close, ``listed``
+    followed by the first values there are and ``tail``."""
     pool = sorted({normalize(c) for c in candidates})
     near = closest(name, pool)
     if near:
         return "did you mean " + " or ".join(f"`{c}`" for c in near) + "?"
     shown = ", ".join(f"`{c}`" for c in pool[:8])
     more = f" and {len(pool) - 8:,} more" if len(pool) > 8 else ""
-    return f"the roster has {shown}{more} (`kt-analysis roster describe` lists them)"
+    return f"{listed} {shown or 'none'}{more}{tail}"
