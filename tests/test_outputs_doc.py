@@ -18,7 +18,7 @@ KT = Path(sys.executable).parent / "kt-analysis"
 DOC = ROOT / "docs" / "outputs.md"
 # Maps keyed by values from the data, and the placeholder the docs write for their keys.
 MAPS = {"by_service": "<service>", "by_region": "<region>", "by_customer_type": "<customer_type>",
-        "by_payment_method": "<payment_method>"}
+        "by_payment_method": "<payment_method>", "credit_by_service": "<service>"}
 
 
 def flatten(value: object, prefix: str = "") -> set[str]:

@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 from kt_analysis.dbrow import quote
 from kt_analysis.engine.dialect import render, render_policy
 from kt_analysis.engine.fees import Skipped, bases, check, fees_sql, with_fees
+from kt_analysis.engine.figures import RESTORATION_TABLE, DuckDBQuery, restoration_curve
 from kt_analysis.engine.month import MonthFigures, month_lines_sql, with_month
 from kt_analysis.errors import InputError, InputErrors
 from kt_analysis.inputs.bill_items import open_bill_items
@@ -47,6 +48,7 @@ from kt_analysis.rules.impact import (
     key_columns,
     match_windows,
 )
+from kt_analysis.rules.restoration import RestorationPlan, restoration_plan
 from kt_analysis.rules.timeline import credit_on
 
 # The ledger holds what the incident decides for each line: who (line and customer), how long it
@@ -109,6 +111,11 @@ class PerLine:
     month_lines: str | None = None
     month_thresholds: tuple[tuple[int, bool], ...] = ()
     month: MonthFigures | None = None
+    # What the own policy would owe had service come back at other times (rules/restoration.py): the
+    # plan (per key and point, registered as RESTORATION_TABLE), and the curve the engine computed from
+    # it (summary.json's restoration_curve; None: the policy counts across the month, or it overflows).
+    restoration_plan: RestorationPlan | None = None
+    restoration: dict[str, Any] | None = None
 
     @property
     def exposed(self) -> str:
@@ -200,11 +207,15 @@ def prepare(incident: Incident, con: duckdb.DuckDBPyConnection, *, validate: boo
     exposure = exposure_table(incident, key_frame, matches)
     con.register("exposure", exposure)
     lookup = exposure_lookup(source.sql, exposure, keys)
+    # the thresholds are the policy's as the engine applies it: a cause paying below them pays every line
+    plan = restoration_plan(incident, key_frame, matches, with_cause(incident.credit_policy, incident.cause))
+    if plan is not None:
+        con.register(RESTORATION_TABLE, plan.exposure)
     start = incident.start
     per_line = PerLine(con=con, source=source, roster_lines=n, keys=keys, lookup=lookup, exposure=exposure,
                        reach=reach, unmatched=_unmatched_rows(matches, incident), incident_month=f"{start:%Y-%m}",
                        incident_cause=incident.cause,
-                       key_frame=key_frame, matches=matches)
+                       key_frame=key_frame, matches=matches, restoration_plan=plan)
     try:
         check_plans(per_line, incident, incident.credit_policy, [])  # its policy's plan names, as its own names
     except BaseException:
@@ -419,6 +430,20 @@ def write_ledger(per_line: PerLine, policy: Policy, path: Path, *, days: list[da
         raise InputError(policy.path, "credit", f"a credit overflows 64-bit integers ({exc})",
                          "check the roster's fees and the policy's multipliers") from None
     os.replace(tmp, path)
+
+
+def restoration(per_line: PerLine, policy: Policy) -> dict[str, Any] | None:
+    """The restoration curve of ``policy`` (the incident's own, as the ledger applies it) from the
+    per-line relation (:func:`kt_analysis.engine.figures.restoration_curve`, as the Spark engine
+    computes it); None without a plan, or when a credit or total beyond the actual span overflows."""
+    plan = per_line.restoration_plan
+    if plan is None:
+        return None
+    try:
+        return restoration_curve(DuckDBQuery(per_line.con), per_line.sql, plan, policy, per_line.keys,
+                                 dialect="duckdb")
+    except duckdb.OutOfRangeException:
+        return None
 
 
 def ledger_lines(con: duckdb.DuckDBPyConnection, ledger: Path, roster: RosterSource,

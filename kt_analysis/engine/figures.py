@@ -11,12 +11,13 @@ Spark through :class:`Query`; only :class:`DuckDBQuery` and the Spark engine's q
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pandas as pd
+from sqlglot import exp
 
 from kt_analysis.dbrow import one_row, quote
 from kt_analysis.engine.dialect import render_policy
@@ -24,6 +25,7 @@ from kt_analysis.errors import InputError
 from kt_analysis.inputs.policy import Policy
 from kt_analysis.inputs.schema import CUSTOMER_TYPES, PAYMENT_METHODS, SERVICES
 from kt_analysis.rules.credits import compile_policy
+from kt_analysis.rules.restoration import CURVE_COLUMNS, RESTORED, RestorationPlan
 
 INT64_MAX = 2**63 - 1
 
@@ -135,6 +137,81 @@ def credit_histogram(query: Query, src: str, max_krw: int) -> list[dict[str, int
     return histogram_rows(query.rows(sql), width)
 
 
+# Readable credit bands: edges 1, 2 and 5 times a power of ten (0–99원, 100–199원, 200–499원, …),
+# so a reader sees where most lines are (the equal-width histogram puts 77k of 80k lines in its
+# first band). The band of each credit is found in SQL (the same CASE in DuckDB and Spark).
+BAND_EDGES: tuple[int, ...] = tuple(m * 10**k for k in range(2, 19) for m in (1, 2, 5) if m * 10**k < 2**63)
+
+
+def band_sql(src: str) -> str:
+    """Eligible lines and their credit per band of :data:`BAND_EDGES` (0 = below 100원)."""
+    whens = " ".join(f"WHEN credit_krw < {edge} THEN {lo}" for lo, edge in zip((0, *BAND_EDGES), BAND_EDGES,
+                                                                                strict=False))
+    band = f"CASE {whens} ELSE {BAND_EDGES[-1]} END"
+    return (f"SELECT {band} AS band, count(*), sum(CAST(credit_krw AS DECIMAL(38, 0))) FROM {src} "
+            "WHERE eligible GROUP BY 1 ORDER BY 1")
+
+
+def credit_bands(query: Query, src: str) -> list[dict[str, int]]:
+    """The eligible lines per band, from the lowest band with a line to the highest (bands between
+    without a line kept, with 0: the bars are a scale); empty when no line is eligible."""
+    found = {int(lo): (int(n), int(k)) for lo, n, k in query.rows(band_sql(src))}
+    if not found:
+        return []
+    edges = (0, *BAND_EDGES)
+    uppers = {lo: hi - 1 for lo, hi in zip(edges, BAND_EDGES, strict=False)}
+    uppers[BAND_EDGES[-1]] = 2**63 - 1
+    first, last = edges.index(min(found)), edges.index(max(found))
+    out = []
+    for lo in edges[first:last + 1]:
+        n, k = found.get(lo, (0, 0))
+        out.append({"from_krw": lo, "to_krw": uppers[lo], "lines": n, "credit_krw": k})
+    return out
+
+
+def _quantiles(counts: list[tuple[int, int]]) -> dict[str, int]:
+    """min, p50, p90, p99, max of values given as (value, lines), by DISTRIBUTION_SQL's rule (the value
+    at 1-based position ⌈n × q⌉ of the sorted values)."""
+    counts = sorted(counts)
+    total = sum(n for _, n in counts)
+    out = {"min_krw": counts[0][0], "max_krw": counts[-1][0]}
+    for key, num, den in (("p50_krw", 50, 100), ("p90_krw", 90, 100), ("p99_krw", 99, 100)):
+        position = -(-total * num // den)
+        upto = 0
+        for value, n in counts:
+            upto += n
+            if upto >= position:
+                out[key] = value
+                break
+    return out
+
+
+def credit_by_service(query: Query, lines: str, policy: Policy, dialect: str,
+                      breakdown: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """Per service, the eligible lines' credits under ``policy``: lines, total, and the quantiles of
+    the summary's credit_distribution. One pass over the lines (service and credit value counted);
+    the totals are checked against the service breakdown of the same pass's cube — refused if they
+    differ (they are the same expressions on the same lines)."""
+    p = render_policy(compile_policy(policy), dialect)
+    rows = query.rows(f"SELECT service, v, count(*) FROM (SELECT service, {p.credit_krw} AS v FROM {lines} "
+                      f"WHERE {p.eligible}) AS e GROUP BY service, v")
+    per: dict[str, list[tuple[int, int]]] = {}
+    for service, v, n in rows:
+        per.setdefault(str(service), []).append((int(v), int(n)))
+    expected = {str(r["service"]): (int(r["eligible_lines"]), int(r["total_credit_krw"]))
+                for _, r in breakdown.iterrows() if int(r["eligible_lines"])}
+    out = {}
+    for service in sorted(per):
+        counts = per[service]
+        figures = {"lines": sum(n for _, n in counts), "credit_krw": sum(v * n for v, n in counts),
+                   **_quantiles(counts)}
+        out[service] = figures
+    got = {k: (v["lines"], v["credit_krw"]) for k, v in out.items()}
+    if got != expected:
+        raise AssertionError(f"credits by service {got} differ from the breakdown's {expected}")
+    return out
+
+
 class Query:
     """Runs SQL on an engine and returns rows or a pandas frame (aggregates only: small)."""
 
@@ -170,6 +247,8 @@ class Figures:
     distribution: dict[str, int]
     histogram: list[dict[str, int]]
     timeline: list[dict[str, Any]]
+    bands: list[dict[str, int]] = field(default_factory=list)
+    by_service_credit: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def totals(self) -> dict[str, int]:
         """Lines, eligible lines and credit as the pass over the roster counted them (what the
@@ -306,4 +385,54 @@ def incident_figures(query: Query, lines: str, ledger: str, policies: list[Polic
         histogram=credit_histogram(query, ledger, distribution["max_krw"]),
         timeline=timeline_rows(query.rows(TIMELINE_SQL.format(src=ledger))),
     )
+    figures.bands = credit_bands(query, ledger)
+    figures.by_service_credit = credit_by_service(query, lines, policies[own_at], dialect,
+                                                  figures.breakdowns["service"])
     return figures, what_if
+
+
+# The table of a restoration plan's per-key figures, registered on the engine under this name.
+RESTORATION_TABLE = "restoration_exposure"
+
+
+def restoration_sql(policy: Policy, lines: str, keys: tuple[str, ...], dialect: str,
+                    table: str = RESTORATION_TABLE) -> str:
+    """Per restoration time: the lines eligible and the exact credit total under ``policy``.
+
+    The lines are grouped once by what the policy reads besides the outage figures (the key columns,
+    the fee basis, service, customer type, region, plan: a few thousand groups, not a line per point),
+    the groups joined to ``table`` (per key and point, the outage figures had service come back then),
+    and the policy's own expressions applied unchanged; each group's credit counts its lines
+    (DuckDB in HUGEINT, Spark in DECIMAL(38, 0), as :func:`cube_sql`)."""
+    rules = compile_policy(policy)
+    read = sorted({c.name for tree in (rules.eligible, rules.credit_krw) for c in tree.find_all(exp.Column)})
+    timed = {"outage_start", "outage_end"} & set(read)
+    assert not timed, f"a rule reads {timed}, which the restoration table does not carry"
+    own = [c for c in read if c not in CURVE_COLUMNS and c not in keys]
+    grouped = [*keys, *own]
+    p = render_policy(rules, dialect)
+    wide = "HUGEINT" if dialect == "duckdb" else "DECIMAL(38, 0)"
+    return (f"SELECT {RESTORED}, sum(CASE WHEN {p.eligible} THEN _lines ELSE 0 END), "
+            f"sum(CAST({p.credit_krw} AS {wide}) * _lines) FROM ("
+            f"SELECT {', '.join([*grouped, '_lines', RESTORED, *(f'e.{c} AS {c}' for c in CURVE_COLUMNS)])} FROM "
+            f"(SELECT {', '.join(grouped)}, count(*) AS _lines FROM {lines} GROUP BY {', '.join(grouped)}) AS g "
+            f"JOIN {table} AS e USING ({', '.join(keys)})) AS x GROUP BY {RESTORED}")
+
+
+def restoration_curve(query: Query, lines: str, plan: RestorationPlan, policy: Policy, keys: tuple[str, ...], *,
+                      dialect: str, table: str = RESTORATION_TABLE) -> dict[str, Any] | None:
+    """summary.json's ``restoration_curve`` on any engine: ``plan``'s points with the lines eligible and
+    the total credit under ``policy`` had service come back then (0 at a point no line is out yet),
+    its thresholds and the actual span. ``table`` holds ``plan.exposure`` on the engine. None when a
+    point's total overflows int64 (a longer outage than the real one can; the caller leaves the key
+    out, as when a line's credit overflows inside the engine)."""
+    found = {int(t): (int(n or 0), int(k or 0)) for t, n, k in
+             query.rows(restoration_sql(policy, lines, keys, dialect, table))}
+    points = []
+    for t in plan.points:
+        eligible, total = found.get(t, (0, 0))
+        if total > INT64_MAX:  # beyond the actual span only (the summary's own total was checked)
+            return None
+        points.append({"minutes": t, "eligible_lines": eligible, "total_credit_krw": total})
+    return {"actual_minutes": plan.actual_minutes, "points": points,
+            "thresholds": [{"minutes": m, "label": label} for m, label in plan.thresholds]}

@@ -52,7 +52,14 @@ from kt_analysis.engine.duckdb_engine import (
     roster_spellings,
 )
 from kt_analysis.engine.fees import fees_sql, with_fees
-from kt_analysis.engine.figures import Figures, Query, incident_figures, with_own_policy
+from kt_analysis.engine.figures import (
+    RESTORATION_TABLE,
+    Figures,
+    Query,
+    incident_figures,
+    restoration_curve,
+    with_own_policy,
+)
 from kt_analysis.engine.month import month_figures, month_lines_sql, with_month
 from kt_analysis.errors import InputError, RunError
 from kt_analysis.inputs.business_days import calendar_for
@@ -62,6 +69,7 @@ from kt_analysis.inputs.schema import INTEGER_COLUMNS, TEXT_COLUMNS
 from kt_analysis.paths import TEMPLATES
 from kt_analysis.rules.credits import across_month, compile_policy, month_thresholds
 from kt_analysis.rules.impact import EXPOSURE_COLUMNS
+from kt_analysis.rules.restoration import CURVE_COLUMNS, RESTORED
 from kt_analysis.rules.timeline import credit_days, credit_on
 
 DEFAULT_MASTER = "local[2]"
@@ -177,6 +185,17 @@ def _exposure_frame(spark: Any, exposure: pd.DataFrame, keys: tuple[str, ...]) -
     return spark.createDataFrame(rows, T.StructType(fields))
 
 
+def _restoration_frame(spark: Any, table: pd.DataFrame, keys: tuple[str, ...]) -> Any:
+    """A restoration plan's per-key figures (rules.restoration.restoration_plan) as a Spark frame."""
+    from pyspark.sql import types as T
+
+    ints = (RESTORED, *CURVE_COLUMNS)
+    fields = [T.StructField(k, T.StringType()) for k in keys] + [T.StructField(c, T.LongType()) for c in ints]
+    rows = [(*(None if v is None else str(v) for v in rec[:len(keys)]), *(int(v) for v in rec[len(keys):]))
+            for rec in table[[*keys, *ints]].itertuples(index=False, name=None)]
+    return spark.createDataFrame(rows, T.StructType(fields))
+
+
 def _months_frame(spark: Any, months: pd.DataFrame, keys: tuple[str, ...]) -> Any:
     """The exposure per key and calendar month (rules.impact.exposure_months) as a Spark frame."""
     from pyspark.sql import types as T
@@ -249,6 +268,21 @@ def merge_parts(parts: Path, path: Path) -> int:
             writer.close()
     os.replace(tmp, path)
     return n
+
+
+def _restoration(spark: Any, per_line: PerLine, own: Policy) -> dict[str, Any] | None:
+    """The restoration curve on Spark, by the DuckDB engine's SQL (engine/figures.py): None without a
+    plan, or when a credit or total beyond the actual span overflows (ANSI mode stops it, as DuckDB)."""
+    from pyspark.errors import ArithmeticException
+
+    plan = per_line.restoration_plan
+    if plan is None:
+        return None
+    _restoration_frame(spark, plan.exposure, per_line.keys).createOrReplaceTempView(RESTORATION_TABLE)
+    try:
+        return restoration_curve(SparkQuery(spark), "per_line", plan, own, per_line.keys, dialect="spark")
+    except ArithmeticException:
+        return None
 
 
 def analyse_spark(
@@ -337,6 +371,7 @@ def analyse_spark(
             raise InputError(incident.credit_policy.path, "credit", f"a credit or total overflows 64-bit integers "
                              f"({str(exc).splitlines()[0]})", "check the roster's fees and the policy's multipliers"
                              ) from None
+        per_line.restoration = _restoration(spark, per_line, own)
         say("writing ledger.parquet from Spark's sorted parts")
         merge_parts(parts, out_dir / "ledger.parquet")
         return figures, rows[:len(policies)], per_line

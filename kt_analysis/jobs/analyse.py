@@ -24,6 +24,7 @@ from kt_analysis.engine.duckdb_engine import (
     check_plans,
     months_per_key,
     prepare,
+    restoration,
     roster_spellings,
     write_ledger,
 )
@@ -130,6 +131,8 @@ def _analyse_duckdb(incident: Incident, out_dir: Path, what_if_policies: list[Po
         everything, own_at = with_own_policy(own, policies)
         figures, what_if = incident_figures(DuckDBQuery(con), per_line.sql, f"read_parquet({quote(ledger)})",
                                             everything, own_at, dialect="duckdb", roster=per_line.source.path, say=say)
+        say("restoration curve")
+        per_line.restoration = restoration(per_line, own)
         if rows is not None and across_month(own.eligibility):
             per_line.month = month_figures(DuckDBQuery(con), per_line.sql, f"read_parquet({quote(rows)})", own,
                                            "duckdb")

@@ -151,6 +151,30 @@ class HistogramBin(Record):
 
 
 @dataclass(frozen=True)
+class CreditBand(Record):
+    """Eligible lines whose credit is from ``from_krw`` to ``to_krw`` won (both included), in bands
+    with edges 1, 2 and 5 times a power of ten, and their credit."""
+
+    from_krw: int
+    to_krw: int
+    lines: int
+    credit_krw: int
+
+
+@dataclass(frozen=True)
+class ServiceCredit(Record):
+    """One service's eligible lines: how many, their credit, and its quantiles (as credit_distribution)."""
+
+    lines: int
+    credit_krw: int
+    min_krw: int
+    p50_krw: int
+    p90_krw: int
+    p99_krw: int
+    max_krw: int
+
+
+@dataclass(frozen=True)
 class Delivery(Record):
     method: str
     claim_required: bool
@@ -298,9 +322,41 @@ class ClaimsSummary(Record):
 
 
 @dataclass(frozen=True)
+class RestorationPoint(Record):
+    """Had service come back ``minutes`` after the incident's first window start: the lines eligible
+    and the total credit under the incident's own policy."""
+
+    minutes: int
+    eligible_lines: int
+    total_credit_krw: int
+
+
+@dataclass(frozen=True)
+class RestorationThreshold(Record):
+    """A policy threshold on the curve: the first minute it is met, and its Korean label."""
+
+    minutes: int
+    label: str
+
+
+@dataclass(frozen=True)
+class RestorationCurve(Record):
+    """What the incident's own policy would owe had service come back at each time (docs/outputs.md)."""
+
+    actual_minutes: int
+    points: tuple[RestorationPoint, ...]
+    thresholds: tuple[RestorationThreshold, ...]
+
+    def at(self, minutes: int) -> RestorationPoint:
+        """The point at ``minutes`` (one of the curve's)."""
+        return next(p for p in self.points if p.minutes == minutes)
+
+
+@dataclass(frozen=True)
 class OutageSummary(Record):
     OPTIONAL: ClassVar[tuple[str, ...]] = ("reach", "unmatched_names", "month_history", "claims",
-                                           "longest_continuous_minutes")
+                                           "longest_continuous_minutes", "restoration_curve", "credit_bands",
+                                           "credit_by_service")
 
     incident_id: str
     title: str
@@ -340,6 +396,13 @@ class OutageSummary(Record):
     claims: ClaimsSummary | None = None  # only a policy with claims rules, or an incident with claims, has it
     # the longest uninterrupted outage of any line (summaries written before it was added lack it)
     longest_continuous_minutes: int | None = None
+    # the total credit had service come back at other times (absent across the calendar month, and
+    # from summaries written before it was added)
+    restoration_curve: RestorationCurve | None = None
+    # the eligible lines per readable credit band, and per service their credits' quantiles (summaries
+    # written before they were added lack them)
+    credit_bands: tuple[CreditBand, ...] | None = None
+    credit_by_service: Mapping[str, ServiceCredit] | None = None
 
     def breakdown(self, by: str) -> Mapping[str, Breakdown]:
         """``by_service``, ``by_region``, ``by_customer_type`` or ``by_payment_method``."""

@@ -561,3 +561,52 @@ def test_engines_agree_on_credits_computed_on_bills(session, tmp_path: Path, wit
     check_agree(tmp_path / "duckdb", tmp_path / "spark")
     summary = (tmp_path / "spark" / "summary.json").read_text(encoding="utf-8")
     assert '"total_credit_krw": 3968' in summary
+
+
+# ------------------------------------------------------------------------------------------------
+# The restoration curve (summary.json restoration_curve): the same SQL on both engines
+# ------------------------------------------------------------------------------------------------
+
+def restoration_doc(mode: str) -> dict[str, Any]:
+    """Thresholds (2 h continuous, > 6 h in the month), tiers by days, billable hours rounded up,
+    an override of its own threshold, and a rounding to 10 won ``mode``."""
+    return {"id": "agree", "title": "복구 시각별", "services": list(SERVICES),
+            "eligibility": {"min_continuous_minutes": 120, "min_monthly_cumulative_minutes": 360,
+                            "monthly_cumulative_exceeds": True},
+            "hourly_fee": {"hours_per_month": "days_in_month"},
+            "credit": {"outage_multiplier": 10,
+                       "billable_time": {"unit_minutes": 60, "mode": "up", "applies_to": "outage"},
+                       "tiers_by_outage_days": [{"from_days": 1, "krw": 1000}, {"from_days": 2, "krw": 5000}],
+                       "overrides": [{"when": {"customer_type": ["small_business"]},
+                                      "eligibility": {"min_continuous_minutes": 30}, "outage_multiplier": 3}],
+                       "rounding": {"unit_krw": 10, "mode": mode}}}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("mode", "join"), [("half_up", False), ("ceil", True)], ids=["half_up-lookup", "ceil-join"])
+def test_engines_agree_on_the_restoration_curve(session, tmp_path: Path, mode: str, join: bool) -> None:
+    """Both engines compute the curve by the same SQL: byte-identical summaries (with the curve), over
+    several Spark partitions; the point at the actual span is the summary's totals; cutting and
+    extending the windows (several per line, across a month end) move it."""
+    if join:  # one window per facility, the last still open at the end of February 2024
+        start = datetime(2024, 2, 28, 20, 0)
+        windows = [{"start": _at(start + timedelta(minutes=5 * i)),
+                    "end": _at(start + timedelta(minutes=5 * i + 40 + 29 * i)), "where": {"facilities": [f]}}
+                   for i, f in enumerate(FACILITIES)]
+    else:
+        windows = [{"start": "2023-12-31T22:10", "end": "2024-01-01T01:55", "where": {"regions": ["서울", "R'1"]}},
+                   {"start": "2024-01-01T00:30", "end": "2024-01-01T02:29", "where": "all",
+                    "services": ["mobile", "iptv"]},
+                   {"start": "2024-01-01T03:00", "end": "2024-01-01T03:50", "where": {"regions": ["부산"]}}]
+    frame = roster_frame(11 + join, 300)
+    _incident, a, b, keeps_order = run_both(tmp_path, restoration_doc(mode), windows, frame, session, 2)
+    assert keeps_order is not join
+    check_agree(a, b)
+    summary = json.loads((b / "summary.json").read_text(encoding="utf-8"))
+    curve = summary["restoration_curve"]
+    actual = curve["actual_minutes"]
+    by = {p["minutes"]: (p["eligible_lines"], p["total_credit_krw"]) for p in curve["points"]}
+    assert by[actual] == (summary["eligible_lines"], summary["total_credit_krw"])
+    assert by[0] == (0, 0) and 0 < by[actual][1] < by[2 * actual][1]
+    assert {t["label"] for t in curve["thresholds"]} >= {"연속 2시간", "연속 30분", "월 누적 6시간 초과"}
+    assert len({k for _, k in by.values()}) > 10
