@@ -149,3 +149,209 @@ def test_the_status_is_in_korean_and_the_overview_adds_up(tmp_path: Path, real: 
     html = _rendered(tmp_path)
     assert "실패" in _row_html(html, "c-broken") and "<tfoot>" in html
     assert f"영향 회선 {present.count(84258)}" in html and f"보상 {present.krw(751787370)}" in html
+
+
+# ----- the overview chart and the failure reasons ----------------------------------------------
+
+def _chart_rows(html: str) -> dict[str, str]:
+    """Each chart row's SVG group (its opening tag included), by incident."""
+    import re
+
+    svg = html[html.index('<svg class="chart"'):html.index("</svg>", html.index('<svg class="chart"'))]
+    return {m.group(1): m.group(0) for m in re.finditer(r'<g class="chart-row" data-incident="([^"]+)".*?</g>',
+                                                         svg, flags=re.S)}
+
+
+def _attribute(tag_text: str, name: str) -> str:
+    return _unescape(tag_text.split(f' {name}="', 1)[1].split('"', 1)[0])
+
+
+def _unescape(text: str) -> str:
+    import html as html_lib
+
+    return html_lib.unescape(text)
+
+
+def _expected_sentence(folder: Path) -> str:
+    """What the chart must say of one incident, computed here from its summary.json alone."""
+    from datetime import date
+
+    from kt_analysis.report import present
+
+    s = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    if s["kind"] == "billing_error":
+        money = f"환불 {present.krw(s['total_refund_krw'])}"
+        if s["total_cancelled_krw"]:
+            money += f" (승인 취소 {present.krw(s['total_cancelled_krw'])} 별도)"
+        start, end = s["charged_on"], s["settlement_completion_date"]
+    else:
+        money = f"보상 {present.krw(s['total_credit_krw'])}"
+        start, end = s["outage_start"], s["credit_timeline"][-1]["day"]  # the last credit day
+    days = (date.fromisoformat(end[:10]) - date.fromisoformat(start[:10])).days
+    lines = present.count(s["affected_lines"])
+    text = f"{s['title']} ({folder.name}): {money}, 영향 회선 {lines}, 처리 완료까지 {days}일"
+    if s.get("claim_window_closes"):
+        text += f", 청구 마감 {present.korean_date(date.fromisoformat(s['claim_window_closes']))}"
+    return text
+
+
+def test_the_chart_shows_each_summarys_figures(tmp_path: Path, real: dict[str, dict]) -> None:
+    """One chart row per incident, in the table's order; its text alternative (the chart's
+    aria-label, the row's, and the row's tooltip) holds the summary's exact figures, its bar the
+    summary's amount: credits for an outage, refunds (not the cancelled approvals) for a billing
+    error."""
+    _folder(tmp_path, "a-outage", {**real["outage"], "title": "장애", "affected_lines": 80093,
+                                   "total_credit_krw": 751787370})
+    _folder(tmp_path, "b-billing", {**real["billing_error"], "title": "과금 오류", "affected_lines": 4165,
+                                    "total_refund_krw": 21873900, "total_cancelled_krw": 195251310})
+    _folder(tmp_path, "c-landline", {**real["outage"], "title": "유선", "affected_lines": 310,
+                                     "total_credit_krw": 293340})
+    html = _rendered(tmp_path)
+    chart = _chart_rows(html)
+    assert list(chart) == ["a-outage", "b-billing", "c-landline"]
+    table = [m.split('"', 1)[0] for m in html.split('<tr data-incident="')[1:]]
+    assert list(chart) == table
+    label = _attribute(html[html.index('<svg class="chart"'):], "aria-label")
+    assert label.startswith("사고별 보상·환불 총액, 영향 회선, 처리 완료까지 걸린 날 — ")
+    for name, group in chart.items():
+        sentence = _expected_sentence(tmp_path / name)
+        assert _attribute(group, "aria-label") == sentence and sentence in label
+        tooltip = _unescape(group[group.index("<title>") + 7:group.index("</title>")])
+        assert sentence.endswith(f": {tooltip}")
+    amounts = {name: int(group.split('data-amount="', 1)[1].split('"', 1)[0]) for name, group in chart.items()}
+    assert amounts == {"a-outage": 751787370, "b-billing": 21873900, "c-landline": 293340}
+    widths = {name: float(group.split('class="bar money"', 1)[1].split('width="', 1)[1].split('"', 1)[0])
+              for name, group in chart.items()}
+    assert widths["a-outage"] > widths["b-billing"] > widths["c-landline"] >= 2  # one scale; a small amount shows
+    assert abs(widths["b-billing"] / widths["a-outage"] - 21873900 / 751787370) < 0.01
+    assert "7.52억원" in chart["a-outage"] and "2,187만원" in chart["b-billing"]  # the short Korean label
+    assert '<svg class="chart" role="img"' in html
+    assert '<a href="a-outage/report.html">' not in html  # no report written here: no link to one
+
+
+def test_failed_and_zero_line_incidents_are_words_not_bars(tmp_path: Path, real: dict[str, dict]) -> None:
+    """An incident whose run failed (its last good summary still on disk), one that reached no
+    line and one whose summary is damaged: no money bar of any length, a sentence instead."""
+    _folder(tmp_path, "a-ok", real["outage"])
+    _folder(tmp_path, "b-failed", real["outage"])
+    (tmp_path / "b-failed" / "failed").mkdir()
+    (tmp_path / "b-failed" / "failed" / "error.txt").write_text(
+        "b-failed: reconciliation failed: the report's headline shows '1원' — not published\n", encoding="utf-8")
+    _folder(tmp_path, "c-none", {**real["outage"], "affected_lines": 0, "total_credit_krw": 0,
+                                 "credit_completion_date": None, "credit_timeline": []})
+    _folder(tmp_path, "d-damaged", {**real["outage"], "kind": "outgae"})
+    chart = _chart_rows(_rendered(tmp_path))
+    assert set(chart) == {"a-ok", "b-failed", "c-none", "d-damaged"}
+    assert 'class="bar money"' in chart["a-ok"]
+    for name in ("b-failed", "c-none", "d-damaged"):
+        assert "bar money" not in chart[name] and "data-amount" not in chart[name], name
+    assert "실행 실패 — 대사 불일치로 게시 거부" in _unescape(chart["b-failed"])
+    assert "실행 실패 — 요약 파일을 읽을 수 없음" in _unescape(chart["d-damaged"])
+    assert "영향 회선 없음" in _unescape(chart["c-none"]) and "0 회선" in chart["c-none"]
+    assert "bar days" not in chart["c-none"] and "미정" not in chart["c-none"]  # nothing to settle
+
+
+def _messages() -> dict[str, str]:
+    """A message of each failure class, as the run or run-all writes it to failed/error.txt (made
+    by the code that writes it where that is cheap)."""
+    import errno
+
+    from kt_analysis.errors import output_fault
+    from kt_analysis.jobs.run import check_headline
+    from kt_analysis.report import present
+
+    try:
+        check_headline("kt-x", "outage", {"affected_lines": 1, "eligible_lines": 1, "total_credit_krw": 5},
+                       '<section class="kt-headline"></section>')
+    except Exception as exc:  # noqa: BLE001 - whatever it raises is what error.txt holds
+        reconciliation = str(exc)
+    try:
+        present._font_families(set())
+    except Exception as exc:  # noqa: BLE001
+        font = f"kt-x: notebook report.ipynb (01 + 02) failed: {type(exc).__name__}: {exc}"
+    return {
+        "bad_input": "bad input: data/incidents/x.yml: affected.windows[0]: ends (2024-03-04 09:00) before it "
+                     "starts (2024-03-04 10:00) — swap start and end, or fix the date",
+        "timeout": "timed out after 3600 s: the run was stopped (a notebook cell or the kernel hung); "
+                   "the last good report is unchanged",
+        "reconciliation": reconciliation,
+        "environment": font,
+        "disk": str(output_fault(OSError(errno.ENOSPC, "No space left on device", "/r/kt-x/ledger.parquet"))),
+        "locked": "kt-x: another run of this incident into reports is in progress (lock reports/.kt-x.lock); "
+                  "wait for it to finish",
+        "notebook": "kt-x: notebook report.ipynb (01 + 02) failed: ZeroDivisionError: division by zero "
+                    "(executed notebook kept in the run's failed/ folder)",
+        "interrupted": "Traceback (most recent call last):\n  File \"x.py\", line 1, in <module>\nKeyboardInterrupt",
+        "unexpected": "Traceback (most recent call last):\n  File \"x.py\", line 1, in <module>\n"
+                      "    boom()\nValueError: something nobody expected",
+        "no_record": "",
+    }
+
+
+@pytest.mark.parametrize("reason", ["bad_input", "timeout", "reconciliation", "environment", "disk", "locked",
+                                    "notebook", "interrupted", "unexpected", "no_record"])
+def test_a_failed_run_says_why_in_korean(tmp_path: Path, real: dict[str, dict], reason: str) -> None:
+    """The failure's class in Korean and what to do, visible in the row; the run's own message
+    (English, for the engineer) one click away in a <details>, never lost."""
+    import re
+
+    from kt_analysis.report.index import REASONS
+
+    message = _messages()[reason]
+    _folder(tmp_path, "kt-x", real["outage"])
+    (tmp_path / "kt-x" / "failed").mkdir()
+    (tmp_path / "kt-x" / "failed" / "error.txt").write_text(message, encoding="utf-8")
+    (row,) = collect(tmp_path)
+    assert row["status"] == "failed" and row["reason"] == reason
+    label, hint = REASONS[reason]
+    assert re.search(r"[가-힣]", label) and re.search(r"[가-힣]", hint)
+    html = _row_html(_rendered(tmp_path), "kt-x")
+    assert f'data-reason="{reason}"' in html
+    visible = _unescape(html.split("<details", 1)[0])
+    assert label in visible and hint in visible
+    if message:
+        original = message.strip().splitlines()
+        shown = original[-1] if original[0].startswith("Traceback") else original[0]  # a traceback: its exception
+        details = _unescape(html[html.index("<details"):html.index("</details>")])
+        assert row["error"] == shown.strip()[:300]  # the first line, as before (capped)
+        assert message.strip() in details and shown.strip() not in visible and "Traceback" not in visible
+
+
+def test_the_reasons_are_each_their_own() -> None:
+    """Every class has its own Korean label (two classes never read alike), and the exit code of
+    bad input, the one a script tests for, is named."""
+    from kt_analysis.report.index import REASONS, failure_reason
+
+    labels = [label for label, _hint in REASONS.values()]
+    assert len(set(labels)) == len(labels)
+    assert "종료 코드 2" in REASONS["bad_input"][0]
+    assert {failure_reason(m) for m in _messages().values()} == set(_messages())
+    # a bad input that mentions a disk word stays bad input; a notebook that died of a missing font
+    # is the environment, not the notebook
+    assert failure_reason("bad input: x.csv: cannot be read (Permission denied) — fix it") == "bad_input"
+    assert failure_reason(_messages()["environment"]) == "environment"
+
+
+def test_a_summary_this_version_cannot_read_says_so_in_korean(tmp_path: Path, real: dict[str, dict]) -> None:
+    _folder(tmp_path, "bad", {**real["outage"], "credit_histogram": None})
+    html = _row_html(_rendered(tmp_path), "bad")
+    assert 'data-reason="summary"' in html and "요약 파일을 읽을 수 없음" in html
+    assert "credit_histogram: expected a list" in _unescape(html.split("<details", 1)[1])
+
+
+def test_the_index_is_one_file_with_no_external_reference(tmp_path: Path, real: dict[str, dict]) -> None:
+    """The chart is inline: the index opens offline, copied alone, printed; no address, no file it
+    loads (links to the reports are links, not loads), no script."""
+    import re
+
+    _folder(tmp_path, "a-outage", real["outage"])
+    _folder(tmp_path, "b-billing", real["billing_error"])
+    (tmp_path / "c-failed" / "failed").mkdir(parents=True)
+    (tmp_path / "c-failed" / "failed" / "error.txt").write_text("bad input: x.yml: bad — fix\n", encoding="utf-8")
+    html = _rendered(tmp_path)
+    assert html.count("<svg") >= 1 and '<svg class="chart"' in html
+    assert not re.search(r"https?://", html)
+    assert not re.search(r"<[^>]+\s(?:src|srcset|xlink:href|data)\s*=", html, flags=re.I)
+    assert not re.search(r"<(?:link|script|img|iframe|object|embed|image|use)\b", html, flags=re.I)
+    assert "url(" not in html and "@import" not in html
+    assert [p.name for p in tmp_path.iterdir() if p.is_file()] == ["index.html"]  # nothing written beside it
