@@ -71,9 +71,10 @@ lint: setup-dev ## ruff on the package and tests
 notebooks: setup ## re-execute the committed notebooks on the sample and store their outputs
 	$(PY) tools/refresh_notebooks.py notebooks/*.ipynb
 
-screenshot: setup-dev ## refresh docs/report.png (the README's picture) from the browser test
-	mkdir -p docs
-	KT_UPDATE_SCREENSHOT=1 $(PY) -m pytest tests/e2e/test_browser.py -q -k figures_and_images
+screenshot: setup-dev ## refresh docs/screenshots/ (every sample report and the index) and docs/report.png (the README's picture)
+	rm -rf build/screenshot-reports
+	$(KT) run-all data/incidents --out build/screenshot-reports
+	$(PY) tools/screenshots.py build/screenshot-reports docs/screenshots --readme docs/report.png
 
 clean-reports: ## delete generated reports and the history of published runs
 	rm -rf reports/*/ reports/index.html reports/history.duckdb

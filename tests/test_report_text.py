@@ -121,7 +121,36 @@ def test_an_incident_reaching_no_line_says_so_once_and_draws_nothing(tmp_path: P
     assert "장애 시간 0분" not in text and "0분" not in text.split("부록")[0]
     body = html.split('class="kt-appendix"')[0]
     assert "<img" not in body and "<svg" not in body  # no chart at all (of zeros)
-    assert '<table class="kt-table">' not in body  # no table of zeros before the appendix
+    assert '<table class="kt-table"' not in body  # no table of zeros before the appendix
+    # No heading above an empty section: the chapters' headings and prose go with their content.
+    before = text.split("부록")[0]
+    for heading in ("영향 범위", "서비스별", "지역별", "보상 — 얼마를", "정책별 비교", "언제 정산되나", "신청"):
+        assert heading not in before, heading
+    assert "부록" in text  # the appendix still says what was run on what
+
+
+def test_only_sections_that_show_nothing_are_dropped() -> None:
+    import nbformat
+
+    from kt_analysis.jobs.run import drop_empty_sections
+
+    def md(text: str):
+        return nbformat.v4.new_markdown_cell(text)
+
+    def code(html: str | None):
+        cell = nbformat.v4.new_code_cell("x")
+        if html is not None:
+            cell.outputs = [nbformat.v4.new_output("execute_result", data={"text/html": html,
+                                                                          "text/plain": repr(html)})]
+        return cell
+
+    cells = [code("<h1>headline</h1>"), md("# 1. chapter"), md("prose"), md("## empty"), code(""), code(None),
+             md("## full"), code("<table></table>"), md("# 2. all empty"), md("## sub"), code(""),
+             md("# 3. kept"), code("<p>x</p>")]
+    kept = [c.source if c.cell_type == "markdown" else c.outputs[0]["data"]["text/html"] if c.outputs else None
+            for c in drop_empty_sections(cells)]
+    assert kept == ["<h1>headline</h1>", "# 1. chapter", "prose", "", None, "## full", "<table></table>", "",
+                    "# 3. kept", "<p>x</p>"]
 
 
 

@@ -247,6 +247,7 @@ def render_report(executed: list[Path], title: str, dest: Path) -> str:
                                 if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
             book.cells.append(cell)
         book.metadata = nb.metadata
+    book.cells = drop_empty_sections(book.cells)
     exporter = HTMLExporter(template_name="lab")
     exporter.exclude_input = True
     exporter.exclude_input_prompt = True
@@ -264,6 +265,54 @@ def render_report(executed: list[Path], title: str, dest: Path) -> str:
     tmp.write_text(body, encoding="utf-8")
     os.replace(tmp, dest)
     return body
+
+
+_HEADING = re.compile(r"^(#{1,6})\s")
+
+
+def _heading_level(cell) -> int:
+    """A markdown cell that opens with a heading: its level (1 for #); 0 for any other cell."""
+    if cell.cell_type != "markdown":
+        return 0
+    found = _HEADING.match(cell.source.lstrip())
+    return len(found.group(1)) if found else 0
+
+
+def _shows_something(cell) -> bool:
+    """A code cell whose outputs show something (a figure, a table, text), not an empty string."""
+    for out in cell.get("outputs", []):
+        data = out.get("data", {})
+        if out.get("output_type") == "stream" and out.get("text", "").strip():
+            return True
+        if any(k.startswith("image/") for k in data):
+            return True
+        html = "".join(data.get("text/html", "")).strip()
+        plain = "".join(data.get("text/plain", "")).strip()
+        if html or (plain and plain not in ("''", '""')):
+            return True
+    return False
+
+
+def drop_empty_sections(cells: list) -> list:
+    """The cells without the sections in which no code cell shows anything (an incident that
+    reaches no line: its chapters have nothing to show, and the report says so once, at the top).
+
+    A section is a markdown heading and every cell up to the next heading of its level or above;
+    a section is dropped whole — its heading and prose — when none of its code cells (its
+    subsections' included) shows an output. Cells before the first heading are kept."""
+    keep = [True] * len(cells)
+    for i, cell in enumerate(cells):
+        level = _heading_level(cell)
+        if not level:
+            continue
+        end = i + 1
+        while end < len(cells) and not (0 < _heading_level(cells[end]) <= level):
+            end += 1
+        if not any(c.cell_type == "code" and _shows_something(c) for c in cells[i + 1:end]):
+            for j in range(i, end):
+                if cells[j].cell_type == "markdown":
+                    keep[j] = False
+    return [c for c, k in zip(cells, keep, strict=True) if k]
 
 
 def _strip_scripts(html: str) -> str:

@@ -470,7 +470,7 @@ def use_report_style() -> str:
         {
             "font.family": families,
             "axes.unicode_minus": False,
-            "figure.figsize": (8.0, 4.5),
+            "figure.figsize": (8.0, 3.6),
             "figure.dpi": 110,
             "savefig.dpi": 110,
             "figure.facecolor": "white",

@@ -26,7 +26,7 @@ from kt_analysis.engine.figures import BREAKDOWNS
 from kt_analysis.inputs.incident import Incident, elapsed_minutes
 from kt_analysis.inputs.roster import RosterSource, open_roster
 from kt_analysis.paths import ENV_VAR
-from kt_analysis.report import present
+from kt_analysis.report import charts, drawings, present
 from kt_analysis.report.templates import ENV
 from kt_analysis.summary.model import BillingSummary, OutageSummary, Reach, Summary
 
@@ -108,8 +108,8 @@ class IncidentView:
         figure beneath it (``data-key`` names its summary.json key), or, when no window reached a line,
         one statement instead of cards."""
         s = self.outage
-        window = Markup(" ~ ").join([_nowrap(present.korean_datetime(_dt(s.outage_start))),
-                                     _nowrap(present.korean_datetime(_dt(s.outage_end)))])
+        window = Markup(" ~ ").join([_nowrap_datetime(present.korean_datetime(_dt(s.outage_start))),
+                                     _nowrap_datetime(present.korean_datetime(_dt(s.outage_end)))])
         if s.affected_lines == 0:
             return Html(_ENV.get_template("headline.html.j2").render(
                 title=s.title, incident_id=s.incident_id, policy_title=s.policy_title, cards=[],
@@ -148,18 +148,35 @@ class IncidentView:
         })
 
     def breakdown_table(self, by: str) -> Html:
+        """One breakdown as a table, with the incident's totals as its 합계 row (lines, eligible lines
+        and credit are the column sums — refused otherwise; customers are counted once each, so their
+        total can be less than the column's sum, and a footnote says so)."""
         frame = self.breakdown(by)
         if frame.empty:
             return Html("")  # no line reached: the headline's one statement says it
-        return _table(frame, money=("보상액(원)",), title=f"{BY_TITLE[by]} 영향")
+        s = self.outage
+        total = {"영향 회선": s.affected_lines, "영향 고객": s.affected_customers,
+                 "보상 대상 회선": s.eligible_lines, "보상액(원)": s.total_credit_krw}
+        sums = _column_totals(frame)
+        for column in ("영향 회선", "보상 대상 회선", "보상액(원)"):
+            if sums[column] != total[column]:
+                raise AssertionError(f"{BY_TITLE[by]} {column}: rows sum to {sums[column]:,}, the summary "
+                                     f"says {total[column]:,}")
+        footnote = ""
+        if sums["영향 고객"] != s.affected_customers:
+            footnote = (f"고객 합계는 한 고객을 한 번만 센 수입니다: 여러 {BY_TITLE[by].removesuffix('별')}에 회선이 "
+                        f"있는 고객이 있어 행의 합({present.count(sums['영향 고객'])}명)보다 적습니다.")
+        return _table(frame, money=("보상액(원)",), title=f"{BY_TITLE[by]} 영향", total=total, footnote=footnote)
 
     def breakdown_chart(self, by: str, value: str = "affected_lines"):
+        """One breakdown as bars (largest first); nothing when there are fewer than two bars (a one-bar
+        chart says less than the table) or nothing but zeros."""
         if by not in BREAKDOWNS:
             raise ValueError(f"by must be one of {', '.join(BREAKDOWNS)}")
         rows = self.outage.breakdown(by)
         series = pd.Series({k: int(getattr(v, value)) for k, v in rows.items()}, dtype="int64")
-        if series.empty or not series.any():
-            return Html("")  # no line reached (the headline says so) or nothing but zeros to draw
+        if len(series) < 2 or not series.any():
+            return Html("")
         series = series.sort_values(ascending=False)
         what = {"affected_lines": "영향 회선", "total_credit_krw": "보상액",
                 "eligible_lines": "보상 대상 회선"}[value]
@@ -167,10 +184,67 @@ class IncidentView:
         chart = present.barh_chart if len(series) > 5 else present.bar_chart
         return chart(series, title=f"{BY_TITLE[by]} {what}", value_kind=kind, labels=BY_LABELS[by] or None)
 
-    def credit_histogram(self):
-        bins = self.outage.credit_histogram
+    def region_section(self) -> Html:
+        """Where: the affected lines of each 시도 on a tile grid, the region table beside it. Regions
+        that are not 시도 names are in the table and named under the picture."""
         if self.reaches_no_line:
             return Html("")
+        rows = self.outage.breakdown("region")
+        values = {str(k): int(v.affected_lines) for k, v in rows.items()}
+        fig, others = drawings.region_tiles(values, title="지역별 영향 회선")
+        alt = "지역별 영향 회선: " + ", ".join(f"{k} {present.count(v)}" for k, v in
+                                          sorted(values.items(), key=lambda kv: -kv[1]))
+        note = ""
+        if others:
+            note = Markup('<p class="kt-note">지도에 없는 지역 이름(표에는 있음): {}</p>').format(", ".join(others))
+        return Html(Markup('<div class="kt-side">{}<div>{}</div></div>{}').format(
+            drawings.figure_img(fig, alt), Markup(self.breakdown_table("region")), note))
+
+    def restoration_chart(self):
+        """When each place and service came back: the windows as a Gantt (several windows only)."""
+        if self.reaches_no_line:
+            return Html("")
+        inc = self.incident
+        fig, caption = drawings.restoration_gantt(inc.windows, inc.services or ())
+        if fig is None:
+            return Html("")
+        if not caption:
+            return fig
+        return Html(Markup("{}<p class=\"kt-note\">{}</p>").format(
+            drawings.figure_img(fig, "복구 시간표: " + caption), caption))
+
+    def credit_histogram(self):
+        """How many eligible lines get how much: bars per readable band (100원 미만, 100~200원,
+        200~500원, 500원~1천원, …: edges 1, 2 and 5 times a power of ten), each with its lines and
+        their share. Summaries written before the bands were added: the equal-width histogram."""
+        if self.reaches_no_line:
+            return Html("")
+        bands = self.outage.credit_bands
+        if bands is None:
+            return self._equal_width_histogram()
+        if not bands:
+            return Html('<p class="kt-note">보상 대상 회선이 없습니다.</p>')
+        import matplotlib.pyplot as plt
+
+        total = sum(b.lines for b in bands)
+        names = [_band_label(b.from_krw, b.to_krw) for b in bands]
+        fig, ax = plt.subplots(figsize=(8, 3.2))
+        bars = ax.bar(names, [b.lines for b in bands], color=present.PALETTE[0], width=0.8)
+        ax.bar_label(bars, labels=[f"{present.short_korean(b.lines)}\n({_share(b.lines, total)})" if b.lines else ""
+                                   for b in bands], padding=2, fontsize=8)
+        present.count_axis(ax, "y")
+        ax.set_ylabel("회선 수")
+        ax.margins(y=0.22)
+        ax.grid(False)
+        ax.grid(True, axis="y")
+        if len(names) > 6:
+            ax.tick_params(axis="x", labelrotation=30, labelsize=9)
+        ax.set_title("회선별 보상액 분포 (보상 대상 회선)")
+        plt.close(fig)
+        return fig
+
+    def _equal_width_histogram(self):
+        bins = self.outage.credit_histogram
         if not bins:
             return Html('<p class="kt-note">보상 대상 회선이 없습니다.</p>')
         index = pd.IntervalIndex.from_arrays([b.from_krw for b in bins], [b.to_krw + 1 for b in bins], closed="left")
@@ -178,13 +252,52 @@ class IncidentView:
         return present.histogram_krw(series, title="회선별 보상액 분포 (보상 대상 회선)")
 
     def credit_table(self) -> Html:
+        """The eligible lines' credits per service — lines, total, smallest, median, 90%, largest —
+        with the whole incident's as the last row (its quantiles are the incident's, not a sum)."""
         if self.reaches_no_line:
             return Html("")
         d = self.outage.credit_distribution
-        frame = pd.DataFrame({
-            "값(원)": [d.min_krw, d.p50_krw, d.p90_krw, d.p99_krw, d.max_krw],
-        }, index=pd.Index(["최소", "중앙값", "90%", "99%", "최대"], name="회선별 보상액"))
-        return _table(frame, money=("값(원)",), title="회선별 보상액 요약")
+        per = self.outage.credit_by_service
+        if per is None:  # a summary written before per-service figures
+            frame = pd.DataFrame({
+                "값(원)": [d.min_krw, d.p50_krw, d.p90_krw, d.p99_krw, d.max_krw],
+            }, index=pd.Index(["최소", "중앙값", "90%", "99%", "최대"], name="회선별 보상액"))
+            return _table(frame, money=("값(원)",), title="회선별 보상액 요약", no_total="분위수라 합하지 않습니다")
+        if not per:
+            return Html('<p class="kt-note">보상 대상 회선이 없습니다.</p>')
+        money = ("보상액(원)", "최소(원)", "중앙값(원)", "90%(원)", "최대(원)")
+        frame = pd.DataFrame([{"서비스": present.label(k, present.SERVICE_KO), "보상 대상 회선": v.lines,
+                               "보상액(원)": v.credit_krw, "최소(원)": v.min_krw, "중앙값(원)": v.p50_krw,
+                               "90%(원)": v.p90_krw, "최대(원)": v.max_krw}
+                              for k, v in sorted(per.items(), key=lambda kv: -kv[1].credit_krw)]).set_index("서비스")
+        s = self.outage
+        sums = (int(frame["보상 대상 회선"].sum()), int(frame["보상액(원)"].sum()))
+        if sums != (s.eligible_lines, s.total_credit_krw):
+            raise AssertionError("the credits by service do not add up to the summary's eligible lines and total")
+        total = {"보상 대상 회선": s.eligible_lines, "보상액(원)": s.total_credit_krw, "최소(원)": d.min_krw,
+                 "중앙값(원)": d.p50_krw, "90%(원)": d.p90_krw, "최대(원)": d.max_krw}
+        return _table(frame, money=money, title="서비스별 회선당 보상액", total=total,
+                      footnote="합계 행의 최소·중앙값·90%·최대는 모든 보상 대상 회선의 값입니다 "
+                               "(서비스별 값의 합이 아님).")
+
+    def restoration_cost_chart(self):
+        """What the policy would owe had service come back at each time, from the start to twice the
+        actual span, with its thresholds marked (summary.json's ``restoration_curve``); a note when
+        the summary has none (a policy counting the calendar month, or a summary written before)."""
+        if self.reaches_no_line:
+            return Html("")
+        curve = self.outage.restoration_curve
+        if curve is None:
+            return Html('<p class="kt-note">복구 시각별 보상 총액은 이 정책에서 계산하지 않습니다: 앞선 장애를 '
+                        '포함한 월 누적 시간으로 판정하는 정책입니다.</p>'
+                        if self.outage.month_history is not None else "")
+        actual = curve.at(curve.actual_minutes)
+        if (actual.total_credit_krw, actual.eligible_lines) != (self.outage.total_credit_krw,
+                                                                  self.outage.eligible_lines):
+            raise AssertionError(f"the restoration curve at the actual span ({actual.total_credit_krw:,} won, "
+                                 f"{actual.eligible_lines:,} lines) is not the summary's total "
+                                 f"({self.outage.total_credit_krw:,} won, {self.outage.eligible_lines:,} lines)")
+        return charts.restoration_cost_chart(curve.points, curve.thresholds, curve.actual_minutes)
 
     def what_if(self) -> pd.DataFrame:
         rows = [r.to_dict() for r in self.outage.what_if]
@@ -199,7 +312,8 @@ class IncidentView:
         })
         frame.index.name = "정책 ID"
         own = self.outage.policy_id
-        return _table(frame, money=("보상 총액(원)",), title="정책별 비교 (what-if)", mark=own)
+        return _table(frame, money=("보상 총액(원)",), title="정책별 비교 (다른 정책을 적용했다면)", mark=own,
+                      no_total="정책마다 같은 사고를 따로 계산한 대안이라 합하지 않습니다")
 
     def what_if_chart(self):
         series = pd.Series(
@@ -243,7 +357,7 @@ class IncidentView:
         if not timeline:
             return Html('<p class="kt-note">정해진 반영일이 없습니다 (요청 시 지급).</p>')
         frame = pd.DataFrame([d.to_dict() for d in timeline])
-        fig, ax = plt.subplots(figsize=(8, 3.5))
+        fig, ax = plt.subplots(figsize=(8, 3.0))
         ax.bar([present.korean_date(_day(x)) for x in frame["day"]], frame["credit_krw"].astype("int64"),
                color=present.PALETTE[0])
         present.krw_axis(ax)
@@ -270,7 +384,9 @@ class IncidentView:
             frame = pd.DataFrame([{"앞선 장애": e.incident_id, "시작": e.outage_start.replace("T", " "),
                                    "겹친 회선": e.lines, "이 장애로 대상이 된 회선": e.lines_pushed_over}
                                   for e in m.earlier_incidents]).set_index("앞선 장애")
-            parts.append(_table(frame, title="월 누적에 더한 앞선 장애"))
+            parts.append(_table(frame, title="월 누적에 더한 앞선 장애",
+                                no_total="한 회선이 앞선 장애 여럿과 겹칠 수 있어 합하지 않습니다 "
+                                         "(위 문장의 회선 수가 중복 없는 수)"))
         return Html("".join(parts))
 
     def claims_section(self) -> Html:
@@ -296,15 +412,15 @@ class IncidentView:
         if c.by_decision:
             frame = pd.DataFrame([{"결정": d.reason.split(":")[0], "건수": d.claims, "지급액(원)": d.amount_krw}
                                   for d in c.by_decision]).set_index("결정")
-            frame.loc["합계"] = [int(frame["건수"].sum()), int(frame["지급액(원)"].sum())]
-            parts.append(_table(frame, money=("지급액(원)",), title="신청별 결정"))
+            parts.append(_table(frame, money=("지급액(원)",), title="신청별 결정", total=_column_totals(frame)))
         if c.forecast:
             frame = pd.DataFrame([{"시나리오": SCENARIO_KO.get(f.scenario, f.scenario),
                                    "가정": f.description.removeprefix(f"{f.scenario}: "), "신청(건)": f.claims,
                                    "비용(원)": f.cost_krw, "최대 미처리(건)": f.peak_backlog,
                                    "마지막 지급일": _korean_day(f.last_paid_on)}
                                   for f in c.forecast]).set_index("시나리오")
-            parts.append(_table(frame, money=("비용(원)",), title="신청 예측 (가정)"))
+            parts.append(_table(frame, money=("비용(원)",), title="신청 예측 (가정)",
+                                no_total="시나리오는 서로의 대안이라 합하지 않습니다"))
         return Html("".join(parts))
 
     def claims_chart(self):
@@ -329,7 +445,7 @@ class IncidentView:
         ax.plot(x, frame["backlog"], color=present.PALETTE[2], label="미처리")
         ax.set_title(f"일별 신청 처리 — {label}")
         ax.legend(loc="upper left", frameon=False)
-        fig.autofmt_xdate()
+        drawings.korean_time_axis(ax)
         plt.close(fig)
         return fig
 
@@ -350,6 +466,22 @@ class IncidentView:
         ))
 
 
+def _band_label(lo: int, hi: int) -> str:
+    """A credit band as a reader says it: 100원 미만, 100~200원, 500원~1천원 (upper edge excluded)."""
+    if lo == 0:
+        return f"{present.short_korean(hi + 1)}원 미만"
+    if hi >= 2**63 - 1:
+        return f"{present.short_korean(lo)}원 이상"
+    a, b = present.short_korean(lo), present.short_korean(hi + 1)
+    return f"{a}~{b}원" if (lo < 10_000) == (hi + 1 < 10_000) else f"{a}원~{b}원"
+
+
+def _share(part: int, whole: int) -> str:
+    """A share in whole percent, "<1%" for a small but non-zero share."""
+    pct = part * 100 // whole if whole else 0
+    return "<1%" if part and pct == 0 else f"{pct}%"
+
+
 def _korean_day(text: str | None) -> str:
     return present.korean_date(_day(text)) if text else "-"
 
@@ -364,6 +496,19 @@ def _where_ko(window) -> str:
     if window.services:
         parts.append("서비스 " + ", ".join(present.label(s, present.SERVICE_KO) for s in window.services))
     return "; ".join(parts) or "전체"
+
+
+def _nowrap_datetime(text: str) -> Markup:
+    """A Korean date and time that may break only between the date and the time (a narrow printed
+    card), never inside either: ``2021년 10월 25일 (월)`` / ``11:16``."""
+    day, _, clock = text.rpartition(" ")
+    return Markup(" ").join([_nowrap(day), _nowrap(clock)]) if day else _nowrap(text)
+
+
+def _nowrap_date(text: str) -> Markup:
+    """A Korean date that may break only after its year (a narrow card): ``2023년`` / ``9월 12일 (화)``."""
+    year, _, rest = text.partition(" ")
+    return Markup(" ").join([_nowrap(year), _nowrap(rest)]) if rest else _nowrap(text)
 
 
 def _nowrap(text: str) -> Markup:
@@ -400,41 +545,91 @@ def _version(pkg: str) -> str:
         return "?"
 
 
+def _short_datetime(dt: datetime, year: bool) -> str:
+    """A window's time as the appendix table shows it: ``8월 10일 (토) 06:15`` (the year once, above)."""
+    text = present.korean_datetime(dt)
+    return text if year else text.split("년 ", 1)[-1]
+
+
 def _windows_preview(inc: Incident, limit: int = 12, reach: tuple[Reach, ...] | None = None
-                     ) -> list[dict[str, str]]:
-    """The first windows as the appendix shows them, with the lines and customers each reached."""
+                     ) -> list[dict[str, object]]:
+    """The first windows as the appendix shows them, with the lines and customers each reached.
+
+    Windows with the same span and services that name only facilities (or only regions) are one
+    row — "CHUNGBUK-001 외 49곳", their lines added up (a line has one facility and one region, so
+    none is counted twice; customers, who may have lines in several, are not added up)."""
     tz = inc.tz
-    out = []
-    for i, w in enumerate(inc.windows[:limit]):
-        hit = reach[i] if reach and i < len(reach) else None
-        where = "전국" if not (w.regions or w.facilities) else ", ".join(
-            [*(w.regions or ()), *(w.facilities or ())])
+    years = {w.start.year for w in inc.windows} | {w.end.year for w in inc.windows}
+    groups: dict[tuple[object, ...], list[int]] = {}
+    for i, w in enumerate(inc.windows):
+        if bool(w.facilities) != bool(w.regions):  # facilities only, or regions only: disjoint lines
+            key: tuple[object, ...] = (w.start, w.end, w.services, "f" if w.facilities else "r")
+        else:
+            key = ("one", i)
+        groups.setdefault(key, []).append(i)
+    out: list[dict[str, object]] = []
+    for members in list(groups.values())[:limit]:
+        w = inc.windows[members[0]]
+        names = [n for i in members for n in (*(inc.windows[i].regions or ()), *(inc.windows[i].facilities or ()))]
+        where = "전국" if not names else (", ".join(names) if len(names) <= 3
+                                        else f"{names[0]} 외 {len(names) - 1}곳")
+        hits = [reach[i] for i in members if reach and i < len(reach)]
         out.append({
-            "start": present.korean_datetime(w.start), "end": present.korean_datetime(w.end),
+            "start": _short_datetime(w.start, len(years) > 1), "end": _short_datetime(w.end, len(years) > 1),
             "minutes": present.duration_korean(elapsed_minutes(w.start, w.end, tz)), "where": where,
             "services": ", ".join(
                 present.label(s, present.SERVICE_KO) for s in (w.services or inc.services or ())
             ) or "전체",
-            "lines": present.count(hit.lines) if hit else "",
-            "customers": present.count(hit.customers) if hit else "",
+            "lines": present.count(sum(h.lines for h in hits)) if hits else "",
+            "customers": present.count(hits[0].customers) if len(hits) == 1 else ("" if not hits else "—"),
+            "windows": len(members),
         })
     return out
 
 
-def _table(frame: pd.DataFrame, *, money: tuple[str, ...] = (), title: str = "", mark: str | None = None) -> Html:
+def _cells(row: pd.Series, money: tuple[str, ...]) -> list[tuple[str, bool]]:
+    cells = []
+    for col, value in row.items():
+        if col in money:
+            cells.append((present.krw(int(value)), True))
+        elif isinstance(value, int) or (hasattr(value, "dtype") and "int" in str(getattr(value, "dtype", ""))):
+            cells.append((present.count(int(value)), True))
+        else:
+            cells.append((str(value), False))
+    return cells
+
+
+TOTAL = "합계"
+
+
+def _table(frame: pd.DataFrame, *, money: tuple[str, ...] = (), title: str = "", mark: str | None = None,
+           total: dict[str, object] | None = None, footnote: str = "", no_total: str = "") -> Html:
+    """A table; ``total`` (column → value; a column left out stays blank) is its 합계 row, in the
+    table's footer. Values are given, not summed here: a total that is not a column sum (distinct
+    customers) is the caller's figure, with a ``footnote`` saying so. Every table has a total or
+    says why not (``no_total``: alternatives, quantiles or examples, whose sum means nothing)."""
+    if (total is None) == (not no_total):
+        raise ValueError("a table has a total row or a reason for none (no_total), not both")
     header = [frame.index.name or ""] + [str(c) for c in frame.columns]
-    body = []
-    for idx, row in frame.iterrows():
-        cells = []
-        for col, value in row.items():
-            if col in money:
-                cells.append((present.krw(int(value)), True))
-            elif isinstance(value, int) or (hasattr(value, "dtype") and "int" in str(getattr(value, "dtype", ""))):
-                cells.append((present.count(int(value)), True))
-            else:
-                cells.append((str(value), False))
-        body.append({"name": str(idx), "cells": cells, "mark": mark is not None and str(idx) == mark})
-    return Html(_ENV.get_template("table.html.j2").render(title=title, header=header, rows=body))
+    body = [{"name": str(idx), "cells": _cells(row, money), "mark": mark is not None and str(idx) == mark}
+            for idx, row in frame.iterrows()]
+    foot = None
+    if total is not None:
+        unknown = set(total) - set(frame.columns)
+        assert not unknown, f"a total for columns the table lacks: {sorted(unknown)}"
+        row = pd.Series({c: total.get(c, "") for c in frame.columns}, dtype=object)
+        foot = {"name": TOTAL, "cells": _cells(row, money)}
+        foot["cells"] = [(text, num) if c in total else ("", False)
+                         for c, (text, num) in zip(frame.columns, foot["cells"], strict=True)]
+    return Html(_ENV.get_template("table.html.j2").render(title=title, header=header, rows=body, total=foot,
+                                                          footnote=footnote, no_total=no_total))
+
+
+def _column_totals(frame: pd.DataFrame, columns: tuple[str, ...] | None = None) -> dict[str, object]:
+    """The sum of each integer column (or of ``columns``), as Python ints."""
+    cols = columns if columns is not None else tuple(
+        c for c in frame.columns if pd.api.types.is_integer_dtype(frame[c]))
+    return {c: int(frame[c].sum()) for c in cols}
 
 
 def reproduce_command(inc: Incident, roster: Path | None, bills: Path | None = None,
@@ -463,6 +658,12 @@ def python_info() -> str:
 ACTION_KO = {"cancel": "승인 취소", "refund": "환불", "recharge": "정상 금액 재청구"}
 
 
+def _month_day(text: str) -> str:
+    """A day of the billing error's settlement as its tables show it: ``9월 12일 (화)`` (the year is
+    the incident's, in the headline)."""
+    return present.korean_date(_day(text)).split("년 ", 1)[-1]
+
+
 def _day(text: str):
     return date.fromisoformat(text)
 
@@ -485,7 +686,7 @@ class BillingView(IncidentView):
                   "total_charged_krw"),
             _card("환불 (실제 출금분)", present.krw_short(s.total_refund_krw), present.krw(s.total_refund_krw),
                   "total_refund_krw"),
-            _card("취소·환불 완료", _nowrap(present.korean_date(_day(done))) if done else "—",
+            _card("취소·환불 완료", _nowrap_date(present.korean_date(_day(done))) if done else "—",
                   f"최대 미환불 {present.krw(s.peak_exposure_krw)}"),
         ]
         return Html(_ENV.get_template("headline.html.j2").render(
@@ -500,15 +701,35 @@ class BillingView(IncidentView):
         frame = pd.DataFrame.from_dict(rows, orient="index")
         frame.index = [present.label(k, present.PAYMENT_METHOD_KO) for k in frame.index]
         frame.index.name = "결제 수단"
-        frame = frame[["affected_lines", "affected_customers", "charged_krw", "owed_krw", "cancelled_krw",
-                       "refund_krw", "recharge_krw", "last_settled_on", "last_recharge_on"]]
+        # The days each method is settled on are the daily table's and the headline's: not repeated here
+        # (ten columns do not fit a printed page).
+        # 정상 요금 is not a column of its own: it is the re-charge, to the won (checked before publishing,
+        # and here again: the column is left out only because it would repeat the re-charge).
+        if not (frame["owed_krw"] == frame["recharge_krw"]).all():
+            raise AssertionError("a payment method's re-charge differs from its correct fees (owed_krw)")
+        frame = frame[["affected_lines", "affected_customers", "charged_krw", "cancelled_krw",
+                       "refund_krw", "recharge_krw"]]
         frame = frame.rename(columns={
             "affected_lines": "회선", "affected_customers": "고객", "charged_krw": "잘못 청구(원)",
             "owed_krw": "정상 요금(원)", "cancelled_krw": "승인 취소(원)", "refund_krw": "환불(원)",
-            "recharge_krw": "재청구(원)", "last_settled_on": "취소·환불 완료일", "last_recharge_on": "재청구 완료일",
+            "recharge_krw": "재청구(원)",
         })
-        return _table(frame, money=("잘못 청구(원)", "정상 요금(원)", "승인 취소(원)", "환불(원)", "재청구(원)"),
-                      title="결제 수단별 오청구와 정산")
+        b = self.billing
+        total: dict[str, object] = {
+            "회선": b.affected_lines, "고객": b.affected_customers, "잘못 청구(원)": b.total_charged_krw,
+            "승인 취소(원)": b.total_cancelled_krw, "환불(원)": b.total_refund_krw,
+            "재청구(원)": b.total_recharge_krw,
+        }
+        sums = _column_totals(frame, tuple(total))
+        for column, value in total.items():
+            if column != "고객" and sums[column] != value:
+                raise AssertionError(f"결제 수단별 {column}: rows sum to {sums[column]:,}, the summary says {value:,}")
+        footnote = ""
+        if sums["고객"] != b.affected_customers:
+            footnote = (f"고객 합계는 한 고객을 한 번만 센 수입니다: 결제 수단이 둘 이상인 고객이 있어 행의 합"
+                        f"({present.count(sums['고객'])}명)보다 적습니다.")
+        return _table(frame, money=("잘못 청구(원)", "승인 취소(원)", "환불(원)", "재청구(원)"),
+                      title="결제 수단별 오청구와 정산", total=total, footnote=footnote)
 
     def timeline_frame(self) -> pd.DataFrame:
         return pd.DataFrame([d.to_dict() for d in self.billing.timeline])
@@ -516,6 +737,7 @@ class BillingView(IncidentView):
     def timeline_table(self) -> Html:
         frame = self.timeline_frame()
         frame["payment_method"] = frame["payment_method"].map(lambda c: present.label(c, present.PAYMENT_METHOD_KO))
+        frame["day"] = frame["day"].map(_month_day)
         frame = frame.set_index("day")
         frame.index.name = "날짜"
         frame = frame.rename(columns={
@@ -523,7 +745,8 @@ class BillingView(IncidentView):
             "refunded_lines": "환불 회선", "refund_krw": "환불(원)", "recharged_lines": "재청구 회선",
             "recharge_krw": "재청구(원)",
         })
-        return _table(frame, money=("취소(원)", "환불(원)", "재청구(원)"), title="일자별 정산")
+        return _table(frame, money=("취소(원)", "환불(원)", "재청구(원)"), title="일자별 정산",
+                      total=_column_totals(frame))
 
     def timeline_chart(self):
         import matplotlib.pyplot as plt
@@ -548,7 +771,10 @@ class BillingView(IncidentView):
         ax.set_xticks(list(x), [present.korean_date(_day(d)) for d in days], rotation=15)
         present.krw_axis(ax)
         ax.set_title("일자별 취소·환불과 재청구 (원)")
-        ax.legend()
+        ax.margins(y=0.05)
+        # Under the plot, not over it: inside, the legend covered the last day's re-charge bar.
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=min(4, len(table.columns) + 1),
+                  frameon=False)
         plt.close(fig)
         return fig
 
@@ -586,11 +812,14 @@ class BillingView(IncidentView):
             return Html('<p class="kt-note">보낼 안내 문자가 없습니다.</p>')
         frame["payment_method"] = frame["payment_method"].map(lambda c: present.label(c, present.PAYMENT_METHOD_KO))
         frame["message"] = frame["message"].map(lambda c: ACTION_KO.get(c, c))
+        frame["day"] = frame["day"].map(_month_day)
         frame = frame.set_index("day")[["payment_method", "message", "lines", "customers", "text"]]
         frame.index.name = "발송일"
         frame = frame.rename(columns={"payment_method": "결제 수단", "message": "안내", "lines": "회선",
                                       "customers": "고객", "text": "문자 내용"})
-        return _table(frame, title="안내 문자 발송 계획 (배치별)")
+        return _table(frame, title="안내 문자 발송 계획 (배치별)", total=_column_totals(frame, ("회선", "고객")),
+                      footnote="합계는 보내는 문자 수입니다: 한 회선이 취소·환불과 재청구 안내를 모두 받을 수 "
+                               "있습니다.")
 
     def masked_sample(self) -> Html:
         frame = pd.DataFrame([r.to_dict() for r in self.billing.recipients_sample],
@@ -598,11 +827,12 @@ class BillingView(IncidentView):
         frame["payment_method"] = frame["payment_method"].map(lambda c: present.label(c, present.PAYMENT_METHOD_KO))
         frame["message"] = frame["message"].map(lambda c: ACTION_KO.get(c, c))
         frame["line_id"] = frame["line_id"].astype(str)
+        frame["day"] = frame["day"].map(_month_day)
         frame = frame.set_index("day")
         frame.index.name = "발송일"
         return _table(frame.rename(columns={"payment_method": "결제 수단", "message": "안내", "line_id": "회선",
                                             "name": "이름(가림)", "phone": "전화(가림)"}),
-                      title="배치별 수신자 예시 (개인정보 가림)")
+                      title="배치별 수신자 예시 (개인정보 가림)", no_total="배치마다 몇 명만 보인 예시입니다")
 
     def appendix(self) -> Html:
         inc = self.incident
