@@ -21,3 +21,7 @@ from kt_analysis.summary.model import BillingSummary, OutageSummary, SummaryErro
 
 __all__ += ["BillingSummary", "IncidentView", "OutageSummary", "SummaryError", "load_summary", "open_view",
             "use_report_style"]
+from kt_analysis.jobs.what_if import sensitivity, what_if  # noqa: E402
+from kt_analysis.report.sensitivity import sensitivity_heatmap  # noqa: E402
+
+__all__ += ["sensitivity", "sensitivity_heatmap", "what_if"]

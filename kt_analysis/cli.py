@@ -261,11 +261,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     from kt_analysis.jobs.run import run_incident
 
     say = _say_factory(args.quiet)
+    if getattr(args, "policy", None) is not None or getattr(args, "set", None):
+        return _run_what_if(args, say)
     result = run_incident(
         args.incident, out=args.out, roster=args.roster, report=not args.no_report, say=say, pdf=args.pdf,
         bills=args.bills, bill_items=args.bill_items, claims=args.claims, engine=args.engine,
-        spark_master=args.spark_master,
-        show_progress=sys.stderr.isatty() and not args.quiet, cell_timeout=args.cell_timeout,
+        spark_master=args.spark_master, xlsx=args.xlsx, sms_list=args.sms_list,
+        show_progress=sys.stderr.isatty() and not args.quiet, cell_timeout=args.cell_timeout, as_of=args.as_of,
     )
     s = result.summary
     if s.kind == "billing_error":
@@ -273,8 +275,27 @@ def cmd_run(args: argparse.Namespace) -> int:
               f"reversed ({s.total_refund_krw:,} won refunded), settled by {s.settlement_completion_date} "
               f"→ {result.out_dir}")
     else:
-        print(f"{result.incident_id}: {s.affected_lines:,} affected lines, "
+        provisional = f"PROVISIONAL as of {s.as_of} (outage ongoing): " if s.provisional else ""
+        print(f"{result.incident_id}: {provisional}{s.affected_lines:,} affected lines, "
               f"{s.eligible_lines:,} eligible, total credit {s.total_credit_krw:,} won → {result.out_dir}")
+    return EXIT_OK
+
+
+def _run_what_if(args: argparse.Namespace, say: Callable[[str], None]) -> int:
+    """``run --policy ID`` / ``--set key.path=value``: the incident under another policy or changed
+    rules, written apart from its report (jobs/what_if.py); not recorded in the history."""
+    from kt_analysis.jobs.what_if import parse_set, run_what_if
+
+    for flag, given in (("--pdf", args.pdf), ("--bills", args.bills), ("--xlsx", getattr(args, "xlsx", False)),
+                        ("--sms-list", getattr(args, "sms_list", None))):
+        if given:
+            raise InputError(flag, "", "is not for a what-if (--policy/--set), which writes ledger, summary and "
+                             "what-if.json only", f"leave out {flag}, or run without --policy/--set")
+    result = run_what_if(args.incident, policy=args.policy, changes=parse_set(args.set or []), out=args.out,
+                         roster=args.roster, bill_items=args.bill_items, claims=args.claims, engine=args.engine,
+                         spark_master=args.spark_master, as_of=getattr(args, "as_of", None), say=say)
+    print(f"{result.incident_id}: what-if under {result.policy_id}: {result.affected_lines:,} affected lines, "
+          f"{result.eligible_lines:,} eligible, total credit {result.total_credit_krw:,} won → {result.folder}")
     return EXIT_OK
 
 
@@ -308,6 +329,18 @@ def cmd_roster_describe(args: argparse.Namespace) -> int:
         print(json.dumps(desc, ensure_ascii=False, indent=2))
     else:
         print(format_description(desc))
+    return EXIT_OK
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    """``kt-analysis explain INCIDENT LINE_ID``: one line's windows, minutes, eligibility and credit."""
+    from kt_analysis.jobs.explain import explain
+
+    exp, source = explain(args.incident, args.line_id, out=args.out)
+    if args.json:
+        print(json.dumps({**exp.to_dict(), "run": source}, ensure_ascii=False, indent=2))
+    else:
+        print(exp.text())
     return EXIT_OK
 
 
@@ -419,6 +452,20 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-report", action="store_true", help="write ledger and summary only")
     r.add_argument("--pdf", action="store_true", help="also print the report to report.pdf (needs Chromium)")
     r.add_argument("--cell-timeout", type=int, default=1800, help="seconds a notebook cell may take")
+    r.add_argument("--as-of", metavar="TIME",
+                   help="outages still going on: size every window written `end: ongoing` as of TIME (local time "
+                        "in the incident's zone, e.g. 2024-08-10T12:00); every window is cut there and every "
+                        "figure is provisional (not recorded in the history)")
+    r.add_argument("--xlsx", action="store_true",
+                   help="also write report.xlsx: the report's tables, one sheet per chapter")
+    r.add_argument("--sms-list", metavar="PATH", help="also write the SMS send list (with phone numbers) to PATH, "
+                                                      "outside the output folder, owner-only (0600)")
+    r.add_argument("--policy", metavar="ID", help="what-if: compute under this policy (a catalogue id, see "
+                   "`kt-analysis policies`, or a policy file) into OUT/<incident id>/what-if/, not the incident's "
+                   "report; not recorded in the history")
+    r.add_argument("--set", action="append", metavar="KEY.PATH=VALUE",
+                   help="what-if: change one rule of the policy (repeatable), e.g. --set credit.outage_multiplier=8 "
+                        "(docs/policy-language.md, What-if changes)")
     _engine_options(r)
     r.set_defaults(func=cmd_run)
 
@@ -446,6 +493,22 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--month", metavar="YYYY-MM", help="only runs touching this calendar month, and its minutes")
     h.add_argument("--json", action="store_true", help="print the rows as JSON")
     h.set_defaults(func=cmd_history)
+
+    ex = sub.add_parser(
+        "explain", help="explain one line: the windows that reached it, its minutes, the rule, the credit formula",
+        description="What a support centre tells a customer: the outage windows that reached LINE_ID (or why "
+                    "none did), its minutes, the eligibility rule that decided, and the credit formula with the "
+                    "line's own numbers, ending in the ledger's credit_krw (checked: a mismatch is refused). "
+                    "Reads the published run in --out when current, else analyses the incident now. Names and "
+                    "phone numbers are not shown.",
+        epilog="exit codes: 0 explained (also a line the incident did not reach), 2 bad input (a line id not in "
+               "the roster), 1 the explanation disagrees with the ledger",
+    )
+    ex.add_argument("incident", help="incident file (data/incidents/<id>.yml) or its id")
+    ex.add_argument("line_id", help="the line's line_id in the roster")
+    ex.add_argument("--out", default="reports", help="output folder the run was published into (default reports/)")
+    ex.add_argument("--json", action="store_true", help="print the explanation as JSON")
+    ex.set_defaults(func=cmd_explain)
 
     ro = sub.add_parser("roster", help="look at a roster (roster describe: the names incidents must use)")
     ro_sub = ro.add_subparsers(dest="roster_command", required=True)

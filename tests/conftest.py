@@ -94,6 +94,29 @@ class Project:
         return path
 
 
+SAMPLE_INCIDENTS = ROOT / "data" / "incidents"
+
+
+@pytest.fixture(scope="session")
+def sample_reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Every sample incident run once with its report (from the project root, as `make report`):
+    incident id → report.html's text."""
+    import os
+
+    from kt_analysis.jobs.run import run_incident
+
+    out = tmp_path_factory.mktemp("sample-reports")
+    names = sorted(p.stem for p in SAMPLE_INCIDENTS.glob("*.yml"))
+    old = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        for name in names:
+            run_incident(SAMPLE_INCIDENTS / f"{name}.yml", out=out)
+    finally:
+        os.chdir(old)
+    return {name: (out / name / "report.html").read_text(encoding="utf-8") for name in names}
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Project:
     return Project(tmp_path)

@@ -482,5 +482,5 @@ def test_view_lines_joins_the_roster_lazily(base):
     seoul = view.lines(("region",)).filter("region = '서울'").aggregate("count(*), sum(credit_krw)").fetchall()[0]
     assert seoul == (base["summary"]["by_region"]["서울"]["affected_lines"],
                      base["summary"]["by_region"]["서울"]["total_credit_krw"])
-    with pytest.raises(ValueError, match="not a roster attribute: phone"):
+    with pytest.raises(ValueError, match="'phone' is not a roster column"):
         view.lines(("phone",))

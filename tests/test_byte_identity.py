@@ -17,6 +17,7 @@ from kt_analysis.dbrow import connect
 from kt_analysis.engine.duckdb_engine import MAX_LOOKUP_GROUPS, prepare
 from kt_analysis.inputs.incident import load_incident
 from kt_analysis.jobs.analyse import analyse
+from kt_analysis.jobs.handover import ADJUSTMENTS_FILE, WORKBOOK_FILE, write_handover
 
 LINES = 20_000
 ROW_GROUP = 700  # ~29 row groups: two threads take different ones, in no fixed order
@@ -97,9 +98,11 @@ def test_same_bytes_every_run_on_a_bill_basis(tmp_path: Path) -> None:
     outputs = []
     for i in range(4):
         out = tmp_path / f"run-{i}"
-        summary = analyse(incident, out, threads=2).to_dict()
+        result = analyse(incident, out, threads=2)
+        summary = result.to_dict()
         assert summary["affected_lines"] > 50_000
+        write_handover(incident, out, result, xlsx=True, say=lambda _m: None)  # the bulk file and the workbook
         outputs.append(out)
     for out in outputs[1:]:
-        for file in ("summary.json", "ledger.parquet"):
+        for file in ("summary.json", "ledger.parquet", ADJUSTMENTS_FILE, WORKBOOK_FILE):
             assert (out / file).read_bytes() == (outputs[0] / file).read_bytes(), file

@@ -13,7 +13,6 @@ throughout … a source quote may stay in its language, marked as a quote").
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 from pathlib import Path
 from types import SimpleNamespace
@@ -24,7 +23,6 @@ from test_report_text import visible_text
 
 from kt_analysis.inputs.policy import load_policy
 from kt_analysis.inputs.settlement import load_settlement
-from kt_analysis.jobs.run import run_incident
 from kt_analysis.report.templates import ENV
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -196,16 +194,8 @@ def test_the_billing_appendix_shows_a_korean_source_as_prose_and_quotes_an_engli
 # The rendered sample reports.
 
 @pytest.fixture(scope="module")
-def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    out = tmp_path_factory.mktemp("reports")
-    old = os.getcwd()
-    os.chdir(ROOT)
-    try:
-        for name in SAMPLES:
-            run_incident(INCIDENTS / f"{name}.yml", out=out)
-    finally:
-        os.chdir(old)
-    return {name: (out / name / "report.html").read_text(encoding="utf-8") for name in SAMPLES}
+def reports(sample_reports: dict[str, str]) -> dict[str, str]:
+    return sample_reports  # tests/conftest.py: every sample incident run once with its report
 
 
 @pytest.mark.parametrize("name", SAMPLES)

@@ -59,6 +59,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name in ("kt-2021-10-25-nationwide", "kt-2018-11-24-ahyeon-fire", "kt-2023-09-billing-error"):
         _run(["run", f"data/incidents/{name}.yml", "--out", out / "single", "--no-report"], ROOT)
     _run(["run-all", "data/examples/month-pair", "--out", out / "pair", "--no-report"], ROOT)
+    # An outage still going on, sized as of a time: provisional, as_of.
+    _run(["run", "data/examples/ongoing/ongoing-2024-08-10.yml", "--as-of", "2024-08-10T12:00",
+          "--out", out / "ongoing", "--no-report"], ROOT)
     # A name no roster line has, listed instead of refused (allow_unmatched): unmatched_names.
     (out / "unmatched.yml").write_text(UNMATCHED.format(roster=ROOT / "data" / "sample" / "roster.parquet"),
                                        encoding="utf-8")

@@ -117,7 +117,11 @@ def build_billing_summary(*args, **kw):
 st.build_billing_summary = build_billing_summary
 """
 # The checks switched off (to show that the fault is real and that only the check stops it).
-NO_RECONCILE = "import kt_analysis.jobs.analyse as a\na._reconcile = lambda *args, **kw: None\n"
+# Both guards off: the analysis's reconciliation and the hand-over file's check (adjustments.csv is
+# checked against the summary too, and would refuse the same faults on its own).
+NO_RECONCILE = ("import kt_analysis.jobs.analyse as a\na._reconcile = lambda *args, **kw: None\n"
+                "import kt_analysis.jobs.handover as h\nh.check_adjustments = lambda *args, **kw: {'rows': 0, "
+                "'total_krw': 0}\n")
 NO_BILLING_RECONCILE = "import kt_analysis.jobs.analyse as a\na._reconcile_billing = lambda *args, **kw: None\n"
 
 

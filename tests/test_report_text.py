@@ -66,18 +66,8 @@ def test_the_checker_finds_a_code() -> None:
 
 
 @pytest.fixture(scope="module")
-def reports(tmp_path_factory) -> dict[str, str]:
-    import os
-
-    out = tmp_path_factory.mktemp("reports")
-    old = os.getcwd()
-    os.chdir(ROOT)
-    try:
-        for name in SAMPLES:
-            run_incident(INCIDENTS / f"{name}.yml", out=out)
-    finally:
-        os.chdir(old)
-    return {name: (out / name / "report.html").read_text(encoding="utf-8") for name in SAMPLES}
+def reports(sample_reports: dict[str, str]) -> dict[str, str]:
+    return sample_reports  # tests/conftest.py: every sample incident run once with its report
 
 
 @pytest.mark.parametrize("name", SAMPLES)

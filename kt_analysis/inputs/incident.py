@@ -6,7 +6,7 @@ import csv
 import hashlib
 import io
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Literal
@@ -24,6 +24,7 @@ from kt_analysis.paths import BUILTIN, find_project_root, resolve_input_path
 MAX_WINDOW_DAYS = 92
 MAX_WINDOWS = 200_000
 MAX_WINDOWS_FILE_BYTES = 64_000_000
+ONGOING = "ongoing"  # a window's end while the outage is still going on (sized by --as-of)
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,10 @@ class Window:
     regions: tuple[str, ...] | None = None
     facilities: tuple[str, ...] | None = None
     origin: str = ""  # where it was written, for messages
+    # Still open: written ``end: ongoing`` (or, sized as of a time, cut there). Its ``end`` is the
+    # incident's as-of time once sized (:func:`size_as_of`); before, a one-minute placeholder that
+    # only validation reads (no run computes an unsized incident: :func:`require_sized`).
+    ongoing: bool = False
 
     @property
     def minutes(self) -> int:
@@ -94,6 +99,17 @@ class Incident:
     cause: str = "unknown"  # what the outage came from (CAUSES); a policy may pay below its thresholds for it
     claims: Path | None = None  # the claims received so far (an outage's, optional; the policy's claims rules decide)
     allow_unmatched: bool = False  # names no roster line has, and windows reaching no line, are listed, not refused
+    as_of: datetime | None = None  # sized as of this local time (--as-of): every figure is provisional
+
+    @property
+    def provisional(self) -> bool:
+        """Sized as of a time (``--as-of``) while the outage may still go on: figures are provisional."""
+        return self.as_of is not None
+
+    @property
+    def unsized(self) -> bool:
+        """A window is ``ongoing`` and no as-of time sizes it: nothing can be computed yet."""
+        return self.as_of is None and any(w.ongoing for w in self.windows)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -220,14 +236,15 @@ def _zone(doc: Section, tz_name: str) -> ZoneInfo:
 def load_incident(
     path: str | Path, *, roster: str | Path | None = None, bills: str | Path | None = None,
     bill_items: str | Path | None = None,
-    claims: str | Path | None = None,
+    claims: str | Path | None = None, as_of: str | datetime | None = None,
 ) -> Incident:
     """Read and validate an incident file (and its policy and windows file).
 
     ``roster`` replaces the incident's roster (the CLI's ``--roster``), ``bills`` a billing error's
     bills file (``--bills``), ``bill_items`` an outage's bill items (``--bill-items``: what a
-    policy's ``fee_basis`` reads), ``claims`` an outage's claims file (``--claims``). Every problem
-    found is reported at once (:class:`InputErrors`).
+    policy's ``fee_basis`` reads), ``claims`` an outage's claims file (``--claims``), ``as_of`` the
+    local time an outage is sized as of (``--as-of``: :func:`size_as_of`). Every problem found is
+    reported at once (:class:`InputErrors`).
     """
     path = Path(path)
     doc = Section(read_yaml_mapping(path, "incident"), path, "")
@@ -248,6 +265,7 @@ def load_incident(
     cause = "unknown"
     if kind == "outage":
         cause = found.run(doc.text, "cause", "unknown", choices=CAUSES, default="unknown")
+    as_of_time = found.run(_as_of_time, as_of, kind, tz)
     if kind == "billing_error":
         billing = None
         if tz is not None:
@@ -295,13 +313,64 @@ def load_incident(
     if len(windows) > MAX_WINDOWS:
         found.errors.append(InputError(str(path), "affected", f"has {len(windows):,} windows",
                                        f"keep it under {MAX_WINDOWS:,}"))
+    if as_of_time is not None and windows and not found.errors:
+        windows = found.run(size_as_of, windows, as_of_time, tz, default=windows)
     found.raise_any()
     return Incident(
         id=iid, title=title, kind=kind, timezone=tz_name, policy=policy, roster=roster_path,
         windows=tuple(windows), services=services, path=str(path), root=root,
         windows_file=windows_file, sha256=sha256_file(path), notes=notes, sources=sources,
-        allow_unmatched=allow_unmatched, bill_items=items_path, claims=claims_path, cause=cause,
+        allow_unmatched=allow_unmatched, bill_items=items_path, claims=claims_path, cause=cause, as_of=as_of_time,
     )
+
+
+def _as_of_time(as_of: str | datetime | None, kind: str | None, tz: ZoneInfo | None) -> datetime | None:
+    """``--as-of`` as local time in the incident's zone (None: not given, or no zone to read it in)."""
+    if as_of is None or tz is None:
+        return None
+    if kind == "billing_error":
+        raise InputError("--as-of", "", "sizes an outage still going on; this incident is a billing error",
+                         "run it without --as-of")
+    return parse_time(as_of, tz, "--as-of", "")
+
+
+def size_as_of(windows: list[Window], as_of: datetime, tz: ZoneInfo) -> list[Window]:
+    """The windows as known at ``as_of`` (local time, ``--as-of``): nothing after it is known, so
+    every window is cut there. An ``ongoing`` window ends at ``as_of``; a closed window ending after
+    it ends at ``as_of`` and is still open then (``ongoing``); one ending at or before it stays as it
+    is. A window starting at or after ``as_of`` contradicts it and is refused, and so is an as-of
+    time at which no window is open (the outage is over: run without ``--as-of``)."""
+    at = to_utc(as_of, tz)
+    out: list[Window] = []
+    late: list[InputError] = []
+    for w in windows:
+        if to_utc(w.start, tz) >= at:
+            late.append(InputError(w.origin, "", f"starts at {w.start:%Y-%m-%d %H:%M}, not before --as-of "
+                                   f"{as_of:%Y-%m-%d %H:%M}: sized as of that time, nothing after it is known",
+                                   "give a later --as-of, or remove the window until it has started"))
+        elif w.ongoing or to_utc(w.end, tz) > at:
+            _check_span(w.start, as_of, w.origin, "", tz)
+            out.append(replace(w, end=as_of, ongoing=True))
+        else:
+            out.append(w)
+    if late:
+        raise InputErrors(late) if len(late) > 1 else late[0]
+    if not any(w.ongoing for w in out):
+        last = max(w.end for w in out)
+        raise InputError("--as-of", "", f"{as_of:%Y-%m-%d %H:%M}: no window is open then (no window is ongoing, "
+                         f"and the last ends at {last:%Y-%m-%d %H:%M})",
+                         "run without --as-of: the outage is over and its figures are final")
+    return out
+
+
+def require_sized(incident: Incident) -> None:
+    """Refuse to compute an outage with an ``ongoing`` window and no as-of time (exit 2)."""
+    if incident.unsized:
+        first = next(w for w in incident.windows if w.ongoing)
+        raise InputError(first.origin, "", "ends ongoing: the outage is still going on, and nothing can be "
+                         "computed without the time to size it as of",
+                         "give --as-of TIME (local time in the incident's zone, e.g. --as-of "
+                         f"{first.start:%Y-%m-%d}T12:00): every figure is then provisional")
 
 
 def _claims_path(doc: Section, path: Path, root: Path, policy: Policy | None,
@@ -450,10 +519,24 @@ def _names(sec: Section, name: str) -> tuple[str, ...] | None:
     return tuple(dict.fromkeys(out))
 
 
+def _is_ongoing(value: object) -> bool:
+    return isinstance(value, str) and value.strip() == ONGOING
+
+
+def _ongoing_end(start: datetime, path: str, where: str) -> datetime:
+    """An ``ongoing`` window's placeholder end (one minute after its start, for validation only)."""
+    check_in_calendar(start, path, where)
+    return start + timedelta(minutes=1)
+
+
 def _window(sec: Section, tz: ZoneInfo) -> Window:
     start = parse_time(sec.raw("start"), tz, sec.path, sec.key("start"))
-    end = parse_time(sec.raw("end"), tz, sec.path, sec.key("end"))
-    _check_span(start, end, sec.path, sec.where, tz)
+    ongoing = _is_ongoing(sec.raw("end"))
+    if ongoing:
+        end = _ongoing_end(start, sec.path, sec.where)
+    else:
+        end = parse_time(sec.raw("end"), tz, sec.path, sec.key("end"))
+        _check_span(start, end, sec.path, sec.where, tz)
     services = sec.text_list("services", None, choices=SERVICES)
     if "where" not in sec.data or sec.data["where"] is None:
         sec.used.add("where")
@@ -474,7 +557,7 @@ def _window(sec: Section, tz: ZoneInfo) -> Window:
                             "write where: all, {regions: [...]} or {facilities: [...]}")
     sec.done()
     return Window(start=start, end=end, services=services, regions=regions,
-                  facilities=facilities, origin=f"{sec.path}: {sec.where}")
+                  facilities=facilities, origin=f"{sec.path}: {sec.where}", ongoing=ongoing)
 
 
 MAX_ROW_PROBLEMS = 20
@@ -531,8 +614,12 @@ def _windows_row(path: Path, lineno: int, header: list[str], row: dict, tz: Zone
                          f"{len(header)}", "give every line the header's columns (quote a value holding a comma)")
     row = {(k or ""): normalize(v or "") for k, v in row.items()}
     start = parse_time(row["start"], tz, str(path), f"{where}, start")
-    end = parse_time(row["end"], tz, str(path), f"{where}, end")
-    _check_span(start, end, str(path), where, tz)
+    ongoing = _is_ongoing(row["end"])
+    if ongoing:
+        end = _ongoing_end(start, str(path), where)
+    else:
+        end = parse_time(row["end"], tz, str(path), f"{where}, end")
+        _check_span(start, end, str(path), where, tz)
     service = row.get("service") or None
     if service is not None and service not in SERVICES:
         raise InputError(str(path), f"{where}, service", f"{service!r} is not a service",
@@ -544,7 +631,7 @@ def _windows_row(path: Path, lineno: int, header: list[str], row: dict, tz: Zone
     return Window(
         start=start, end=end, services=(service,) if service else None,
         facilities=(facility,) if facility else None, regions=(region,) if region else None,
-        origin=f"{path}: {where}",
+        origin=f"{path}: {where}", ongoing=ongoing,
     )
 
 

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from kt_analysis.errors import InputError
 from kt_analysis.inputs.business_days import DEFAULT_YEARS
@@ -390,7 +390,15 @@ def resolve_policy(ref: str, folder: Path, referrer: str, where: str) -> Path:
 def load_policy(path: str | Path) -> Policy:
     """Read and validate a policy file; every problem is an :class:`InputError`."""
     path = Path(path)
-    doc = Section(read_yaml_mapping(path, "policy"), path, "")
+    return replace(policy_from_mapping(read_yaml_mapping(path, "policy"), path), sha256=sha256_file(path))
+
+
+def policy_from_mapping(data: dict[str, Any], path: str | Path) -> Policy:
+    """Validate a policy's YAML mapping exactly as :func:`load_policy` validates a file's (``path``:
+    what the messages name and the policy's ``path``; its ``sha256`` is left empty). A what-if's
+    policy with changes applied is checked here (jobs/what_if.py)."""
+    path = Path(path)
+    doc = Section(data, path, "")
     pid = doc.text("id")
     if not ID_PATTERN.match(pid):
         raise doc.error("id", f"{pid!r} is not a valid id", "use lower-case letters, digits and -")
@@ -457,7 +465,7 @@ def load_policy(path: str | Path) -> Policy:
         id=pid, title=title, sources=sources, services=services, eligibility=eligibility,
         hours_per_month=hours_per_month, credit=credit, overrides=tuple(overrides),
         fee_basis=fee_basis, rounding=rounding, delivery=delivery, notes=notes, path=str(path),
-        sha256=sha256_file(path), claims=claims, exclude_plans=exclude_plans,
+        claims=claims, exclude_plans=exclude_plans,
     )
 
 

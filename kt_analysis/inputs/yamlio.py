@@ -328,6 +328,18 @@ def read_yaml_mapping(path: str | Path, what: str) -> dict[str, Any]:
     return data
 
 
+def read_yaml_value(text: str, where: str, what: str) -> Any:
+    """One YAML value written on a command line (``--set credit.outage_multiplier=8``), read by the
+    rules of an input file (YAML 1.2 core schema, no tags, aliases or duplicate keys): ``8`` is a
+    number, ``true`` a boolean, ``[a, b]`` a list, an empty text nothing. Errors name ``where`` and ``what``."""
+    try:
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - _StrictLoader is a SafeLoader
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InputError(where, what, f"{text!r} cannot be read as a YAML value ({problem})",
+                         "write the value as in a policy file: 8, true, text, [a, b] or {key: value}") from None
+
+
 # Where each YAML file's format is documented (docs/ of the project).
 FORMAT_DOCS = {"incident": "docs/incidents.md", "policy": "docs/policy-language.md",
                "settlement": "docs/settlement.md", "calendar override": "docs/settlement.md",

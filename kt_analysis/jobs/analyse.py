@@ -51,7 +51,7 @@ from kt_analysis.engine.spark_engine import analyse_spark
 from kt_analysis.errors import InputError, RunError
 from kt_analysis.inputs.business_days import calendar_for
 from kt_analysis.inputs.claims import open_claims
-from kt_analysis.inputs.incident import Incident, catalogue_policies
+from kt_analysis.inputs.incident import Incident, catalogue_policies, require_sized
 from kt_analysis.inputs.policy import Policy
 from kt_analysis.inputs.roster import open_roster, validate_roster
 from kt_analysis.rules.credits import across_month
@@ -82,6 +82,7 @@ def analyse(
     say = progress or (lambda _msg: None)
     if engine not in ENGINES:
         raise InputError("--engine", "", f"unknown engine {engine!r}", f"use one of {', '.join(ENGINES)}")
+    require_sized(incident)  # an ongoing window needs an as-of time (--as-of)
     out_dir.mkdir(parents=True, exist_ok=True)
     if incident.kind == "billing_error" and engine != "spark":
         return analyse_billing(incident, out_dir, say=say, threads=threads)

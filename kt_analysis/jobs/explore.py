@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 import weakref
+from datetime import datetime
 from pathlib import Path
 
 from kt_analysis.engine.month import EARLIER_ROWS
-from kt_analysis.inputs.incident import Incident, load_incident
+from kt_analysis.inputs.incident import Incident, load_incident, require_sized
 from kt_analysis.jobs import history
 from kt_analysis.jobs.analyse import analyse
 from kt_analysis.jobs.run import up_to_date
@@ -20,17 +22,25 @@ from kt_analysis.summary.model import load_summary
 def open_view(
     incident: str | Path, *, roster: str | Path | None = None, run_dir: str | Path | None = None,
     bills: str | Path | None = None, bill_items: str | Path | None = None, claims: str | Path | None = None,
+    as_of: str | datetime | None = None,
 ) -> IncidentView:
     """Open an incident's results: from ``run_dir`` when given; else from the project's published
     run (``reports/<incident id>/``) when it was made from exactly these inputs by this version;
-    else computed now into a temporary folder, removed when the view is no longer used."""
+    else computed now into a temporary folder, removed when the view is no longer used.
+
+    ``as_of``: an outage still going on, sized as of that local time (``--as-of``); a ``run_dir``
+    whose summary is provisional gives its own as-of time when none is given."""
     root = find_project_root(Path.cwd())
     inc_path = resolve(incident, root)
     roster_path = resolve(roster, root) if roster else None
     bills_path = resolve(bills, root) if bills else None
     items_path = resolve(bill_items, root) if bill_items else None
     claims_path = resolve(claims, root) if claims else None
-    inc = load_incident(inc_path, roster=roster_path, bills=bills_path, bill_items=items_path, claims=claims_path)
+    if as_of is None and run_dir is not None:
+        as_of = _as_of(resolve(run_dir, root) / "summary.json")
+    inc = load_incident(inc_path, roster=roster_path, bills=bills_path, bill_items=items_path, claims=claims_path,
+                        as_of=as_of)
+    require_sized(inc)
     temporary = None
     if run_dir is not None:
         folder = resolve(run_dir, root)
@@ -55,6 +65,15 @@ def open_view(
     if temporary is not None:
         weakref.finalize(view, shutil.rmtree, temporary, True)
     return view
+
+
+def _as_of(summary: Path) -> str | None:
+    """The as-of time a run's summary records (a provisional run), else None."""
+    try:
+        value = json.loads(summary.read_text(encoding="utf-8")).get("as_of")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
 
 
 def _published(incident: Incident, out: Path) -> Path | None:

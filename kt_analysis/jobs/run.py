@@ -12,6 +12,7 @@ import atexit
 import contextlib
 import errno
 import fcntl
+import functools
 import hashlib
 import html as html_lib
 import json
@@ -34,9 +35,9 @@ from typing import TYPE_CHECKING, Any
 
 from kt_analysis.engine.month import EARLIER_ROWS
 from kt_analysis.errors import InputError, KtAnalysisError, OutputError, RunError, mask_text, output_fault
-from kt_analysis.inputs.incident import Incident, load_incident
+from kt_analysis.inputs.incident import Incident, load_incident, require_sized
 from kt_analysis.inputs.yamlio import sha256_file
-from kt_analysis.jobs import history
+from kt_analysis.jobs import handover, history
 from kt_analysis.jobs.analyse import NOT_PUBLISHED, analyse
 from kt_analysis.jobs.kernel import ensure_kernel
 from kt_analysis.paths import NOTEBOOKS_DIR, TEMPLATES, catalogue_for
@@ -345,8 +346,9 @@ def _remove_dead_staging(out: Path, incident_id: str) -> None:
         shutil.rmtree(rows, ignore_errors=True)
 
 
-def _publish(staging: Path, final: Path) -> None:
-    """Move the finished staging folder into place (the old one goes only after)."""
+def swap_into_place(staging: Path, final: Path) -> Path:
+    """Move the finished ``staging`` folder onto ``final``; the folder it replaces is moved aside first
+    and put back if the move fails. Returns where the replaced folder now is (the caller removes it)."""
     old = final.with_name(f".old-{final.name}-{os.getpid()}")
     if final.exists():
         os.replace(final, old)
@@ -354,16 +356,40 @@ def _publish(staging: Path, final: Path) -> None:
         os.replace(staging, final)
     except BaseException:
         if old.exists() and not final.exists():
-            os.replace(old, final)  # the last good report goes back into place
+            os.replace(old, final)  # the last good folder goes back into place
         raise
+    return old
+
+
+def _publish(staging: Path, final: Path) -> None:
+    """Move the finished staging folder into place (the old one goes only after)."""
+    old = swap_into_place(staging, final)
+    kept = old / "what-if"  # what-if runs beside the report (jobs/what_if.py) are not the run's: they stay
+    if kept.is_dir() and not (final / "what-if").exists():
+        with contextlib.suppress(OSError):
+            os.replace(kept, final / "what-if")
     if old.exists():
         shutil.rmtree(old, ignore_errors=True)
 
 
+@functools.cache
+def code_digest() -> str:
+    """The sha256 of the package's own code and templates: a change to how outputs are made (a new
+    summary key, a new hand-over file) makes earlier runs out of date even when the version number
+    stays the same."""
+    package = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(p for p in package.rglob("*") if p.is_file() and p.suffix in {".py", ".j2", ".css", ".json"}
+                       and "__pycache__" not in p.parts):
+        digest.update(f"{path.relative_to(package).as_posix()}={sha256_file(path)}\n".encode())
+    return digest.hexdigest()
+
+
 def fingerprint(incident: Incident, *, report: bool, pdf: bool, history: str | None = None) -> str:
     """What a run's outputs depend on: every input's sha256, the policy catalogue (what-if), the
-    calendar, the notebooks, the package version and the options, and — for a policy counting across
-    the calendar month — the digest of the history rows it read (``history``, jobs/history.py).
+    calendar, the notebooks, the package version and code (:func:`code_digest`) and the options, and
+    — for a policy counting across the calendar month — the digest of the history rows it read
+    (``history``, jobs/history.py).
     Equal fingerprints, equal outputs."""
 
 
@@ -376,7 +402,10 @@ def fingerprint(incident: Incident, *, report: bool, pdf: bool, history: str | N
     for path in extra:
         if path.exists():
             digest.update(f"{path.name}={sha256_file(path)}\n".encode())
-    digest.update(f"kt-analysis={_versions().get('kt-analysis')};report={report};pdf={pdf}".encode())
+    digest.update(f"kt-analysis={_versions().get('kt-analysis')};code={code_digest()};report={report};pdf={pdf}"
+                  .encode())
+    if incident.as_of is not None:  # sized as of a time: another as-of, other figures
+        digest.update(f";as_of={incident.as_of.isoformat()}".encode())
     if history is not None:
         digest.update(f";history={history}".encode())
     return digest.hexdigest()
@@ -437,18 +466,27 @@ def run_incident(
     report: bool = True, say: Say | None = None, show_progress: bool = False,
     cell_timeout: int | None = 1800, pdf: bool = False, bills: str | Path | None = None,
     bill_items: str | Path | None = None, claims: str | Path | None = None,
-    engine: str = "duckdb", spark_master: str | None = None,
+    engine: str = "duckdb", spark_master: str | None = None, as_of: str | datetime | None = None,
+    xlsx: bool = False, sms_list: str | Path | None = None,
 ) -> RunResult:
     """Validate, compute, execute the chapters, render, reconcile, publish atomically.
 
-    ``engine`` computes the ledger and summary: ``duckdb`` here, or ``spark`` at ``spark_master``."""
+    ``engine`` computes the ledger and summary: ``duckdb`` here, or ``spark`` at ``spark_master``.
+    ``as_of`` (``--as-of``): size an outage still going on as of that local time; the run is then
+    provisional: published into ``out/<id>/`` but not recorded in the history (docs/outputs.md).
+    ``xlsx``: also ``report.xlsx``; ``sms_list``: the SMS send list to this path, outside ``out``
+    (jobs/handover.py; ``adjustments.csv`` is written for every outage credited on the bill)."""
     say = _masked(say or (lambda _m: None))
     started = time.monotonic()
     started_at = datetime.now(UTC)
-    incident = load_incident(incident_path, roster=roster, bills=bills, bill_items=bill_items, claims=claims)
+    incident = load_incident(incident_path, roster=roster, bills=bills, bill_items=bill_items, claims=claims,
+                             as_of=as_of)
+    require_sized(incident)  # an ongoing window and no --as-of: refused before anything is written
     out = Path(out)
     final = out / incident.id
     prepare_out(out)
+    sms_path = handover.check_sms_list(sms_list, out, incident) if sms_list is not None else None
+    sms = None  # the SMS list, staged beside sms_path until the run is published
     with incident_lock(out, incident.id):
         _remove_dead_staging(out, incident.id)
         staging = out / f".staging-{incident.id}-{os.getpid()}"
@@ -456,7 +494,8 @@ def run_incident(
             shutil.rmtree(staging)
         staging.mkdir(parents=True)
         # This outage's rows for the history: a folder beside the staging folder, never published.
-        rows = out / f".history-rows-{incident.id}-{os.getpid()}" if incident.kind == "outage" else None
+        rows = out / f".history-rows-{incident.id}-{os.getpid()}" \
+            if incident.kind == "outage" and not incident.provisional else None
         try:
             earlier = None
             if history.reads_history(incident):
@@ -471,6 +510,9 @@ def run_incident(
                     earlier.rows.unlink()
                 if km is not None:
                     _report(incident, staging, roster, say, show_progress, cell_timeout, km, claims)
+            handover.write_handover(incident, staging, summary, xlsx=xlsx, say=say)
+            if sms_path is not None:
+                sms = handover.stage_sms_list(incident, staging, summary, sms_path, say)
             if pdf:
                 say(f"{incident.id}: printing report.pdf")
                 render_pdf(staging / "report.html", staging / "report.pdf")
@@ -494,9 +536,14 @@ def run_incident(
                 "versions": _versions(),
             }
             (staging / "run.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-            # The history is rebuilt beside the one in place, then the folder and it are moved into place.
-            history.commit(out, history.run_row(incident, summary, fp, earlier), rows,
-                           lambda: _publish(staging, final))
+            if incident.provisional:  # provisional figures are never recorded in the history as final
+                _publish(staging, final)
+            else:
+                # The history is rebuilt beside the one in place, then the folder and it are moved into place.
+                history.commit(out, history.run_row(incident, summary, fp, earlier), rows,
+                               lambda: _publish(staging, final))
+            if sms is not None:
+                sms.place()
         except InputError:
             # Bad input: nothing is written, the previous report stays as it was.
             shutil.rmtree(staging, ignore_errors=True)
@@ -510,6 +557,8 @@ def run_incident(
         finally:
             if rows is not None:
                 shutil.rmtree(rows, ignore_errors=True)
+            if sms is not None:
+                sms.discard()  # nothing once placed
     say(f"{incident.id}: done in {time.monotonic() - started:.1f} s → {final}")
     return RunResult(incident.id, final, summary, time.monotonic() - started)
 

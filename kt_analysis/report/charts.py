@@ -20,14 +20,17 @@ def _get(item: Any, key: str) -> Any:
 
 
 def restoration_cost_chart(curve: Sequence[Any], thresholds: Sequence[Any], actual_minutes: int, *,
-                           title: str = "복구 시각별 보상 총액") -> Figure:
+                           title: str = "복구 시각별 보상 총액", now: bool = False) -> Figure:
     """The total credit had service come back at each time, as a step line (x: hours after the
     incident's first window start; days beyond three days), the policy's thresholds as dashed vertical lines with their
     labels, and the actual restoration marked with its total.
 
     ``curve``: ``restoration_curve.points`` (each with ``minutes`` and ``total_credit_krw``);
     ``thresholds``: ``restoration_curve.thresholds`` (``minutes``, ``label``); ``actual_minutes``:
-    ``restoration_curve.actual_minutes``. The figure is detached from pyplot (shown once by a cell)."""
+    ``restoration_curve.actual_minutes``. ``now``: a provisional summary (an outage still going on,
+    sized as of a time): ``actual_minutes`` is the as-of time, marked "지금 (as-of)" instead of
+    "실제 복구", and the curve beyond it is the cost against restoration time from now on. The figure
+    is detached from pyplot (shown once by a cell)."""
     import matplotlib.pyplot as plt
 
     points = sorted((int(_get(p, "minutes")), int(_get(p, "total_credit_krw"))) for p in curve)
@@ -58,9 +61,12 @@ def restoration_cost_chart(curve: Sequence[Any], thresholds: Sequence[Any], actu
     actual = next((k for m, k in points if m == actual_minutes), None)
     if actual is not None:
         x = actual_minutes / unit
+        mark = "지금 (as-of)" if now else "실제 복구"
+        if now:  # what lies ahead: restoration from now on
+            ax.axvspan(x, max(hours[-1], 1 / unit), color=present.PALETTE[3], alpha=0.06, linewidth=0)
         ax.plot([x], [actual], marker="o", markersize=8, color=present.PALETTE[3], linestyle="none",
-                label="실제 복구")
-        ax.annotate(f"실제 복구 ({present.duration_korean(actual_minutes)}): {present.krw_short(actual)}",
+                label=mark)
+        ax.annotate(f"{mark} ({present.duration_korean(actual_minutes)}): {present.krw_short(actual)}",
                     (x, actual), textcoords="offset points", xytext=(8, -14), fontsize=9, color=present.PALETTE[3])
     ax.set_xlim(0, max(hours[-1], 1 / unit))
     ax.set_ylim(bottom=0, top=top * 1.08)

@@ -126,8 +126,8 @@ def gantt_rows(windows: Sequence[Window], services: Sequence[str]) -> list[Gantt
         for service in (w.services or tuple(services) or ("",)):
             by_place.setdefault(_place(w), []).append((service, w.start, w.end))
     same: dict[tuple[tuple[str, datetime, datetime], ...], list[str]] = {}
-    for place, bars in by_place.items():
-        same.setdefault(tuple(sorted(bars)), []).append(place)
+    for place, placed in by_place.items():
+        same.setdefault(tuple(sorted(placed)), []).append(place)
     rows = []
     for bars, places in same.items():
         name = places[0] if len(places) == 1 else f"{places[0]} 외 {len(places) - 1}곳"

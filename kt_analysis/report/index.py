@@ -197,7 +197,7 @@ def _row(out: Path, folder: Path) -> dict:
                  "affected": "", "credit": "", "settled": [], "days": None, "flag": None,
                  "kind": None, "lines": 0, "credit_krw": 0, "refund_krw": 0, "cancelled_krw": 0,
                  "claim_days": None, "claim_closes": "", "reason": None, "reason_label": "",
-                 "reason_hint": "", "error_text": ""}
+                 "reason_hint": "", "error_text": "", "provisional": ""}
     s, unreadable = _summary(summary_path)
     if s is not None:
         row["title"] = mask_text(s.title)
@@ -215,6 +215,9 @@ def _row(out: Path, folder: Path) -> dict:
         row["settled"], row["days"] = _settled(s)
         if s.affected_lines == 0:
             row["flag"] = NO_LINES
+        if not isinstance(s, BillingSummary) and s.provisional and (at := _parse_datetime(s.as_of or "")):
+            # an outage still going on, sized as of a time: every figure of the row is provisional
+            row["provisional"] = f"잠정 — {at.month}월 {at.day}일 {at:%H:%M} 기준, 장애 진행 중"
     run = _json(run_path)
     if run is not None:
         row["finished_at"], row["finished_iso"] = finished_kst(str(run.get("finished_at", "")))
@@ -289,6 +292,8 @@ def _chart_figures(r: dict) -> str:
         parts.append("처리 완료 미정")
     if r["claim_closes"] and not r["flag"]:
         parts.append(f"청구 마감 {r['claim_closes']}")
+    if r.get("provisional"):
+        parts.append(r["provisional"])
     return ", ".join(parts)
 
 

@@ -11,6 +11,7 @@ import os
 import platform
 import shlex
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from importlib import metadata
@@ -21,12 +22,12 @@ import pandas as pd
 from markupsafe import Markup
 
 from kt_analysis.dbrow import connect
-from kt_analysis.engine.duckdb_engine import ROSTER_ATTRIBUTES, ledger_lines
 from kt_analysis.engine.figures import BREAKDOWNS
 from kt_analysis.inputs.incident import Incident, elapsed_minutes
 from kt_analysis.inputs.roster import RosterSource, open_roster
 from kt_analysis.paths import ENV_VAR
 from kt_analysis.report import charts, drawings, present
+from kt_analysis.report import lines as lines_api
 from kt_analysis.report.templates import ENV
 from kt_analysis.summary.model import BillingSummary, OutageSummary, Reach, Summary
 
@@ -78,14 +79,39 @@ class IncidentView:
     def ledger(self) -> Path:
         return self.run_dir / "ledger.parquet"
 
-    def lines(self, columns: tuple[str, ...] = ROSTER_ATTRIBUTES) -> duckdb.DuckDBPyRelation:
-        """Every line of the ledger with the roster's ``columns`` joined on line_id: a lazy DuckDB
-        relation (``.df()`` for pandas, ``.filter("region = '서울'")``, ``.aggregate(...)``). The
-        ledger keeps what the incident decided; the roster's attributes are read only when asked for."""
+    def lines(self, columns: tuple[str, ...] | None = None, where: lines_api.Where = None
+              ) -> duckdb.DuckDBPyRelation:
+        """Every line of the ledger with the roster's ``columns`` (default: all it has) joined on line_id:
+        a lazy DuckDB relation (``.df()`` for pandas, ``.filter(…)``, ``.aggregate(…)``), filtered by
+        ``where`` — ``{"region": "서울", "service": ["mobile", "internet"]}`` (values checked against
+        the lines: a typo is refused with the closest) or a SQL condition (``"credit_krw > 10000"``).
+        The ledger keeps what the incident decided; the roster's attributes are read only when asked for."""
         if self._con is None or self._roster is None:
             self._con = connect()
             self._roster = open_roster(self.incident.roster)
-        return ledger_lines(self._con, self.ledger, self._roster, columns)
+        return lines_api.lines(self._con, self.ledger, self._roster, where=where, columns=columns)
+
+    def by(self, *columns: str, where: lines_api.Where = None) -> pd.DataFrame:
+        """Lines, customers, eligible lines and credit by any roster column or pair of columns
+        (``view.by("region", "service")``), largest first, over the lines ``where`` selects."""
+        return lines_api.breakdown(self.lines(where=where), columns)
+
+    def reach(self) -> pd.DataFrame:
+        """What each outage window reached: where it is written, its span and place, lines, customers."""
+        rows = [r.to_dict() for r in (self.outage.reach or ())]
+        frame = pd.DataFrame(rows, columns=["at", "start", "end", "where", "lines", "customers"])
+        windows = self.incident.windows
+        frame["where"] = [_where_ko(windows[i]) if i < len(windows) else text for i, text in enumerate(frame["where"])]
+        return frame.rename(columns={"at": "적힌 곳", "start": "시작", "end": "종료", "where": "범위",
+                                     "lines": "닿은 회선", "customers": "닿은 고객"})
+
+    def explain(self, line_id: int | str) -> Html:
+        """One line explained in Korean (kt_analysis/report/explain.py): the windows that reached it, its
+        minutes, the eligibility rule that decided and the credit formula with its own numbers, ending in
+        the ledger's ``credit_krw`` (checked; a mismatch raises). Names and phone numbers are not shown."""
+        from kt_analysis.report.explain import explain_line
+
+        return Html(explain_line(self.incident, self.run_dir, line_id).html())
 
     # ----- figures -------------------------------------------------------------------------
     @property
@@ -114,7 +140,7 @@ class IncidentView:
             return Html(_ENV.get_template("headline.html.j2").render(
                 title=s.title, incident_id=s.incident_id, policy_title=s.policy_title, cards=[],
                 statement=Markup("이 사고의 장애 구간({})에 해당하는 회선이 없습니다: 영향 회선, 보상 대상과 "
-                                 "보상액이 모두 0입니다.").format(window),
+                                 "보상액이 모두 0입니다.").format(window), provisional=provisional_label(s),
             ))
         cards = [
             _card("영향 회선", present.count_short(s.affected_lines), present.count(s.affected_lines) + " 회선",
@@ -127,7 +153,7 @@ class IncidentView:
         ]
         return Html(_ENV.get_template("headline.html.j2").render(
             title=s.title, incident_id=s.incident_id, policy_title=s.policy_title,
-            cards=cards, statement="",
+            cards=cards, statement="", provisional=provisional_label(s),
         ))
 
     def breakdown(self, by: str) -> pd.DataFrame:
@@ -208,6 +234,10 @@ class IncidentView:
         fig, caption = drawings.restoration_gantt(inc.windows, inc.services or ())
         if fig is None:
             return Html("")
+        if inc.as_of is not None and any(w.ongoing for w in inc.windows):  # provisional: not restored yet
+            now = (f"진행 중인 장애 구간은 아직 복구되지 않았습니다: {present.korean_datetime(inc.as_of)} 기준 "
+                   f"시각까지 그렸습니다.")
+            caption = f"{caption} {now}" if caption else now
         if not caption:
             return fig
         return Html(Markup("{}<p class=\"kt-note\">{}</p>").format(
@@ -297,7 +327,8 @@ class IncidentView:
             raise AssertionError(f"the restoration curve at the actual span ({actual.total_credit_krw:,} won, "
                                  f"{actual.eligible_lines:,} lines) is not the summary's total "
                                  f"({self.outage.total_credit_krw:,} won, {self.outage.eligible_lines:,} lines)")
-        return charts.restoration_cost_chart(curve.points, curve.thresholds, curve.actual_minutes)
+        return charts.restoration_cost_chart(curve.points, curve.thresholds, curve.actual_minutes,
+                                             now=bool(self.outage.provisional))
 
     def what_if(self) -> pd.DataFrame:
         rows = [r.to_dict() for r in self.outage.what_if]
@@ -516,6 +547,15 @@ def _nowrap(text: str) -> Markup:
     return Markup('<span class="kt-nowrap">{}</span>').format(text)
 
 
+def provisional_label(s: OutageSummary) -> str:
+    """A provisional summary's label (an outage still going on, sized as of a time), else ``""``:
+    ``잠정 — 2024년 8월 10일 12:00 기준, 장애 진행 중``."""
+    if not s.provisional or s.as_of is None:
+        return ""
+    at = _dt(s.as_of)
+    return f"잠정 — {at.year}년 {at.month}월 {at.day}일 {at:%H:%M} 기준, 장애 진행 중"
+
+
 def _outage_card(s: OutageSummary, window: Markup) -> dict[str, object]:
     """The outage-time card. One window, or lines out at once as long as in all: the longest outage.
     Several windows (a fire's week of restorations): the longest uninterrupted outage of any line,
@@ -603,7 +643,7 @@ TOTAL = "합계"
 
 
 def _table(frame: pd.DataFrame, *, money: tuple[str, ...] = (), title: str = "", mark: str | None = None,
-           total: dict[str, object] | None = None, footnote: str = "", no_total: str = "") -> Html:
+           total: Mapping[str, object] | None = None, footnote: str = "", no_total: str = "") -> Html:
     """A table; ``total`` (column → value; a column left out stays blank) is its 합계 row, in the
     table's footer. Values are given, not summed here: a total that is not a column sum (distinct
     customers) is the caller's figure, with a ``footnote`` saying so. Every table has a total or
@@ -625,7 +665,7 @@ def _table(frame: pd.DataFrame, *, money: tuple[str, ...] = (), title: str = "",
                                                           footnote=footnote, no_total=no_total))
 
 
-def _column_totals(frame: pd.DataFrame, columns: tuple[str, ...] | None = None) -> dict[str, object]:
+def _column_totals(frame: pd.DataFrame, columns: tuple[str, ...] | None = None) -> dict[str, int]:
     """The sum of each integer column (or of ``columns``), as Python ints."""
     cols = columns if columns is not None else tuple(
         c for c in frame.columns if pd.api.types.is_integer_dtype(frame[c]))
@@ -646,6 +686,8 @@ def reproduce_command(inc: Incident, roster: Path | None, bills: Path | None = N
         parts += ["--bill-items", inc._rel(bill_items)]
     if claims is not None:
         parts += ["--claims", inc._rel(claims)]
+    if inc.as_of is not None:
+        parts += ["--as-of", inc.as_of.isoformat(timespec="minutes")]
     return " ".join(parts)
 
 

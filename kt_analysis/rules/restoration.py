@@ -3,8 +3,11 @@ time, and the outage figures of every key recomputed from them (summary.json ``r
 
 t is in minutes after the incident's first window start S. For t up to the incident's actual span
 (last window end − S) every window is cut at S + t: a window starting at or after S + t is dropped,
-one ending after S + t ends there. For t beyond the span the windows ending at the incident's last
-end (the ones still open last) are extended to S + t; the others stay as they were. A key's outage
+one ending after S + t ends there. For t beyond the span the windows still open at the incident's end
+are extended to S + t; the others stay as they were. Still open: for an incident sized as of a time
+(``--as-of``, provisional), exactly its ongoing windows (those written ``end: ongoing``, and those cut
+at the as-of time), whose span ends at the as-of time — so the curve beyond it is the cost against
+restoration time from now on; else the windows ending at the incident's last end. A key's outage
 figures are then :func:`kt_analysis.rules.impact.exposure_of` of its modified windows, as for the
 real ones, so an engine applies the incident's own policy to them unchanged
 (:func:`kt_analysis.engine.figures.restoration_curve`). Times are instants in the incident's zone.
@@ -16,6 +19,7 @@ policy threshold in that range and the minute before it, and the span itself.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -104,9 +108,10 @@ def incident_span(incident: Incident) -> tuple[datetime, datetime]:
 
 
 def restored_windows(windows: list[tuple[datetime, datetime]], start: datetime, end: datetime, t: int,
-                     zone: ZoneInfo) -> list[tuple[datetime, datetime]]:
+                     zone: ZoneInfo, still_open: Sequence[bool] | None = None) -> list[tuple[datetime, datetime]]:
     """One key's windows (naive local times) had service come back ``t`` minutes after ``start``
-    (the incident's first start, an instant; ``end``: its last end). Unchanged at the actual span."""
+    (the incident's first start, an instant; ``end``: its last end). Unchanged at the actual span.
+    ``still_open``: per window, whether it is extended beyond the span (None: those ending at ``end``)."""
     at = start + timedelta(minutes=t)
     if at == end:
         return list(windows)
@@ -115,13 +120,14 @@ def restored_windows(windows: list[tuple[datetime, datetime]], start: datetime, 
         return instant.astimezone(zone).replace(tzinfo=None)
 
     out = []
-    for s, e in windows:
+    for i, (s, e) in enumerate(windows):
         s_at, e_at = to_utc(s, zone), to_utc(e, zone)
         if at < end:  # cut at S + t
             if s_at < at:
                 out.append((s, e if e_at <= at else local(at)))
-        else:  # extend the windows still open last
-            out.append((s, local(at) if e_at == end else e))
+        else:  # extend the windows still open
+            extend = e_at == end if still_open is None else still_open[i]
+            out.append((s, local(at) if extend else e))
     return out
 
 
@@ -153,9 +159,11 @@ def restoration_plan(incident: Incident, keys: pd.DataFrame, matches: Matches, p
     rows = []
     for window_set, idxs in by_set.items():
         windows = [(incident.windows[i].start, incident.windows[i].end) for i in window_set]
+        # provisional (sized as of a time): the ongoing windows are the ones still open
+        still_open = [incident.windows[i].ongoing for i in window_set] if incident.provisional else None
         figures = []
         for t in points:
-            cut = restored_windows(windows, start, end, t, zone)
+            cut = restored_windows(windows, start, end, t, zone, still_open)
             if cut:
                 exp = exposure_of(cut, zone)
                 figures.append([t, *(getattr(exp, c) for c in CURVE_COLUMNS)])

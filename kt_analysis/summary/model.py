@@ -356,7 +356,7 @@ class RestorationCurve(Record):
 class OutageSummary(Record):
     OPTIONAL: ClassVar[tuple[str, ...]] = ("reach", "unmatched_names", "month_history", "claims",
                                            "longest_continuous_minutes", "restoration_curve", "credit_bands",
-                                           "credit_by_service")
+                                           "credit_by_service", "provisional", "as_of")
 
     incident_id: str
     title: str
@@ -403,6 +403,9 @@ class OutageSummary(Record):
     # written before they were added lack them)
     credit_bands: tuple[CreditBand, ...] | None = None
     credit_by_service: Mapping[str, ServiceCredit] | None = None
+    # an outage still going on, sized as of a time (--as-of): true, and that local time; absent when final
+    provisional: bool | None = None
+    as_of: str | None = None
 
     def breakdown(self, by: str) -> Mapping[str, Breakdown]:
         """``by_service``, ``by_region``, ``by_customer_type`` or ``by_payment_method``."""

@@ -107,6 +107,8 @@ def build_summary(incident: Incident, fig: Figures, roster_lines: int,
         inputs=tuple(InputFile.from_dict(i, "inputs") for i in incident.inputs()),
         month_history=_month_history(per_line.month, earlier, months) if per_line and per_line.month else None,
         claims=claims,
+        provisional=True if incident.provisional else None,
+        as_of=incident.as_of.isoformat(timespec="minutes") if incident.as_of is not None else None,
     )
 
 
