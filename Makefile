@@ -49,7 +49,7 @@ report: setup ## run every sample incident in data/incidents/ and write reports/
 	@echo "open reports/index.html"
 
 test: setup-dev ## run the whole test suite (unit, property, notebooks, end to end); TEST_JOBS=1 for one process
-	$(PY) -m pytest -n $(TEST_JOBS) --dist loadfile
+	$(PY) -m pytest -n $(TEST_JOBS) --dist loadfile --durations=25
 
 test-fast: setup-dev ## the suite without the slow end-to-end tests
 	$(PY) -m pytest -n $(TEST_JOBS) --dist loadfile -m "not slow"
