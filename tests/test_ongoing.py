@@ -201,3 +201,15 @@ def test_restored_windows_extends_only_the_windows_still_open() -> None:
     later = datetime(2024, 8, 10, 13, 0)
     assert restored_windows(windows, start, end, 180, zone) == [(windows[0][0], later), (windows[1][0], later)]
     assert restored_windows(windows, start, end, 180, zone, [True, False]) == [(windows[0][0], later), windows[1]]
+
+
+def test_the_index_totals_say_they_hold_provisional_figures(provisional: tuple[Path, Path, str]) -> None:
+    """The overview line and the totals row add the provisional run's credit to the others: they say so."""
+    from kt_analysis.report.index import write_index
+
+    out, _folder, _ = provisional
+    write_index(out)
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert 'data-provisional="true"' in page
+    overview = page[page.index('<p class="overview">'):]
+    assert "잠정 1건 포함 (장애 진행 중)" in overview[:overview.index("</p>")]

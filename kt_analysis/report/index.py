@@ -252,7 +252,9 @@ def overview(rows: list[dict]) -> dict:
             "credit": present.krw(sum(r["credit_krw"] for r in good)),
             "refund": present.krw(sum(r["refund_krw"] for r in good)),
             "longest_days": f"{max(days)}일" if days else "—",
-            "no_lines": sum(1 for r in good if r["flag"])}
+            "no_lines": sum(1 for r in good if r["flag"]),
+            # provisional figures (an outage still going on) are in the sums: say so beside them
+            "provisional": sum(1 for r in good if r.get("provisional"))}
 
 
 # ----- the overview chart: one row per incident, in the table's order ------------------------------
