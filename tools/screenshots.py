@@ -15,19 +15,17 @@ from __future__ import annotations
 
 import argparse
 import re
-import shutil
 import sys
 from pathlib import Path
 
-CHROMIUM_NAMES = ("chromium", "chromium-browser")
-
 
 def chromium() -> str:
-    for name in CHROMIUM_NAMES:
-        found = shutil.which(name)
-        if found:
-            return found
-    raise SystemExit("Chromium is not installed: apt-get install chromium")
+    from kt_analysis.jobs.run import chromium_path
+
+    found = chromium_path()
+    if found is None:
+        raise SystemExit("Chromium is not installed: apt-get install chromium")
+    return found
 
 
 def pdf_pages(pdf: bytes) -> int:

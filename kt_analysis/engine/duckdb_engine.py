@@ -17,7 +17,6 @@ from typing import Any
 
 import duckdb
 import pandas as pd
-import pyarrow.parquet as pq
 
 from kt_analysis.dbrow import quote
 from kt_analysis.engine.dialect import render, render_policy
@@ -444,19 +443,3 @@ def restoration(per_line: PerLine, policy: Policy) -> dict[str, Any] | None:
                                  dialect="duckdb")
     except duckdb.OutOfRangeException:
         return None
-
-
-def ledger_lines(con: duckdb.DuckDBPyConnection, ledger: Path, roster: RosterSource,
-                 columns: tuple[str, ...] = ROSTER_ATTRIBUTES) -> duckdb.DuckDBPyRelation:
-    """The ledger's lines with the roster's ``columns`` joined on line_id, as a lazy DuckDB relation:
-    nothing is read until it is consumed (``.df()``, ``.fetchall()``, ``.aggregate(...)``, ``.filter(...)``).
-
-    The ledger keeps only what the incident decided; this is how a reader gets a line's service,
-    region or fee beside its credit without the ledger carrying them (see LEDGER_COLUMNS)."""
-    unknown = [c for c in columns if c not in ROSTER_ATTRIBUTES]
-    if unknown:
-        raise ValueError(f"not a roster attribute: {', '.join(unknown)} (use any of {', '.join(ROSTER_ATTRIBUTES)})")
-    have = set(pq.read_schema(ledger).names)  # a billing error's ledger carries some of them already
-    joined = "".join(f", r.{c}" for c in columns if c not in have)
-    return con.sql(f"SELECT l.*{joined} FROM read_parquet({quote(ledger)}) AS l "
-                   f"JOIN {roster.sql} AS r USING (line_id)")

@@ -442,10 +442,15 @@ CHROMIUM_FLAGS = ("--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first
                   "--disable-background-networking", "--disable-component-update", "--disable-sync")
 
 
+def chromium_path() -> str | None:
+    """The system's Chromium (Debian's `chromium`, or another distribution's name for it), if any."""
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
 def render_pdf(html: Path, pdf: Path) -> None:
     """Print the report to PDF with the system's headless Chromium (Debian's `chromium`)."""
 
-    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    browser = chromium_path()
     if browser is None:
         raise RunError("--pdf needs Chromium: install it (apt-get install chromium) or run without --pdf")
     tmp = pdf.with_name(pdf.name + ".partial")

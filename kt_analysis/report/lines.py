@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from kt_analysis.dbrow import quote
+from kt_analysis.engine.duckdb_engine import ROSTER_ATTRIBUTES
 from kt_analysis.inputs.names import did_you_mean, normalize
 from kt_analysis.inputs.roster import RosterSource
 from kt_analysis.inputs.schema import CUSTOMER_TYPE_KO, PAYMENT_METHOD_KO, ROSTER_COLUMNS, SERVICE_KO
@@ -35,8 +36,6 @@ class ExploreError(ValueError):
 def roster_columns(roster: RosterSource) -> tuple[str, ...]:
     """The roster columns a reader can join to the ledger: the contract's (without the ids; in the
     order the engine lists them) and the optional ones this roster has."""
-    from kt_analysis.engine.duckdb_engine import ROSTER_ATTRIBUTES
-
     rest = [c for c in ROSTER_COLUMNS if c not in ROSTER_ATTRIBUTES and c not in ("line_id", "customer_id")]
     return (*ROSTER_ATTRIBUTES, *rest, *roster.optional)
 
@@ -53,7 +52,8 @@ def lines(con: duckdb.DuckDBPyConnection, ledger: Path, roster: RosterSource, *,
           columns: Sequence[str] | None = None) -> duckdb.DuckDBPyRelation:
     """Every ledger line with the roster's ``columns`` (default: all it has) joined on line_id, as a
     lazy DuckDB relation (``.df()`` for pandas, ``.aggregate(…)``, ``.filter(…)``; nothing is read until
-    it is consumed), filtered by ``where``:
+    it is consumed) — the ledger keeps only what the incident decided; this is how a reader gets a
+    line's service, region or fee beside its credit — filtered by ``where``:
 
     - a mapping ``{"region": "서울", "service": ["mobile", "internet"]}``: each value must be one the
       lines have (after Unicode normalisation), else :class:`ExploreError` names the closest;
