@@ -207,6 +207,45 @@ def test_credit_to_check_card_ratio_is_1310_to_150(roster: pd.DataFrame) -> None
     assert sum(synthetic.PAYMENT_SHARES.values()) == pytest.approx(1.0)
 
 
+def test_card_share_puts_the_billing_errors_146m_lines_on_a_national_roster() -> None:
+    # 2023 billing error: 1.46M mobile card lines charged on the 11th (facts §4), on a roster of
+    # the service mix's national size (43.8M lines), not on the 35M-line benchmark roster.
+    card = synthetic.PAYMENT_SHARES["credit_card"] + synthetic.PAYMENT_SHARES["check_card"]
+    assert card == pytest.approx(0.205 * 35 / 43.8, abs=0.001)
+    sample = pq.read_table(ROOT / "data" / "sample" / "roster.parquet").to_pandas()
+    on_11th = sample[(sample["service"] == "mobile") & sample["payment_method"].isin(["credit_card", "check_card"])
+                     & (sample["bill_cycle_day"] == 11)]
+    assert len(on_11th) / len(sample) * 43_800_000 == pytest.approx(1_460_000, rel=0.05)
+
+
+@pytest.fixture(scope="module")
+def big_roster(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
+    path = generate_roster(400_000, 20211025, tmp_path_factory.mktemp("big"))
+    return pq.read_table(path, columns=["customer_id", "service", "facility_id"]).to_pandas()
+
+
+def test_the_ahyeon_area_has_the_broadband_kt_reported_and_the_country_keeps_its_mix(big_roster: pd.DataFrame) -> None:
+    area = set(facilities().loc[synthetic._ahyeon_area(), "facility_id"])
+    assert len(area) == 97
+    inside = big_roster["facility_id"].isin(area)
+    here = big_roster.loc[inside, "service"].value_counts()
+    elsewhere = big_roster.loc[~inside, "service"].value_counts()
+    # 2018: ~215,000 internet against ~232,000 fixed phones; IPTV on 124,101 of 198,109 (facts §3)
+    assert here["internet"] / here["landline"] == pytest.approx(0.90, abs=0.06)
+    assert here["iptv"] / here["internet"] == pytest.approx(0.58, abs=0.06)
+    assert elsewhere["internet"] / elsewhere["landline"] == pytest.approx(9.7 / 7.7, abs=0.06)
+    national = 43_800_000 / len(big_roster)
+    assert here["internet"] * national == pytest.approx(215_000, rel=0.10)
+    assert here["iptv"] * national == pytest.approx(124_101, rel=0.12)
+    assert here["landline"] * national == pytest.approx(232_000, rel=0.10)
+    # the country as a whole: the service mix exactly (in expectation), within sampling error here
+    shares = big_roster["service"].value_counts(normalize=True)
+    for service, target in synthetic.SERVICE_SHARES.items():
+        assert shares[service] == pytest.approx(target, abs=0.003), service
+    # a customer left with no line is not in the roster; every customer has a line
+    assert big_roster.groupby("customer_id").size().min() >= 1
+
+
 def test_region_shares_follow_population(roster: pd.DataFrame) -> None:
     population = pd.Series(synthetic.REGION_POPULATION, dtype=float)
     target = population / population.sum()

@@ -35,7 +35,11 @@ CHARGES = tuple(i for i in ITEM_CATEGORIES if i not in FEE_ITEMS)
 # generator as it was before bill items were added (pyarrow 26): the refactoring into one bill
 # definition must not move a byte. The same inputs also gave data/sample/bills.parquet's sha256
 # 5d54df91… over the whole sample (checked by regenerating it into a temporary folder).
-BILLS_BEFORE_ITEMS_SHA256 = "7757c642b865e8527953c8843941e82bb828966c4ded87a3b4f24876771eb754"
+# The sample was regenerated on 2026-12-05 (the Ahyeon area's broadband, the card share, internet
+# speeds over time): on the earlier sample's first 5,000 rows the bills of 2023 still had the
+# sha256 7757c642… after the change (speeds only move bills before 2023); this is the same
+# computation on the regenerated sample's first 5,000 rows.
+BILLS_BEFORE_ITEMS_SHA256 = "9656fec617325230b2286f785db490577b7d070b7f141f8cf18b838f38f69ef2"
 
 
 @pytest.fixture(scope="module")
@@ -234,6 +238,78 @@ def test_fee_basis_of_the_2021_special_is_the_fee_with_the_selective_discount_ad
     assert (basis >= 0).all()
     kept = wide["plan"] == wide["list_price"]
     assert (basis[kept] >= wide.loc[kept, "fee"]).all()
+
+
+# ---- internet speeds over time ---------------------------------------------------------------
+
+SPEED_MONTHS = ["2015-12", "2018-09", "2019-09", "2021-10", "2023-01"]
+RUNG = {"인터넷 100M": 0, "인터넷 500M": 1, "인터넷 1G": 2, "인터넷 2.5G": 3, "인터넷 5G": 3, "인터넷 10G": 3}
+
+
+@pytest.fixture(scope="module")
+def speeds(roster_path: Path, roster: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
+    """Each catalogue internet line's plan item per month, its roster plan and rung."""
+    path = generate_bill_items(roster_path, SEED, tmp_path_factory.mktemp("speeds"), months=SPEED_MONTHS)
+    items = pq.read_table(path).to_pandas()
+    fee = items[items["item"].isin(FEE_ITEMS)].pivot_table(index="line_id", columns=["bill_month", "item"],
+                                                            values="amount_krw", fill_value=0, aggfunc="sum")
+    internet = roster[roster["service"] == "internet"]
+    rows = []
+    for line_id, plan in internet["plan"].items():
+        base = plan.removesuffix(" (결합)").replace("인터넷 10G (무약정)", "인터넷 10G")
+        for month in SPEED_MONTHS:
+            got = tuple(int(fee.loc[line_id].get((month, i), 0)) for i in ("plan", "selective_discount", "bundle_discount"))
+            rows.append((line_id, plan, RUNG[base], month, got))
+    return pd.DataFrame(rows, columns=["line_id", "plan", "rung", "month", "items"])
+
+
+def rung_of(items: tuple[int, int, int], bundled: bool) -> int:
+    """The rung of the catalogue plan with these fee items, on the line's terms; −1 for none (a
+    month's credit larger than everything but the plan cuts the plan item)."""
+    if synthetic._PLAN_ITEMS["인터넷 10G (무약정)"] == items:
+        return 3
+    for label, rung in RUNG.items():
+        if synthetic._PLAN_ITEMS[label + " (결합)" if bundled else label] == items:
+            return rung
+    return -1
+
+
+def test_an_internet_line_was_on_a_slower_plan_before_it_upgraded(speeds: pd.DataFrame) -> None:
+    speeds = speeds.assign(now=[rung_of(i, p.endswith("(결합)") and "무약정" not in p)
+                                for i, p in zip(speeds["items"], speeds["plan"], strict=True)])
+    cut = speeds["now"] < 0
+    assert cut.mean() < synthetic._CREDIT_RATE + 0.01, "only a credit (4% of months) cuts a plan item"
+    speeds = speeds[~speeds["line_id"].isin(speeds.loc[cut, "line_id"])]
+    assert (speeds["now"] <= speeds["rung"]).all(), "never faster than today"
+    wide = speeds.pivot(index="line_id", columns="month", values="now")
+    steps = wide.diff(axis=1).iloc[:, 1:]
+    assert (steps >= 0).all().all(), f"a line never slows down over time: {steps[(steps < 0).any(axis=1)].head()}"
+    today = speeds[speeds["month"] == "2023-01"]
+    assert (today["now"] == today["rung"]).all(), "from 2023 every line is on its roster plan"
+    for month in SPEED_MONTHS:
+        f = synthetic._speed_reached(synthetic._month_index(month, "", ""))
+        on = speeds[(speeds["month"] == month) & (speeds["rung"] >= 1)]
+        # the share of today's GiGA lines on GiGA then is F_1 (binomial noise on ~700 lines)
+        assert (on["now"] >= 1).mean() == pytest.approx(f[0], abs=0.06), month
+        fast = on[on["rung"] >= 2]
+        assert (fast["now"] >= 2).mean() == pytest.approx(f[1], abs=0.08), month
+    late_2018 = speeds[speeds["month"] == "2018-09"]
+    assert (late_2018.loc[late_2018["rung"] == 3, "now"] <= 2).all(), "no multi-gig before 2018-11"
+    # KT: GiGA (500M and 1G) about 60% of its broadband customers in Q3 2019 (facts §6)
+    q3_2019 = speeds[speeds["month"] == "2019-09"]
+    assert (q3_2019["now"] >= 1).mean() == pytest.approx(0.60, abs=0.05)
+
+
+def test_the_sample_internet_basis_in_late_2018_is_what_kt_paid_at_ahyeon() -> None:
+    # 2018 Ahyeon: 48.2억 to 198,109 internet customers = 24,330 won each, one month of the
+    # Aug–Oct 2018 bills without one-offs, international calls and information fees (facts §3).
+    roster = pq.read_table(SAMPLE / "roster.parquet", columns=["line_id", "service"]).to_pandas()
+    items = pq.read_table(SAMPLE / "bill_items.parquet").to_pandas()
+    internet = items[items["line_id"].isin(roster.loc[roster["service"] == "internet", "line_id"])
+                     & items["bill_month"].isin(["2018-08", "2018-09", "2018-10"])
+                     & ~items["item"].isin(["one_off", "international", "information_fee"])]
+    basis = internet.groupby("line_id")["amount_krw"].sum() / 3
+    assert basis.mean() == pytest.approx(24_330, rel=0.02)
 
 
 # ---- other rosters --------------------------------------------------------------------------

@@ -269,8 +269,40 @@ _BUNDLES: tuple[tuple[str, tuple[int, int, int, int]], ...] = (
 )
 
 
+# The Ahyeon office's area (central Seoul's 5 구 and a third of Goyang Deogyang-gu) had fewer KT
+# broadband lines than its phone lines: ~215,000 internet subscribers against ~232,000 fixed
+# phones (facts §3: kmib 0012869176, inthenews 12261), and IPTV credited on 124,101 lines against
+# 198,109 internet lines (ajunews 20190819113648811): KT's broadband share there is lower than
+# the country's (cable and other operators' lines). With the national mix the area would hold
+# ~306,000 internet and ~278,000 IPTV lines at national scale; so in the area's offices a
+# customer's KT internet is kept with p = 0.70 (IPTV goes with it) and the IPTV of a kept line
+# with p = 0.64: internet ≈ 0.93 × landline and IPTV ≈ 0.63 × internet there. A customer left
+# with no line is not a KT customer (no row). Mobile and landline keep the national mix.
+LOW_BROADBAND_KEEP_INTERNET = 0.70
+LOW_BROADBAND_KEEP_IPTV = 0.64
+AHYEON_GU = ("JUNG", "YONGSAN", "SEODAEMUN", "MAPO", "EUNPYEONG")
+
+
+@functools.lru_cache(maxsize=1)
+def _ahyeon_area() -> np.ndarray:
+    """Per facility (the order of :func:`facilities`): True for the Ahyeon office's area — the
+    offices of the 5 구 and the first third of Deogyang-gu's."""
+    ids, _, district, _ = _facility_table()
+    gu = np.array([re.match(r"^SEOUL-([A-Z]+)-\d+$", i).group(1) if i.startswith("SEOUL-") else "" for i in ids])
+    hit = np.isin(gu, AHYEON_GU)
+    deogyang = np.flatnonzero(np.array(district) == DEOGYANG_DISTRICT)
+    hit[deogyang[: int(np.ceil(len(deogyang) / 3))]] = True
+    hit.setflags(write=False)
+    return hit
+
+
 def _bundle_probabilities() -> np.ndarray:
-    per = {s: SERVICE_SHARES[s] * 10_000 for s in SERVICES}  # lines per 10,000
+    # Customers in the Ahyeon area lose some internet and IPTV lines (above): the national targets
+    # of those two are raised by 1 / (1 - w (1 - kept)), w the area's share of customers, so that
+    # the country as a whole still has the service mix exactly (in expectation).
+    w = float(_facility_table()[3][_ahyeon_area()].sum())
+    kept = {"internet": LOW_BROADBAND_KEEP_INTERNET, "iptv": LOW_BROADBAND_KEEP_INTERNET * LOW_BROADBAND_KEEP_IPTV}
+    per = {s: SERVICE_SHARES[s] * 10_000 / (1 - w * (1 - kept.get(s, 1.0))) for s in SERVICES}
     iptv = per["iptv"]
     b, c, d = 0.30 * iptv, 0.25 * iptv, 0.23 * iptv
     e = iptv - b - c - d
@@ -284,8 +316,12 @@ def _bundle_probabilities() -> np.ndarray:
 
 
 _BUNDLE_MASK = np.array([mask for _, mask in _BUNDLES], dtype=bool)
-_BUNDLE_CDF = np.cumsum(_bundle_probabilities())
-_HAS_WIRED = _BUNDLE_MASK[:, 1] | _BUNDLE_MASK[:, 3]
+
+
+@functools.lru_cache(maxsize=1)
+def _bundle_cdf() -> np.ndarray:
+    return np.cumsum(_bundle_probabilities())
+
 
 # Customer type. Ahyeon (facts §3): ~13,000 merchants applied against ~215,000 internet
 # subscribers in the area, so small businesses hold ≈ 6% of wired lines (applicants are a lower
@@ -297,10 +333,11 @@ _TYPE_P_MOBILE_ONLY = (1 - 0.015 - 0.01, 0.015, 0.01)
 
 # Payment methods. Only the card split is in the facts (§4): the 2023 billing error hit 1.31M
 # credit-card and 150K check-card payers, so credit:check = 1310:150 among card payers. The card
-# share is calibrated to the size of that incident: 20.5% of customers pay by card, which puts
-# ~1.46M mobile card lines on the 11th card date in a 35M-line roster (half of card payers
-# on the 11th). Bank transfer takes the rest after giro and other (assumptions).
-_CARD_SHARE = 0.205
+# share is calibrated to the size of that incident at national scale: 16.4% of customers pay by
+# card, which puts ~1.46M mobile card lines on the 11th card date in a roster of 43.8M lines (the
+# service mix's national total; half of card payers on the 11th). A 35M-line roster holds 80% of
+# that. Bank transfer takes the rest after giro and other (assumptions).
+_CARD_SHARE = 0.164
 PAYMENT_SHARES: dict[str, float] = {
     "credit_card": _CARD_SHARE * 1310 / 1460,
     "check_card": _CARD_SHARE * 150 / 1460,
@@ -580,9 +617,16 @@ def _block(seed: int, block: int, first_customer_id: int, first_line_id: int) ->
     # Per customer. One uniform matrix, one column per attribute; columns 6-7 are spare, so an
     # attribute can be added later without shifting the draws of the existing ones.
     u = rng.random((n_cust, 8))
-    bundle = _pick(_BUNDLE_CDF, u[:, 0])
+    bundle = _pick(_bundle_cdf(), u[:, 0])
     facility = _pick(fac_cdf, u[:, 1])
-    wired = _HAS_WIRED[bundle]
+    # The services each customer holds; in the Ahyeon area some internet and IPTV lines are not
+    # KT's (columns 6 and 7 of u, spare until then, so nothing else moves).
+    held = _BUNDLE_MASK[bundle]
+    area = _ahyeon_area()[facility]
+    no_internet = area & (u[:, 6] >= LOW_BROADBAND_KEEP_INTERNET)
+    held[no_internet, 1] = False
+    held[no_internet | (area & (u[:, 7] >= LOW_BROADBAND_KEEP_IPTV)), 2] = False
+    wired = held[:, 1] | held[:, 3]
     ctype = np.where(
         wired,
         _pick(np.cumsum(_TYPE_P_WIRED), u[:, 2]),
@@ -601,14 +645,13 @@ def _block(seed: int, block: int, first_customer_id: int, first_line_id: int) ->
     phones = _phones(customer_ids, seed)
 
     # Expand customers to lines: services in the fixed order mobile, internet, iptv, landline.
-    flat = np.flatnonzero(_BUNDLE_MASK[bundle].ravel())
+    flat = np.flatnonzero(held.ravel())
     cust = flat // 4
     service = flat % 4
     n_lines = len(flat)
 
     # Plan per line: one categorical group per service (internet: bundled or not).
-    bundle_of_line = bundle[cust]
-    bundled = _BUNDLE_MASK[bundle_of_line, 0] | _BUNDLE_MASK[bundle_of_line, 2]
+    bundled = held[cust, 0] | held[cust, 2]
     group = np.select(
         [service == 0, (service == 1) & bundled, service == 1, service == 2],
         [0, 1, 2, 3],
@@ -775,7 +818,6 @@ def generate_roster(
 # cumulative weights, so the weight-weighted (≈ line-weighted) restored share tracks the curve
 # at every checkpoint.
 AHYEON_START = "2018-11-24T11:12"
-AHYEON_GU = ("JUNG", "YONGSAN", "SEODAEMUN", "MAPO", "EUNPYEONG")
 _AHYEON_SEED = 20_181_124
 _AHYEON_CURVES: dict[str, tuple[tuple[str, float], ...]] = {
     "mobile": (
@@ -811,12 +853,7 @@ AHYEON_CHECKPOINTS: dict[str, dict[str, float]] = {
 
 def _ahyeon_facilities() -> pd.DataFrame:
     fac = facilities()
-    seoul = fac["facility_id"].str.extract(r"^SEOUL-([A-Z]+)-\d+$", expand=False)
-    hit = seoul.isin(AHYEON_GU)
-    deogyang = fac.index[fac["district"] == DEOGYANG_DISTRICT]
-    part = deogyang[: int(np.ceil(len(deogyang) / 3))]
-    hit.loc[part] = True
-    return fac.loc[hit.to_numpy()].sort_values("facility_id").reset_index(drop=True)
+    return fac.loc[_ahyeon_area()].sort_values("facility_id").reset_index(drop=True)
 
 
 def ahyeon_windows() -> pd.DataFrame:
@@ -1127,6 +1164,104 @@ def _fee_items(plan: pa.Array | None, fee: np.ndarray) -> np.ndarray:
     return out
 
 
+# Internet speeds moved: the roster is a 2023 snapshot, and a line on 500M or faster today was on a
+# slower plan before it upgraded. Each internet line on a catalogue plan has one uniform u (stream
+# 5); in month m it is on rung k or higher (1: 500M, 2: 1G, 3: 2.5G/5G/10G) when u ≤ F_k(m), never
+# above its roster plan, bundled or not as it is today. So the curves F_k are the shares of today's
+# lines of each rung that had reached it by m; all are 1 from 2022-12, so a bill from 2023 on is
+# on the roster's plan.
+#   F_1, "GiGA" (KT counts 500M and 1G as GiGA; launched 2014-10-20, etoday 1263436): KT GiGA
+#     customers 1M in 2015-12, 2M in 2016-09, 3M in 2017-05 (= 35% of KT's 8.6M broadband, wowtv
+#     A201705140010), 4M in 2018-01 (etnews 20180119000246), 5M in 2019-03 (inthenews 14030), over
+#     the 8.6M base and the roster's GiGA share (65% of internet lines): 0.179 … 0.894, then 1 at
+#     2022-12 (it passes ~60% of broadband in Q3 2019, sisajournal-e 208719, facts §6).
+#   F_2, 1G: 29% of KT's GiGA customers were on a 1G line in 2019-03, "about 3×" 2015
+#     (inthenews 14030): 0.29 × 58% / 30% (the roster's share on 1G or faster) = 0.562 at
+#     2019-03, 0.0375 at 2015-12.
+#   F_3, 2.5G/5G/10G: commercial from 2018 (inthenews 14030; the month, 2018-11, is an
+#     assumption), linear to 2022-12 (assumption).
+# Checked against the 2018 Ahyeon compensation: one month of fee averaged 24,330 won per internet
+# customer (ajunews 20190819113648811); the sample's Aug-Oct 2018 bases average about the same.
+def _month_of(text: str) -> int:
+    return _month_index(text, "", "")
+
+
+_SPEED_CURVES: tuple[tuple[tuple[str, float], ...], ...] = (
+    (("2014-10", 0.0), ("2015-12", 1 / 8.6 / 0.65), ("2016-09", 2 / 8.6 / 0.65), ("2017-05", 3 / 8.6 / 0.65),
+     ("2018-01", 4 / 8.6 / 0.65), ("2019-03", 5 / 8.6 / 0.65), ("2022-12", 1.0)),
+    (("2014-10", 0.0), ("2015-12", 0.29 / 3 * (1 / 8.6) / 0.30), ("2019-03", 0.29 * (5 / 8.6) / 0.30),
+     ("2022-12", 1.0)),
+    (("2018-11", 0.0), ("2022-12", 1.0)),
+)
+_SPEED_STREAM = 5
+_SPEED_RUNGS = ("인터넷 100M", "인터넷 500M", "인터넷 1G")
+_SPEED_RUNG_OF = {"인터넷 100M": 0, "인터넷 500M": 1, "인터넷 1G": 2, "인터넷 2.5G": 3, "인터넷 5G": 3,
+                  "인터넷 10G": 3}
+
+
+def _speed_reached(month: int) -> tuple[float, ...]:
+    """F_1, F_2, F_3 in calendar month ``month`` (months since year 0)."""
+    out = []
+    for curve in _SPEED_CURVES:
+        xs = [_month_of(m) for m, _ in curve]
+        out.append(float(np.interp(month, xs, [f for _, f in curve], left=0.0, right=1.0)))
+    return tuple(out)
+
+
+def _speed_history(plan: pa.Array | None, fee_items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per line: its internet rung (−1: not a catalogue internet plan, or an odd fee) and the fee
+    items (plan, selective, bundle) of rungs 0, 1, 2 on the same terms (bundled or not), shape (n, 3, 3)."""
+    n = len(fee_items)
+    rung = np.full(n, -1, dtype=np.int64)
+    lower = np.zeros((n, 3, 3), dtype=np.int64)
+    if plan is None:
+        return rung, lower
+    plan = plan.dictionary_encode() if not pa.types.is_dictionary(plan.type) else plan
+    labels = plan.dictionary.to_pylist()
+    table_rung = np.full(len(labels) + 1, -1, dtype=np.int64)
+    table_lower = np.zeros((len(labels) + 1, 3, 3), dtype=np.int64)
+    table_items = np.full((len(labels) + 1, 3), -1, dtype=np.int64)
+    for j, label in enumerate(labels):
+        if label is None:
+            continue
+        bundled = label.endswith(" (결합)")
+        base = label.removesuffix(" (결합)")
+        if base == _INTERNET_NO_CONTRACT[0]:
+            base = "인터넷 10G"
+        if base not in _SPEED_RUNG_OF:
+            continue
+        table_rung[j] = _SPEED_RUNG_OF[base]
+        table_items[j] = _PLAN_ITEMS[label]
+        for k, name in enumerate(_SPEED_RUNGS):
+            table_lower[j, k] = _PLAN_ITEMS[name + (" (결합)" if bundled else "")]
+    index = np.where(plan.indices.is_null().to_numpy(zero_copy_only=False), len(labels),
+                     plan.indices.to_numpy(zero_copy_only=False))
+    rung = table_rung[index]
+    lower = table_lower[index]
+    # only lines whose fee is their plan's (a roster's own fee otherwise: no history)
+    rung[(fee_items != table_items[index]).any(axis=1)] = -1
+    return rung, lower
+
+
+def _fee_in_month(keys: np.ndarray, history: tuple[np.ndarray, np.ndarray], fee: np.ndarray,
+                  fee_items: np.ndarray, month: int) -> tuple[np.ndarray, np.ndarray]:
+    """The line's fee and fee items in ``month``: the roster's, except an internet line before it
+    upgraded to its roster speed (see _SPEED_CURVES)."""
+    rung, lower = history
+    faster = rung > 0
+    if not faster.any():
+        return fee, fee_items
+    u, _ = _uniforms(keys, _SPEED_STREAM)
+    reached = sum((u < f).astype(np.int64) for f in _speed_reached(month))
+    now = np.minimum(rung, reached)
+    older = faster & (now < rung)
+    if not older.any():
+        return fee, fee_items
+    items = fee_items.copy()
+    items[older] = lower[older, now[older]]
+    return items.sum(axis=1), items
+
+
 def _take_off(items: np.ndarray, amount: np.ndarray, order: tuple[int, ...]) -> None:
     """Take ``amount`` (≥ 0 per line) off ``items`` in place, item after item in ``order``, none
     below 0 (the plan: the fee, plan plus discounts, not below 0)."""
@@ -1232,8 +1367,11 @@ def _batch_lines(batch: pa.RecordBatch, path: Path) -> tuple[np.ndarray, np.ndar
 
 
 def _bill_chunk(batch: pa.RecordBatch, path: Path, seed: int, month: int, label: pa.Array) -> tuple[pa.Table, int]:
-    line_id, fee, kind, _ = _batch_lines(batch, path)
-    amounts = _bill_amounts(_line_keys(line_id, seed), kind, fee, month)
+    line_id, fee, kind, plan = _batch_lines(batch, path)
+    keys = _line_keys(line_id, seed)
+    fee_items = _fee_items(plan, fee)
+    fee, _ = _fee_in_month(keys, _speed_history(plan, fee_items), fee, fee_items, month)
+    amounts = _bill_amounts(keys, kind, fee, month)
     months = pa.DictionaryArray.from_arrays(np.zeros(len(line_id), dtype=np.int32), label).cast(pa.string())
     table = pa.Table.from_arrays([pa.array(line_id), months, pa.array(amounts)], schema=BILLS_SCHEMA)
     return table, table.num_rows
@@ -1348,10 +1486,12 @@ def _items_chunk(batch: pa.RecordBatch, path: Path, seed: int, months: tuple[int
     line_id, fee, kind, plan = _batch_lines(batch, path)
     keys = _line_keys(line_id, seed)
     fee_items = _fee_items(plan, fee)
+    history = _speed_history(plan, fee_items)
     n_items = len(ITEM_CATEGORIES)
     amounts = np.empty((len(line_id), len(months), n_items), dtype=np.int64)
     for j, month in enumerate(months):
-        _bill_item_amounts(keys, kind, fee, month, fee_items, amounts[:, j, :])
+        fee_m, fee_items_m = _fee_in_month(keys, history, fee, fee_items, month)
+        _bill_item_amounts(keys, kind, fee_m, month, fee_items_m, amounts[:, j, :])
     # Only the items a bill has; but a month whose items are all 0 (a bill of 0: a 0-won plan, or a
     # credit as large as the bill) keeps its plan item, at 0, so every line has a bill every month.
     keep = amounts != 0
