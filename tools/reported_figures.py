@@ -4,9 +4,10 @@
     python tools/reported_figures.py --format json      # every figure, as JSON
     python tools/reported_figures.py --reuse            # read the last runs again, run nothing
 
-Runs ``kt-analysis run --no-report`` on the four sample incidents of ``data/incidents/`` with the
-35M-line roster of the benchmark cache (``.bench/r35000000/``, made by ``make bench``: seed 20211025,
-bills of 2023-07..2023-09), plus the 2024-08-10 landline outage under KT's real compensation
+Runs ``kt-analysis run --no-report`` on the four sample incidents of ``data/incidents/`` with a
+national-size roster: 43.8M lines, the total the generator's service mix is calibrated to, so that
+its counts compare with national counts as they stand (``.bench/r43800000/``: seed 20211025, bills
+of 2023-07..2023-09; generated here with ``kt-analysis generate`` when missing, ~2 min), plus the 2024-08-10 landline outage under KT's real compensation
 (``kt-2024-08-10-landline-special``: the same incident with that policy, written to a scratch
 project so that its figures come with their breakdowns, not only the what-if total). Then reads
 each ``summary.json`` and, for figures the summary does not break down (mean credit of a kind of
@@ -15,10 +16,10 @@ roster.
 
 The outage specials compute on bill items: the months they need are generated with
 ``kt_analysis.inputs.synthetic.generate_bill_items`` (the roster's seed) into ``--work-dir`` when
-the files are not given and not already there (about 1-1.5 min per month at 35M lines and ~175 MB
+the files are not given and not already there (about 1.5-2 min per month at 43.8M lines and ~220 MB
 each; 2018-08..10 for Ahyeon, 2021-10, 2024-07). ``--work-dir`` also holds the runs' outputs; it
 defaults to a folder in the system's temporary directory, never inside the checkout. Nothing is
-downloaded. The runs take 20 s to 4 min each at 35M lines on 2 cores; the script lowers its own priority
+downloaded. The runs take 30 s to 5 min each at 43.8M lines on 2 cores; the script lowers its own priority
 (``--nice``, default 19) and its children inherit it.
 """
 
@@ -39,7 +40,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 INCIDENTS = ROOT / "data" / "incidents"
-BENCH = ROOT / ".bench" / "r35000000"
+NATIONAL_LINES = 43_800_000  # the generator's national scale (data/README.md, "service mix")
+BENCH = ROOT / ".bench" / f"r{NATIONAL_LINES}"
 SEED = 20211025
 ITEM_MONTHS = {
     "2018": ("2018-08", "2018-09", "2018-10"),
@@ -406,9 +408,9 @@ def _billing(b: dict, row) -> None:  # noqa: ANN001
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--roster", type=Path, default=BENCH / "roster.parquet",
-                   help="the full-size roster (default .bench/r35000000/roster.parquet, from make bench)")
+                   help=f"the full-size roster (default .bench/r{NATIONAL_LINES}/roster.parquet, generated when missing)")
     p.add_argument("--bills", type=Path, default=BENCH / "bills.parquet",
-                   help="its bills, with 2023-07 and 2023-09 (default .bench/r35000000/bills.parquet)")
+                   help=f"its bills, with 2023-07 and 2023-09 (default .bench/r{NATIONAL_LINES}/bills.parquet)")
     p.add_argument("--seed", type=int, default=SEED, help=f"the roster's seed, for its bill items (default {SEED})")
     for which, months in ITEM_MONTHS.items():
         p.add_argument(f"--items-{which}", type=Path, default=None,
@@ -425,10 +427,15 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.nice:
         os.nice(args.nice)
+    default = args.roster == BENCH / "roster.parquet" and args.bills == BENCH / "bills.parquet"
+    if default and not (args.roster.exists() and args.bills.exists()) and not args.reuse:
+        say(f"generating the national-size roster ({NATIONAL_LINES:,} lines) and its bills into {BENCH}")
+        subprocess.run([*kt_cli(), "generate", "--lines", str(NATIONAL_LINES), "--seed", str(SEED), "--out", str(BENCH),
+                        "--first-month", "2023-07", "--bill-months", "3"], check=True)
     for path in (args.roster, args.bills):
         if not path.exists():
-            raise SystemExit(f"reported_figures: {path} does not exist: run `make bench` (it generates "
-                             f".bench/r35000000/) or pass --roster/--bills")
+            raise SystemExit(f"reported_figures: {path} does not exist: pass --roster/--bills, or run without "
+                             f"them to generate .bench/r{NATIONAL_LINES}/")
     args.work_dir = args.work_dir.resolve()
     if args.work_dir == ROOT or ROOT in args.work_dir.parents:
         raise SystemExit(f"reported_figures: --work-dir {args.work_dir} is inside the checkout: "
