@@ -258,7 +258,8 @@ def speeds(roster_path: Path, roster: pd.DataFrame, tmp_path_factory: pytest.Tem
     for line_id, plan in internet["plan"].items():
         base = plan.removesuffix(" (결합)").replace("인터넷 10G (무약정)", "인터넷 10G")
         for month in SPEED_MONTHS:
-            got = tuple(int(fee.loc[line_id].get((month, i), 0)) for i in ("plan", "selective_discount", "bundle_discount"))
+            got = tuple(int(fee.loc[line_id].get((month, i), 0))
+                        for i in ("plan", "selective_discount", "bundle_discount"))
             rows.append((line_id, plan, RUNG[base], month, got))
     return pd.DataFrame(rows, columns=["line_id", "plan", "rung", "month", "items"])
 

@@ -7,7 +7,8 @@
 Runs ``kt-analysis run --no-report`` on the four sample incidents of ``data/incidents/`` with a
 national-size roster: 43.8M lines, the total the generator's service mix is calibrated to, so that
 its counts compare with national counts as they stand (``.bench/r43800000/``: seed 20211025, bills
-of 2023-07..2023-09; generated here with ``kt-analysis generate`` when missing, ~2 min), plus the 2024-08-10 landline outage under KT's real compensation
+of 2023-07..2023-09; generated here with ``kt-analysis generate`` when missing, ~2 min), plus the
+2024-08-10 landline outage under KT's real compensation
 (``kt-2024-08-10-landline-special``: the same incident with that policy, written to a scratch
 project so that its figures come with their breakdowns, not only the what-if total). Then reads
 each ``summary.json`` and, for figures the summary does not break down (mean credit of a kind of
@@ -408,7 +409,8 @@ def _billing(b: dict, row) -> None:  # noqa: ANN001
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--roster", type=Path, default=BENCH / "roster.parquet",
-                   help=f"the full-size roster (default .bench/r{NATIONAL_LINES}/roster.parquet, generated when missing)")
+                   help=f"the full-size roster (default .bench/r{NATIONAL_LINES}/roster.parquet, "
+                        "generated when missing)")
     p.add_argument("--bills", type=Path, default=BENCH / "bills.parquet",
                    help=f"its bills, with 2023-07 and 2023-09 (default .bench/r{NATIONAL_LINES}/bills.parquet)")
     p.add_argument("--seed", type=int, default=SEED, help=f"the roster's seed, for its bill items (default {SEED})")
