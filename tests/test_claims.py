@@ -667,6 +667,18 @@ def test_reclassification_accepted_pays_the_difference() -> None:
     assert unpaid.loc[0, "amount_krw"] == 412_000
 
 
+def test_a_reclassification_by_the_days_claimed_names_the_days_in_its_evidence() -> None:
+    """Under ``days_from: claim`` the engine prices ``reclassified_krw`` by the days counted and
+    notes them (``consolation_note``, :func:`kt_analysis.engine.claims.claim_lines`): the evidence
+    names them as a consolation's does."""
+    out = decided(claim(kind="reclassification", business_registration_no="220-81-62517", reclassified_krw=812_000,
+                        consolation_note="days_claimed=12 accepted as the incident's 5 days, outage_days=2"))
+    assert (out.loc[0, "decision"], out.loc[0, "amount_krw"]) == ("reclassification_accepted", 800_000)
+    assert out.loc[0, "evidence"] == ("business_registration_no=***-**-*2517 valid; reclassified_krw=812000 "
+                                      "(days_claimed=12 accepted as the incident's 5 days, outage_days=2) - "
+                                      "credit_krw=12000 = 800000")
+
+
 @pytest.mark.parametrize(("values", "evidence"), [
     ({"business_registration_no": "123-45-67890"}, "business_registration_no=***-**-*7890 check digit wrong"),
     ({"business_registration_no": "123-45-678"}, "business_registration_no=***-*5-678 not 10 digits"),

@@ -4,7 +4,8 @@ and agree with the line's; the daily capacity, the processing lag and first-rece
 hold on the real Korean business-day calendar; payments come after decisions; running totals only
 grow; a forecast's daily counts add up exactly to the scenario's total; under tiers by the days
 claimed (``days_from: claim``), a consolation pays the tier of the days claimed, capped at the
-incident's span (of the line's outage days when none are claimed), and the sums stay exact."""
+incident's span (of the line's outage days when none are claimed), and the sums stay exact; and a
+reclassification, priced by the engine's SQL, pays the fee part plus the tier of the same days."""
 
 from __future__ import annotations
 
@@ -14,15 +15,27 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from kt_analysis.engine.claims import claim_lines
 from kt_analysis.inputs.business_days import calendar_for
-from kt_analysis.inputs.claims import KINDS, ClaimRules, UptakeScenario
-from kt_analysis.inputs.policy import Tier
-from kt_analysis.rules.claims import DECISIONS, PAYING, claimed_tiers, claims_by_day, forecast_uptake, settle_claims
+from kt_analysis.inputs.claims import CLAIMS as CLAIMS_SCHEMA
+from kt_analysis.inputs.claims import KINDS, ClaimRules, Claims, UptakeScenario
+from kt_analysis.inputs.policy import Policy, Tier, policy_from_mapping
+from kt_analysis.rules.claims import (
+    DECISIONS,
+    PAYING,
+    claimed_tiers,
+    claims_by_day,
+    decide_claims,
+    forecast_uptake,
+    settle_claims,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 CAL = calendar_for(ROOT)
@@ -308,3 +321,101 @@ def test_the_tier_follows_the_days_claimed_capped_and_the_sums_are_exact(
     if len(settled):
         daily = claims_by_day(settled, CAL)
         assert int(daily["cumulative_accepted_krw"].iloc[-1]) == expected == int(daily["paid_krw"].sum())
+
+
+# ---- reclassification by the days claimed, through the engine -----------------------------------
+
+RECLASS_LINES = 4  # lines 1-3: individual internet lines; line 4: an individual mobile line
+
+
+def _reclass_policy(tiers: tuple[Tier, ...], multiplier: int) -> Policy:
+    return policy_from_mapping({
+        "id": "reclass-days", "title": "시험용 — 재분류와 신청 일수", "services": ["internet", "mobile"],
+        "credit": {"outage_multiplier": multiplier, "overrides": [{
+            "when": {"customer_type": "small_business", "services": ["internet"]}, "combine": "add",
+            "paid_on_claim": True, "days_from": "claim",
+            "tiers_by_outage_days": [{"from_days": t.from_days, "krw": t.krw} for t in tiers]}]},
+        "claims": {"window_days": 30},
+    }, "reclass-days.yml")
+
+
+@st.composite
+def reclass_cases(draw: st.DrawFn) -> tuple[tuple[Tier, ...], int, int, list[dict[str, Any]]]:
+    """A days-claimed policy (a fee multiplier and valid tiers), the incident's span, and per line
+    its fee, its outage (1 minute to the span) and the days its reclassification claims (none, or
+    1 to far beyond the span)."""
+    tiers = draw(tier_lists())
+    span = draw(st.integers(1, 30))
+    multiplier = draw(st.integers(0, 10))
+    lines = [{"line_id": line, "fee": draw(st.integers(0, 200_000)), "minutes": draw(st.integers(1, span * 1440)),
+              "days_claimed": draw(st.none() | st.integers(1, 60))} for line in range(1, RECLASS_LINES + 1)]
+    return tiers, span, multiplier, lines
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(reclass_cases())
+def test_a_reclassification_pays_the_fee_part_and_the_tier_of_the_days_claimed_capped(
+        case: tuple[tuple[Tier, ...], int, int, list[dict[str, Any]]]) -> None:
+    """``reclassified_krw`` (the policy's own SQL on the line as a small business) is the fee part
+    plus the tier of ``min(days_claimed, span)`` — of the line's outage days when none is claimed —
+    for an internet line the days-claimed override matches; the fee part alone for the mobile line
+    (no tier, no days named). Exact whole won; the evidence names the days that counted."""
+    tiers, span, multiplier, lines = case
+    policy = _reclass_policy(tiers, multiplier)
+    start = pd.Timestamp("2024-03-04 10:00")
+    ledger = pd.DataFrame({
+        "line_id": [x["line_id"] for x in lines],
+        "outage_start": [start] * len(lines),
+        "outage_minutes": [x["minutes"] for x in lines],
+        "longest_continuous_minutes": [x["minutes"] for x in lines],
+        "monthly_cumulative_minutes": [x["minutes"] for x in lines],
+        "outage_days": [-(-x["minutes"] // 1440) for x in lines],
+        "eligible": [True] * len(lines), "eligibility_reason": ["all_affected"] * len(lines),
+        "rule": ["base"] * len(lines),
+        "credit_krw": [x["fee"] * x["minutes"] * multiplier // 43_200 for x in lines],  # 720 h a month
+    })
+    roster = pd.DataFrame({
+        "line_id": [x["line_id"] for x in lines],
+        "service": ["internet"] * (len(lines) - 1) + ["mobile"], "customer_type": ["individual"] * len(lines),
+        "region": ["서울"] * len(lines), "facility_id": ["F1"] * len(lines),
+        "monthly_fee_krw": [x["fee"] for x in lines],
+    })
+    at = [pd.Timestamp("2024-03-07 01:00", tz="UTC") + pd.Timedelta(minutes=i) for i in range(len(lines))]
+    table = pa.table({
+        "claim_id": [f"R-{x['line_id']}" for x in lines], "line_id": [x["line_id"] for x in lines],
+        "received_at": at, "received_on": [t.date() for t in at], "channel": ["web"] * len(lines),
+        "kind": ["reclassification"] * len(lines), "amount_claimed_krw": [None] * len(lines),
+        "business_registration_no": ["220-81-62517"] * len(lines), "wants_cash": [False] * len(lines),
+        "days_claimed": [x["days_claimed"] for x in lines],
+    }, schema=CLAIMS_SCHEMA)
+    claims_file = Claims(path=Path("claims.csv"), rows=len(lines), timezone="Asia/Seoul", sha256="", table=table,
+                         kinds={"reclassification": len(lines)}, channels={"web": len(lines)})
+    con = duckdb.connect()
+    try:
+        con.register("ledger", ledger)
+        con.register("roster", roster)
+        joined = claim_lines(con, claims_file, policy, "ledger", "roster", None, span)
+    finally:
+        con.close()
+    assert policy.claims is not None
+    out = decide_claims(joined, policy.claims, first_day=date(2024, 3, 4))
+    for x, got, done in zip(lines, joined.itertuples(), out.itertuples(), strict=True):
+        fee_part = x["fee"] * x["minutes"] * multiplier // 43_200
+        outage = -(-x["minutes"] // 1440)
+        claimed = x["days_claimed"]
+        internet = x["line_id"] < RECLASS_LINES
+        days = outage if claimed is None else min(claimed, span)
+        want = fee_part + (_tier(tiers, days) if internet else 0)
+        assert got.reclassified_krw == want
+        assert done.amount_krw == want - fee_part
+        assert done.decision == ("reclassification_accepted" if want > fee_part else "not_eligible")
+        if not internet:
+            assert got.consolation_note is None and "days_claimed" not in done.evidence
+        elif claimed is None:
+            assert f"(days_claimed missing: the line's outage_days={outage} counted)" in done.evidence
+        elif claimed > span:
+            assert f"(days_claimed={claimed} accepted as the incident's {span} days, outage_days={outage})" \
+                in done.evidence
+        else:
+            assert f"(days_claimed={claimed}, outage_days={outage})" in done.evidence
+    assert out["amount_krw"].dtype == np.int64

@@ -204,6 +204,49 @@ def test_consolation_by_the_days_claimed_through_the_command_line(tmp_path: Path
     assert ledger["outage_days"].to_dict() == {1: 2, 2: 2, 3: 3, 4: 2}
 
 
+def test_a_reclassification_counts_the_days_claimed_through_the_command_line(tmp_path: Path) -> None:
+    """Individuals asking to count as small merchants under the same ``days_from: claim`` override:
+    each is paid its credit as a small business (the same fee part, plus the consolation tier) minus
+    its own credit, the tier counting the days the claim names as a consolation's does. Line 5 (F1,
+    2 outage days: 250,000 by the network) claims 9: accepted as the incident's 3 days → 400,000;
+    line 6 (F1, 2 days) names none: its 2 outage days → 250,000; line 7 (F2, 3 days) claims 1 →
+    100,000; line 8 is a mobile line, which the override does not match: nothing more, and no days
+    named."""
+    project = _days_project(tmp_path, "claim_id,line_id,received_at,channel,kind,business_registration_no,"
+                                      "days_claimed\n"
+                                      "R-1,5,2024-03-07 10:00,web,reclassification,220-81-62517,9\n"
+                                      "R-2,6,2024-03-07 11:00,web,reclassification,124-81-00998,\n"
+                                      "R-3,7,2024-03-07 12:00,shop,reclassification,220-81-62517,1\n"
+                                      "R-4,8,2024-03-08 09:00,app,reclassification,124-81-00998,5\n"
+                                      "C-1,1,2024-03-08 10:00,web,consolation,,9\n")
+    (project / "roster.csv").write_text(DAYS_ROSTER + "5,105,internet,33000,서울,F1,individual,giro,11\n"
+                                        "6,106,internet,44000,서울,F1,individual,giro,11\n"
+                                        "7,107,internet,27500,서울,F2,individual,giro,11\n"
+                                        "8,108,mobile,55000,서울,F1,individual,giro,11\n", encoding="utf-8")
+    done = kt("run", "incident.yml", "--no-report", "--out", tmp_path / "out", cwd=project)
+    assert done.returncode == 0, done.stderr
+    run = tmp_path / "out" / "days-claimed"
+    c = pd.read_parquet(run / "claims.parquet").set_index("claim_id")
+    ledger = pd.read_parquet(run / "ledger.parquet").set_index("line_id")
+    assert ledger.loc[[5, 6, 7, 8], "outage_days"].tolist() == [2, 2, 3, 2]
+    assert ledger.loc[[5, 6, 7, 8], "rule"].tolist() == ["base"] * 4
+    assert c["decision"].tolist() == ["reclassification_accepted"] * 3 + ["not_eligible", "accepted"]
+    assert c["amount_krw"].tolist() == [400_000, 250_000, 100_000, 0, 400_000]
+    credit = {line: int(ledger.loc[line, "credit_krw"]) for line in (5, 6, 7, 8)}
+    assert all(v > 0 for v in credit.values())
+    assert c.loc["R-1", "evidence"] == (
+        f"business_registration_no=***-**-*2517 valid; reclassified_krw={credit[5] + 400_000} (days_claimed=9 "
+        f"accepted as the incident's 3 days, outage_days=2) - credit_krw={credit[5]} = 400000")
+    assert c.loc["R-2", "evidence"] == (
+        f"business_registration_no=***-**-*0998 valid; reclassified_krw={credit[6] + 250_000} (days_claimed "
+        f"missing: the line's outage_days=2 counted) - credit_krw={credit[6]} = 250000")
+    assert f"reclassified_krw={credit[7] + 100_000} (days_claimed=1, outage_days=3) - " in c.loc["R-3", "evidence"]
+    assert c.loc["R-4", "evidence"] == (
+        f"business_registration_no=***-**-*0998 valid; reclassified_krw={credit[8]} - credit_krw={credit[8]} = 0: "
+        "nothing more as small_business")
+    assert "days_claimed=9 accepted as the incident's 3 days, outage_days=2" in c.loc["C-1", "evidence"]
+
+
 def test_a_bad_days_claimed_is_refused_naming_the_file_row_and_fix(tmp_path: Path) -> None:
     project = _days_project(tmp_path, "claim_id,line_id,received_at,channel,kind,days_claimed\n"
                                       "C-1,1,2024-03-07 10:00,web,consolation,3일\n")

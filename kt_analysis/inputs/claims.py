@@ -20,18 +20,22 @@ amount_claimed_krw         no         whole won, 0 or more; empty: the customer 
 business_registration_no   no         text: the evidence for a reclassification (사업자등록번호)
 wants_cash                 no         ``true`` or ``false`` (also 1/0); empty or no column: false
 days_claimed               no         whole days, 1 to 3,650: how long the customer says its
-                                      service was out (a consolation claim's tier, when the
-                                      policy counts the days claimed); empty: none claimed
+                                      service was out (a consolation or reclassification
+                                      claim's tier, when the policy counts the days claimed);
+                                      empty: none claimed
 =========================  =========  ========================================================
 
 as CSV (UTF-8, comma-separated, a header naming the columns in any order; other columns are
 ignored) or Parquet (a file, or a folder of them, with those column names; text as strings,
 whole numbers as integers, ``received_at`` as text or a timestamp, ``wants_cash`` as booleans).
 
-``days_claimed`` is read on ``consolation`` claims, and only under an override whose tiers count the
-days claimed (``days_from: claim``, :mod:`kt_analysis.inputs.policy`); a claim of more days than
-the incident lasted is accepted at the incident's length, one without days is decided on the
-line's outage days (:func:`kt_analysis.rules.claims.claimed_tiers`). Other kinds ignore it.
+``days_claimed`` is read on ``consolation`` and ``reclassification`` claims (checked the same on
+every row), and only under an override whose tiers count the days claimed (``days_from: claim``,
+:mod:`kt_analysis.inputs.policy`): a consolation is paid that override's tier, a reclassification
+the line's credit as a small business with that tier in it; a claim of more days than the incident
+lasted is accepted at the incident's length, one without days is decided on the line's outage days
+(:func:`kt_analysis.rules.claims.claimed_tiers`, :func:`kt_analysis.engine.claims.claim_lines`).
+``credit`` claims ignore it.
 
 Every row is checked before anything uses the file, in the house style of the other loaders
 (:mod:`kt_analysis.inputs.bills`): each problem is an :class:`~kt_analysis.errors.InputError`

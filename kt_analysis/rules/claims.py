@@ -32,7 +32,8 @@ Korean reasons):
 
 ``evidence`` names what decided it (``credit_krw=12000``, ``business_registration_no=***-**-*0998
 check digit wrong``: registration numbers masked but their last four characters; for a consolation
-by the days claimed, the days counted: ``days_claimed=12 accepted as the incident's 8 days``).
+or a reclassification by the days claimed, the days counted: ``days_claimed=12 accepted as the
+incident's 8 days``).
 
 Days claimed (:func:`claimed_tiers`)
 ------------------------------------
@@ -43,8 +44,11 @@ span from the first window's start to the last window's end, rounded up to whole
 :func:`kt_analysis.rules.impact.incident_span_days`) is accepted at the span, and the evidence says
 so. A claim without ``days_claimed`` is decided on the line's own ``outage_days`` (the network's
 record, what the ledger and the forecasts count too): the merchant is paid what the network shows,
-not refused, and the evidence says which days counted. Only claims of kind ``consolation`` read the
-days; a ``reclassification`` is decided on the network's outage days.
+not refused, and the evidence says which days counted. A ``reclassification`` counts them the same
+way: its ``reclassified_krw`` (the line's credit as a small business, consolation included) takes
+that override's tier by the days the claim names, checked the same, by the line's outage days when
+it names none (the engine prices it: :func:`kt_analysis.engine.claims.claim_lines`), and its
+evidence says which days counted. A ``credit`` claim does not read the days.
 
 Scheduling (:func:`schedule_claims`)
 ------------------------------------
@@ -173,7 +177,8 @@ LINE_COLUMNS = ("affected", "eligible", "credit_krw", "customer_type", "consolat
 the roster). Optional: ``reclassified_krw`` (Int64: the line's amount as a small business; needed
 for reclassifications), ``in_roster`` (bool; default: ``customer_type`` is not null), ``service``,
 ``outage_days`` (named in the evidence), ``consolation_note`` (text: the days a consolation's tier
-counted, :func:`claimed_tiers`; named in the evidence instead of ``outage_days``)."""
+counted, :func:`claimed_tiers` — or, on a reclassification, the days the tier in its
+``reclassified_krw`` counted; named in the evidence)."""
 DECIDED_COLUMNS = ("decision", "reason", "evidence", "amount_krw")
 """What :func:`decide_claims` adds: the code, its Korean reason, what decided it, and the amount
 accepted (int64 won, 0 unless the decision pays)."""
@@ -392,7 +397,9 @@ def _by_kind(row: Any) -> tuple[str, str, int]:
         return "reclassification_refused", f"business_registration_no={masked} {problem}", 0
     reclassified = _value(row.reclassified_krw)
     gain = 0 if reclassified is None else max(0, int(reclassified) - credit_won)
-    why = (f"business_registration_no={masked} valid; reclassified_krw={_shown(reclassified)} - "
+    note = _value(row.consolation_note)
+    days = f" ({note})" if note is not None else ""
+    why = (f"business_registration_no={masked} valid; reclassified_krw={_shown(reclassified)}{days} - "
            f"credit_krw={credit_won} = {gain}")
     if gain <= 0:
         return "not_eligible", why + ": nothing more as small_business", 0

@@ -73,13 +73,14 @@ def month_minutes(policy: Policy) -> exp.Expression:
 
 
 def numerator(rule: CreditRule, month: exp.Expression, fee: str = "monthly_fee_krw",
-              months: int = 1, outage: exp.Expression | None = None) -> exp.Expression:
+              months: int = 1, outage: exp.Expression | None = None, days: str = "outage_days") -> exp.Expression:
     """The rule's credit times M (minutes in a month) times ``months``, exact, as BIGINT.
 
     ``fee`` is the column holding the line's fee basis: its sum over ``months`` bill months (one
     month: the fee itself), so that an average is divided once, with the credit's rounding.
     ``outage``: the minutes paid for (default ``outage_minutes``; across the month, with the earlier
-    incidents' minutes this credit takes in, :func:`paid_minutes`)."""
+    incidents' minutes this credit takes in, :func:`paid_minutes`). ``days``: the column the tiers
+    by days count (default ``outage_days``)."""
     fee_minutes: list[exp.Expression] = []
     if rule.outage_multiplier:
         bt = rule.billable_time
@@ -97,7 +98,7 @@ def numerator(rule: CreditRule, month: exp.Expression, fee: str = "monthly_fee_k
     if fee_minutes:
         parts.append(times(col(fee), plus(*fee_minutes)))
     if rule.tiers_by_outage_days:
-        tiers = case(((at_least("outage_days", t.from_days), bigint(t.krw))
+        tiers = case(((at_least(days, t.from_days), bigint(t.krw))
                       for t in sorted(rule.tiers_by_outage_days, key=lambda t: -t.from_days)), number(0))
         parts.append(times(tiers, month) if months == 1 else times(tiers, month, number(months)))
     return plus(*parts) if parts else number(0)
@@ -207,8 +208,13 @@ class PolicyRules:
         return replace(self, credit_krw=credit_krw)
 
 
-def compile_policy(policy: Policy) -> PolicyRules:
-    """Compile a policy to per-line expression trees (BIGINT credit, BOOLEAN eligibility)."""
+def compile_policy(policy: Policy, claimed_days: str | None = None) -> PolicyRules:
+    """Compile a policy to per-line expression trees (BIGINT credit, BOOLEAN eligibility).
+
+    ``claimed_days``: a per-line column of the days a claim names, read by the tiers of the
+    overrides that count the days claimed (``days_from: claim``) instead of ``outage_days`` (the
+    claims chapter prices a reclassification with it, :mod:`kt_analysis.engine.claims`); None (the
+    ledger): every tier counts ``outage_days``."""
     m = month_minutes(policy)
     covered = isin("service", policy.services)
     r = policy.rounding
@@ -230,7 +236,8 @@ def compile_policy(policy: Policy) -> PolicyRules:
         cond = when_matches(o.when)
         elig = o.eligibility if o.eligibility is not None else policy.eligibility
         o_elig = eligible(elig)
-        o_num = numerator(o.credit, m, fee, n, paid_minutes(elig))
+        days = claimed_days if claimed_days is not None and o.credit.days_from == "claim" else "outage_days"
+        o_num = numerator(o.credit, m, fee, n, paid_minutes(elig), days)
         o_carry = _carry(elig, eligible(_strict(elig)))
         if o.combine == "add":
             num = plus(case([(base_elig, base_num)], number(0)), case([(o_elig, o_num)], number(0)))
