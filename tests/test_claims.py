@@ -375,6 +375,8 @@ def test_the_window_defaults_to_the_incident_s_first_day(tmp_path: Path) -> None
     ("daily_shares: [3, 2, 1]", "daily_shares: [3, -2, 1]", "claims.uptake.steady.daily_shares", "negative"),
     ("daily_shares: [3, 2, 1]", "daily_shares: [3, 2, 1], days: 3", "claims.uptake.steady.days",
      "given with daily_shares"),
+    ("daily_shares: [3, 2, 1]", "daily_shares: " + str([0] * 42 + [1]), "claims.uptake.steady.daily_shares",
+     "puts every claim after the claim window: its first 42 weights"),
     ("    central:", "    Central!:", "claims.uptake.Central!", "not a scenario name"),
     ("claim_required: true", "claim_required: true\n  claim_window_days: 30", "claims.window_days",
      "delivery.claim_window_days is 30"),

@@ -325,6 +325,13 @@ def parse_claim_rules(sec: Section) -> ClaimRules:
                                            choices=EVIDENCE),
         uptake=_uptake(sec),
     )
+    for scenario in rules.uptake:  # claims arrive inside the window only: some weight must be there
+        if scenario.daily_shares is not None and not sum(scenario.daily_shares[:rules.window_days]):
+            raise sec.error(f"uptake.{scenario.name}.daily_shares",
+                            f"puts every claim after the claim window: its first {rules.window_days} weights "
+                            f"(window_days: {rules.window_days}) are all 0",
+                            f"give a weight above 0 within the first {rules.window_days} days, or lengthen "
+                            "window_days")
     sec.done()
     return rules
 
