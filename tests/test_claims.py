@@ -886,19 +886,24 @@ def test_generated_claims_load_and_exercise_every_decision(sample: Any, tmp_path
     assert settled["wants_cash"].any() and settled["amount_claimed_krw"].notna().any()
 
 
-def test_generated_days_claimed_are_on_consolation_claims_only(sample: Any, tmp_path: Path) -> None:
-    """Only consolation claims name days (of the calibrated table); at least one of them names none;
-    a repeated claim names the days of the claim it repeats."""
+def test_generated_days_claimed_are_on_consolation_and_reclassification_claims_only(sample: Any,
+                                                                                     tmp_path: Path) -> None:
+    """Consolation and reclassification claims name days (of the calibrated table), credit claims
+    none; at least one consolation claim names none; a repeated claim names the days of the claim
+    it repeats."""
     df = pd.read_csv(_generate(sample, tmp_path), dtype=str, keep_default_na=False)
     assert list(df.columns) == list(COLUMNS)
-    assert (df.loc[df["kind"] != "consolation", "days_claimed"] == "").all()
+    merchants = df["kind"].isin(["consolation", "reclassification"])
+    assert (df.loc[~merchants, "days_claimed"] == "").all()
     consolation = df[df["kind"] == "consolation"]
     assert len(consolation) >= 2 and (consolation["days_claimed"] == "").any()
-    assert set(consolation["days_claimed"]) - {""} <= {str(d) for d, _share in DAYS_CLAIMED}
-    for _key, group in consolation.groupby("line_id"):
+    reclassification = df[df["kind"] == "reclassification"]
+    assert (reclassification["days_claimed"] != "").any()
+    assert set(df.loc[merchants, "days_claimed"]) - {""} <= {str(d) for d, _share in DAYS_CLAIMED}
+    for _key, group in df[merchants].groupby(["line_id", "kind"]):
         assert group["days_claimed"].nunique() == 1  # a repeat names the first claim's days
     loaded = open_claims(tmp_path / "claims.csv", "Asia/Seoul").frame()
-    assert loaded["days_claimed"].notna().sum() == (consolation["days_claimed"] != "").sum()
+    assert loaded["days_claimed"].notna().sum() == (df.loc[merchants, "days_claimed"] != "").sum()
 
 
 def test_the_days_claimed_are_calibrated_to_the_ahyeon_claims(tmp_path: Path) -> None:

@@ -15,8 +15,9 @@ About 1 in 10 claims want cash; about 3 in 10 name the amount the ledger owes.
 
 A consolation claim names the days its service was out (``days_claimed``), drawn from
 :data:`DAYS_CLAIMED`, calibrated to the Ahyeon merchants' claims (see there); about 1 in 20 names
-none (at least one, where there are two or more consolation claims). A repeat names the days of the
-claim it repeats. Other kinds name none. The days come from their own stream of the seed
+none (at least one, where there are two or more consolation claims). A reclassification claim (a
+merchant asking to be recognised, and so to the consolation money) names its days the same way. A
+repeat names the days of the claim it repeats. Credit claims name none. The days come from their own stream of the seed
 (``SeedSequence(seed, spawn_key=(1,))``): the other columns are those drawn without them.
 
 ``received_at`` is written as local time, and for claims made in the app as an ISO time with the
@@ -159,8 +160,8 @@ def generate_claims(roster_path: str | Path, ledger_path: str | Path, seed: int,
 
 def _days_claimed(rows: list[tuple[int, str, int]], rng: np.random.Generator) -> list[str]:
     """The ``days_claimed`` of each row as written: drawn from :data:`DAYS_CLAIMED` for a
-    consolation claim (about :data:`NO_DAYS_SHARE` left empty, at least one of two or more; a repeat
-    names its first claim's days), empty for the other kinds."""
+    consolation or reclassification claim (about :data:`NO_DAYS_SHARE` left empty, at least one of
+    two or more consolation claims; a repeat names its first claim's days), empty for credit claims."""
     n = len(rows)
     values = np.array([d for d, _share in DAYS_CLAIMED], dtype=np.int64)
     drawn = rng.choice(values, size=n, p=[share for _d, share in DAYS_CLAIMED])
@@ -171,7 +172,7 @@ def _days_claimed(rows: list[tuple[int, str, int]], rng: np.random.Generator) ->
     out: list[str] = []
     first: dict[tuple[int, str], str] = {}
     for i, (line, kind, day) in enumerate(rows):
-        if kind != "consolation":
+        if kind not in ("consolation", "reclassification"):
             out.append("")
         elif day == -2:  # a repeat: the days of the claim it repeats
             out.append(first.get((line, kind), ""))
