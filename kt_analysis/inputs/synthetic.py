@@ -288,7 +288,7 @@ def _ahyeon_area() -> np.ndarray:
     """Per facility (the order of :func:`facilities`): True for the Ahyeon office's area — the
     offices of the 5 구 and the first third of Deogyang-gu's."""
     ids, _, district, _ = _facility_table()
-    gu = np.array([re.match(r"^SEOUL-([A-Z]+)-\d+$", i).group(1) if i.startswith("SEOUL-") else "" for i in ids])
+    gu = np.array([i.split("-")[1] if i.startswith("SEOUL-") else "" for i in ids])
     hit = np.isin(gu, AHYEON_GU)
     deogyang = np.flatnonzero(np.array(district) == DEOGYANG_DISTRICT)
     hit[deogyang[: int(np.ceil(len(deogyang) / 3))]] = True
