@@ -57,7 +57,7 @@ test-fast: setup-dev ## the suite without the slow end-to-end tests
 bench: setup-dev ## time the engine against hand-written DuckDB SQL (1M/5M/35M lines); writes benchmarks/RESULTS.md
 	$(PY) benchmarks/bench.py
 
-reported: setup ## the sample incidents on the 35M-line bench roster, vs the figures reported at the time (docs/reported-figures.md)
+reported: setup ## the sample incidents on a national-size (43.8M-line) roster, vs the figures reported at the time (docs/reported-figures.md)
 	$(PY) tools/reported_figures.py
 
 lab: setup ## JupyterLab on notebooks/, the project's kernel the default (HOST=, PORT=, LAB_ARGS=)
