@@ -1,6 +1,6 @@
 """Claims through the command line: an outage whose policy pays part of it on application.
 
-The sample Ahyeon incident names ``data/sample/ahyeon-claims.csv`` (329 synthetic claims: the
+The sample Ahyeon incident names ``data/sample/ahyeon-claims.csv`` (266 synthetic claims: the
 merchants' consolation money, customers asking for a credit the policy pays anyway, individuals
 asking to count as merchants, repeats, late claims, unknown and unaffected lines). Each claim gets
 one decision; what the claims file owes agrees with the ledger's lines; nothing is paid twice; the
@@ -42,7 +42,7 @@ def ahyeon(tmp_path_factory: pytest.TempPathFactory) -> dict:
 def test_every_claim_gets_one_decision_and_the_totals_agree(ahyeon: dict) -> None:
     c, s = ahyeon["claims"], ahyeon["summary"]["claims"]
     assert list(c["claim_id"]) == list(ahyeon["file"]["claim_id"])  # every claim, in the file's order
-    assert s["received"] == len(c) == 329
+    assert s["received"] == len(c) == len(ahyeon["file"]) == 266
     by = {d["decision"]: d for d in s["by_decision"]}
     assert sum(d["claims"] for d in by.values()) == len(c)
     counts = c["decision"].value_counts().to_dict()
@@ -87,16 +87,28 @@ def test_what_a_claim_pays_is_what_the_ledger_says_the_line_is_owed(ahyeon: dict
 def test_entitlement_and_forecasts(ahyeon: dict) -> None:
     """What only applicants get (merchants' internet lines, by outage days: before claims arrive
     their days are not known), and the three uptake scenarios: claims are the share of the entitled
-    lines, cost in proportion, exact won."""
+    lines, cost in proportion, exact won. The entitlement by hand: the sample's small-business
+    internet lines at a windows-file row, each at the tier of its row's outage days (minutes rounded
+    up to whole days): 15 lines out 1 day and 13 out 2, all in the 1–2 day tier of 400,000 won."""
     s = ahyeon["summary"]["claims"]
-    assert s["paid_on_claim"] == "consolation" and s["entitled_lines"] == 53 and s["entitled_krw"] == 21_200_000
+    roster = pd.read_parquet(ROOT / "data" / "sample" / "roster.parquet",
+                             columns=["line_id", "service", "facility_id", "customer_type"])
+    windows = pd.read_csv(WINDOWS, parse_dates=["start", "end"])
+    lines = roster[roster["customer_type"] == "small_business"].merge(
+        windows[windows["service"] == "internet"], on=["facility_id", "service"])
+    days = -(-((lines["end"] - lines["start"]).dt.total_seconds() // 60).astype("int64") // 1440)
+    tiers = ((7, 1_200_000), (5, 1_000_000), (3, 800_000), (1, 400_000))
+    entitled = int(days.map(lambda d: next(krw for f, krw in tiers if d >= f)).sum())
+    assert days.value_counts().to_dict() == {1: 15, 2: 13}
+    assert s["paid_on_claim"] == "consolation" and s["entitled_lines"] == len(lines) == 28
+    assert s["entitled_krw"] == entitled == 11_200_000
     assert (s["opens_on"], s["last_day"]) == ("2019-03-22", "2019-05-05")
     shares = {"low": (1, 4), "central": (1, 2), "high": (17, 20)}
     for f in s["forecast"]:
         num, den = shares[f["scenario"]]
-        claims = (2 * num * 53 + den) // (2 * den)  # rounded half up
+        claims = (2 * num * 28 + den) // (2 * den)  # rounded half up
         assert f["claims"] == claims == sum(d["received"] for d in f["days"])
-        assert f["cost_krw"] == claims * 21_200_000 // 53 == sum(d["accepted_krw"] for d in f["days"])
+        assert f["cost_krw"] == claims * 11_200_000 // 28 == sum(d["accepted_krw"] for d in f["days"])
         assert max(d["decided"] for d in f["days"]) <= 159  # the daily capacity
 
 

@@ -83,13 +83,13 @@ def test_lines_over_the_month_threshold_only_across_both_are_credited_in_the_sec
         f"WHERE r.service = 'landline' AND r.region IN ('울산', '제주', '세종', '광주') GROUP BY r.region")}
     # region: lines, eligible in A, eligible in B, B's month total (min, max), B's credit as expected
     assert by_region == {
-        "울산": (388, 0, 388, 530, 530, 388),  # 200 + A's 330 uncredited = 530 min, paid as 540 (whole hours)
+        "울산": (389, 0, 389, 530, 530, 389),  # 200 + A's 330 uncredited = 530 min, paid as 540 (whole hours)
         "제주": (196, 196, 196, 400, 400, 196),  # 250 of B only (A paid its 150), paid as 300 min
-        "세종": (117, 0, 0, 120, 120, 117),
-        "광주": (477, 0, 0, 100, 100, 477),
+        "세종": (119, 0, 0, 120, 120, 119),
+        "광주": (473, 0, 0, 100, 100, 473),
     }
     a, b = _summary(published, A), _summary(published, B)
-    assert (a["eligible_lines"], b["eligible_lines"]) == (196, 388 + 196)
+    assert (a["eligible_lines"], b["eligible_lines"]) == (196, 389 + 196)
 
 
 def test_the_first_incidents_minutes_are_credited_exactly_once(published: Path) -> None:
@@ -110,7 +110,7 @@ def test_the_first_incidents_minutes_are_credited_exactly_once(published: Path) 
     paid = _sql(f"SELECT line_id, sum(CASE WHEN credited THEN outage_minutes ELSE 0 END) + sum(carried_minutes), "
                 f"sum(outage_minutes) FROM read_parquet('{lines}') GROUP BY line_id")
     assert all(p == (m if m > 360 else 0) or (p == m and m == 150) for _, p, m in paid)  # 제주 in A: 2 h at once
-    assert sum(p for _, p, _ in paid) == 388 * 530 + 196 * 400
+    assert sum(p for _, p, _ in paid) == 389 * 530 + 196 * 400
 
 
 def _line_minutes(out: Path) -> Path:
@@ -129,15 +129,15 @@ def test_the_summary_names_the_first_incident_and_the_history_lists_both(publish
     assert b["policy_id"] == "kt-terms-2022-month"
     assert b["month_history"] == {
         "months": ["2025-03"],
-        "earlier_incidents": [{"incident_id": A, "outage_start": "2025-03-04T09:00", "lines": 388 + 196 + 117,
-                               "lines_pushed_over": 388 + 196}],
-        "lines_pushed_over": 388 + 196,
-        "carried_minutes": 388 * 330,
+        "earlier_incidents": [{"incident_id": A, "outage_start": "2025-03-04T09:00", "lines": 389 + 196 + 119,
+                               "lines_pushed_over": 389 + 196}],
+        "lines_pushed_over": 389 + 196,
+        "carried_minutes": 389 * 330,
     }
     assert _summary(published, A)["month_history"]["earlier_incidents"] == []
     pushed = _sql(f"SELECT count(DISTINCT line_id), count(*) FILTER (WHERE pushed_over), sum(carried_minutes) "
                   f"FROM read_parquet('{published / B / 'month_history.parquet'}')")
-    assert pushed == [(701, 584, 388 * 330)]
+    assert pushed == [(389 + 196 + 119, 389 + 196, 389 * 330)]
     listed = kt("history", "--out", published, "--month", "2025-03")
     assert listed.returncode == 0, listed.stderr
     assert "2 published runs" in listed.stdout and listed.stdout.index(A) < listed.stdout.index(B)
@@ -183,7 +183,7 @@ def test_a_changed_first_incident_makes_run_all_run_the_second_again(project: Pa
     first.write_text(first.read_text(encoding="utf-8").replace("T18:50", "T18:40"), encoding="utf-8")
     result = kt("run-all", pair, "--out", out, "--no-report", cwd=project)
     assert result.returncode == 0 and result.stdout.count(": ok") == 2, result.stdout
-    assert _summary(out, B)["month_history"]["carried_minutes"] == 388 * 320
+    assert _summary(out, B)["month_history"]["carried_minutes"] == 389 * 320
 
 
 def test_the_report_lists_the_earlier_incident_that_made_lines_eligible(project: Path) -> None:
@@ -230,9 +230,9 @@ def test_both_engines_count_the_month_alike(published: Path, tmp_path: Path, spa
     assert (a / "month_history.parquet").read_bytes() == (b / "month_history.parquet").read_bytes()
     assert (a / "summary.json").read_bytes() == (published / B / "summary.json").read_bytes()
     left, right = _ledger(a / "ledger.parquet"), _ledger(b / "ledger.parquet")
-    assert left.schema == right.schema and left.equals(right) and left.num_rows == 1178
+    assert left.schema == right.schema and left.equals(right) and left.num_rows == 389 + 196 + 119 + 473
     for name in ("lines", "exposures", "carried"):
         assert pq.read_table(tmp_path / f"duckdb-rows/{name}.parquet").equals(
             pq.read_table(tmp_path / f"spark-rows/{name}.parquet")), name
     carried = pq.read_table(tmp_path / "spark-rows/carried.parquet")
-    assert pa.compute.sum(carried.column("carried_minutes")).as_py() == 388 * 330 == carried.num_rows * 330
+    assert pa.compute.sum(carried.column("carried_minutes")).as_py() == 389 * 330 == carried.num_rows * 330
