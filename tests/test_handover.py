@@ -79,7 +79,7 @@ def test_adjustments_total_is_the_summary_and_rows_the_credited_lines(runs: dict
     assert ids == sorted(ids) == list(credited["line_id"])  # one row per credited line, by line_id
     assert [int(r[2]) for r in rows] == list(credited["credit_krw"])
     total = sum(int(r[2]) for r in rows)
-    assert total == runs["summary"]["total_credit_krw"] == 62_870_727
+    assert total == runs["summary"]["total_credit_krw"] == 61_963_797
     assert {r[1] for r in rows} == {"2021-12"}  # the policy's delivery.applied_on
     assert {r[4] for r in rows} == {NID}
     assert {r[3] for r in rows} <= set(handover.REASON_CODES.values())
