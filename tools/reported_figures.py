@@ -433,7 +433,7 @@ def main(argv: list[str] | None = None) -> int:
     if default and not (args.roster.exists() and args.bills.exists()) and not args.reuse:
         say(f"generating the national-size roster ({NATIONAL_LINES:,} lines) and its bills into {BENCH}")
         subprocess.run([*kt_cli(), "generate", "--lines", str(NATIONAL_LINES), "--seed", str(SEED), "--out", str(BENCH),
-                        "--first-month", "2023-07", "--bill-months", "3"], check=True)
+                        "--first-month", "2023-07", "--bill-months", "3"], check=True, stdout=sys.stderr)
     for path in (args.roster, args.bills):
         if not path.exists():
             raise SystemExit(f"reported_figures: {path} does not exist: pass --roster/--bills, or run without "
