@@ -65,7 +65,8 @@ Verdict = Literal["ok", "suspect", "blocked"]
 # "Excess" is a month's equal share minus the baseline, in share of lines (0.02 = 2 points).
 # A run that repeats month X for a fraction f of its lines has an excess of f × (1 − baseline)
 # on X: with a baseline of 37%, a full repeat is +63 points, a repeat for the card payers
-# (30% of lines) +19 points, and KT's 1.46M lines in a 35M-line run about +2.6 points.
+# (about 16.5% of lines) +10 points, and KT's 1.46M lines in a run of its ~43.8M lines about
+# +2.1 points.
 
 SUSPECT_EXCESS = 0.02
 """An earlier month matched exactly on ≥ 2 points more lines than the baseline: ``suspect``.
