@@ -121,8 +121,7 @@ def cmd_check_bills(args: argparse.Namespace) -> int:
 
 
 def _inputs_beside(con: duckdb.DuckDBPyConnection, inc: Incident) -> list[str]:
-    """An outage's bill items and claims, checked on every row; a line's month of bill items as a
-    whole in every month (a run: in the months its fee bases read)."""
+    """An outage's bill items and claims, checked on every row as a run checks them."""
     from kt_analysis.inputs.bill_items import open_bill_items
     from kt_analysis.inputs.claims import open_claims
 

@@ -251,34 +251,6 @@ def test_a_line_month_below_zero_is_refused(tmp_path: Path, fmt: str) -> None:
     assert "charges" in problem.fix
 
 
-def test_a_run_checks_a_line_month_whole_only_in_the_months_it_reads(tmp_path: Path) -> None:
-    """A run names the months its fee bases read: a repeated item or a month below 0 in another
-    month does not stop it (every row is still checked on its own); validate checks every month."""
-    rows = [*GOOD, (2, "2023-09", "add_on", 1_100),  # add_on twice in line 2's September
-            (4, "2023-08", "plan", 10_000), (4, "2023-08", "bundle_discount", -12_000)]  # August below 0
-    path = _parquet(tmp_path, table=_table(rows))
-    con = duckdb.connect()
-    try:
-        for months, where in ((("2023-08",), "column amount_krw"),
-                              (("2023-09",), "columns line_id, bill_month, item")):
-            with pytest.raises(InputError) as err:
-                open_bill_items(con, path, months=months)
-            found = err.value.errors if isinstance(err.value, InputErrors) else [err.value]
-            assert [e.where for e in found] == [where], [e.message for e in found]
-            assert months[0] in found[0].problem
-        with pytest.raises(InputErrors):  # both, when every month is checked
-            open_bill_items(con, path)
-        # a month with neither problem: the file is accepted, its rows counted in every month
-        rows = [*GOOD, (2, "2023-09", "add_on", 1_100), (4, "2023-07", "plan", 10_000)]
-        path = _parquet(tmp_path / "b", table=_table(rows))
-        items = open_bill_items(con, path, months=("2023-07", "2023-08"))
-        assert items.months == {"2023-07": 1, "2023-08": 12, "2023-09": 13}
-        with pytest.raises(InputError, match="written more than once"):
-            open_bill_items(con, path, months=("2023-09",))
-    finally:
-        con.close()
-
-
 def test_a_month_total_beyond_int64_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import kt_analysis.inputs.bill_items as module
 

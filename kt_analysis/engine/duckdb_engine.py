@@ -234,8 +234,7 @@ def add_fees(per_line: PerLine, incident: Incident, policies: list[Policy]) -> l
     if incident.bill_items is None:
         per_line.skipped += tuple(check(per_line.con, per_line.sql, policies, None, own))
         return list(per_line.skipped)
-    # a line's month is checked whole in the months the fee bases read (every row is checked anyway)
-    items = open_bill_items(per_line.con, incident.bill_items, months=tuple(m for b in found for m in b.months))
+    items = open_bill_items(per_line.con, incident.bill_items)
     per_line.items_sql = items.sql
     # Summed once into a table: the check, the ledger and the what-if each read the lines with their
     # fees, and a view would aggregate the items again for every one of them.

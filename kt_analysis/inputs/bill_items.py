@@ -15,11 +15,6 @@ or rows named with their values and the fix), and further:
 * a line's month (its items added up) is not negative: discounts larger than the bill mean its
   charges are missing or a discount is repeated.
 
-The last two look at a line's month as a whole. A run checks them in the months its policies read
-(``months``): a file of several months is then grouped on those only — at 35M lines one month's 87M
-rows instead of four months' 350M; every row of every month still has its own checks.
-``kt-analysis validate`` checks every month.
-
 :func:`open_bill_items` returns :class:`BillItems`, whose ``sql`` is a relation with
 ``line_id BIGINT``, ``bill_month VARCHAR``, ``item VARCHAR`` and ``amount_krw BIGINT`` that the fee
 bases read (:mod:`kt_analysis.engine.fees`).
@@ -140,12 +135,8 @@ def bill_items_sql(path: str | Path) -> str:
     return table_sql(path, CONTRACT)
 
 
-def open_bill_items(con: duckdb.DuckDBPyConnection, path: str | Path, role: str = "bill items",
-                    months: tuple[str, ...] | None = None) -> BillItems:
+def open_bill_items(con: duckdb.DuckDBPyConnection, path: str | Path, role: str = "bill items") -> BillItems:
     """Check a bill items file on every row and return it typed, with its rows per month and item.
-
-    ``months``: the bill months in which a line's month is checked as a whole (an item written
-    twice, a month below 0); None: every month.
 
     Every problem is an :class:`InputError` naming the file, the column, the first few lines (CSV)
     or rows (Parquet) with their values, and the fix; several problems come together as
@@ -155,24 +146,23 @@ def open_bill_items(con: duckdb.DuckDBPyConnection, path: str | Path, role: str 
     written twice for a line's month, and a line's month whose items add up to less than 0.
     """
     opened = open_table(con, path, CONTRACT, role)
-    only = "" if months is None else f"WHERE bill_month IN ({', '.join(quote(m) for m in sorted(set(months)))})"
     # One pass per line and month (not per line, month and item: 4x faster on 10M rows): the items of a
     # month as a bit set, so that a month of n rows with fewer than n distinct items repeats one.
     codes = "[" + ", ".join(quote(c) for c in ITEM_CATEGORIES) + "]"
     extra, negative = one_row(con.execute(
         "SELECT coalesce(sum(n - bit_count(mask)), 0), count(*) FILTER (WHERE total < 0) FROM ("
         f"SELECT count(*) AS n, bit_or(1::BIGINT << (list_position({codes}, item) - 1)) AS mask, "
-        f"sum(amount_krw) AS total FROM {opened.sql} {only} GROUP BY line_id, bill_month)"))
+        f"sum(amount_krw) AS total FROM {opened.sql} GROUP BY line_id, bill_month)"))
     repeated = 0
     if extra:  # the items written more than once, counted (rare: only on the way to a refusal)
         repeated = one_row(con.execute(
-            f"SELECT count(*) FROM (SELECT 1 FROM {opened.sql} {only} GROUP BY line_id, bill_month, item "
+            f"SELECT count(*) FROM (SELECT 1 FROM {opened.sql} GROUP BY line_id, bill_month, item "
             "HAVING count(*) > 1)"))[0]
     problems = []
     if repeated:
-        problems.append(_repeated_items(con, opened, int(repeated), only))
+        problems.append(_repeated_items(con, opened, int(repeated)))
     if negative:
-        problems.append(_negative_months(con, opened, int(negative), only))
+        problems.append(_negative_months(con, opened, int(negative)))
     if problems:
         raise InputErrors(problems)
     items = {str(i): int(n) for i, n in con.execute(
@@ -198,17 +188,17 @@ def _places(con: duckdb.DuckDBPyConnection, opened: Opened, key: tuple[str, ...]
 
 
 def _first(con: duckdb.DuckDBPyConnection, opened: Opened, key: tuple[str, ...], having: str,
-           extra: str, only: str = "") -> list[tuple[Any, ...]]:
+           extra: str) -> list[tuple[Any, ...]]:
     """The first few groups of rows by ``key`` (in the order of their first rows) that ``having``
-    holds for, with the values of ``extra`` (an aggregate); ``only``: a WHERE clause on the rows."""
+    holds for, with the values of ``extra`` (an aggregate)."""
     cols = ", ".join(key)
     return con.execute(
-        f"SELECT {cols}, {extra} FROM {opened.rows} {only} GROUP BY {cols} HAVING {having} "
+        f"SELECT {cols}, {extra} FROM {opened.rows} GROUP BY {cols} HAVING {having} "
         f"ORDER BY min(struct_pack(f := _file, r := _row)) LIMIT {EXAMPLES}").fetchall()
 
 
-def _repeated_items(con: duckdb.DuckDBPyConnection, opened: Opened, repeated: int, only: str = "") -> InputError:
-    found = _first(con, opened, _KEY, "count(*) > 1", "count(*)", only)
+def _repeated_items(con: duckdb.DuckDBPyConnection, opened: Opened, repeated: int) -> InputError:
+    found = _first(con, opened, _KEY, "count(*) > 1", "count(*)")
     places = _places(con, opened, _KEY, [f[:3] for f in found])
     where = "; ".join(f"line_id {line_id}, {month}, {item}: {n:,} rows ({at})"
                       for (line_id, month, item, n), at in zip(found, places, strict=True))
@@ -219,9 +209,9 @@ def _repeated_items(con: duckdb.DuckDBPyConnection, opened: Opened, repeated: in
         "its amount twice (remove the repeated rows, or add them up into one)")
 
 
-def _negative_months(con: duckdb.DuckDBPyConnection, opened: Opened, negative: int, only: str = "") -> InputError:
+def _negative_months(con: duckdb.DuckDBPyConnection, opened: Opened, negative: int) -> InputError:
     key = ("line_id", "bill_month")
-    found = _first(con, opened, key, "sum(amount_krw) < 0", "sum(amount_krw)", only)
+    found = _first(con, opened, key, "sum(amount_krw) < 0", "sum(amount_krw)")
     places = _places(con, opened, key, [f[:2] for f in found])
     where = "; ".join(f"line_id {line_id}, {month}: {int(total):,} won ({at})"
                       for (line_id, month, total), at in zip(found, places, strict=True))
